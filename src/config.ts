@@ -1,0 +1,113 @@
+// Reads every environment variable the service knows, once, into a typed and frozen Config.
+// A value that cannot be used is a ConfigError naming the variable; nothing falls back silently.
+
+import path from 'node:path';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type DatabaseConfig =
+  | { readonly kind: 'sqlite'; readonly path: string; readonly url: string }
+  | { readonly kind: 'postgres'; readonly url: string };
+
+export interface Config {
+  /** HMAC key for POST /webhook; null when unset or empty (the service then refuses webhooks). */
+  readonly webhookSecret: string | null;
+  readonly database: DatabaseConfig;
+  readonly logLevel: LogLevel;
+  readonly port: number;
+  readonly host: string;
+  readonly maxBodyBytes: number;
+  /** Group commit: the most webhook rows written in one transaction. */
+  readonly batchMaxSize: number;
+  /** Group commit: how long (ms) the first queued row may wait for company; 0 = next event-loop turn. */
+  readonly batchMaxWaitMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`${variable}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_DATABASE_URL = 'sqlite:///./data/app.db';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** An unset variable and one set to the empty string (or blanks) mean the same: use the default. */
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^[0-9]+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return Number(raw);
+}
+
+const LOG_LEVELS: Readonly<Record<string, LogLevel>> = {
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARNING: 'warn',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+function logLevel(env: Env): LogLevel {
+  const raw = read(env, 'LOG_LEVEL');
+  if (raw === undefined) return 'info';
+  const level = LOG_LEVELS[raw.toUpperCase()];
+  if (level === undefined) {
+    throw new ConfigError(
+      'LOG_LEVEL',
+      `expected one of DEBUG, INFO, WARNING (or WARN), ERROR in any case, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return level;
+}
+
+const DATABASE_URL_HELP = 'expected sqlite:////absolute/path.db, sqlite:///relative/path.db, postgres://… or postgresql://…';
+
+/** Parses DATABASE_URL. The SQLAlchemy-style sqlite form: three slashes, then the path (a fourth slash makes it absolute). */
+export function parseDatabaseUrl(raw: string, cwd: string): DatabaseConfig {
+  if (raw.startsWith('sqlite:///')) {
+    const rest = raw.slice('sqlite:///'.length);
+    if (rest === '' || rest.endsWith('/')) {
+      throw new ConfigError('DATABASE_URL', `the sqlite URL names no file; ${DATABASE_URL_HELP}`);
+    }
+    if (rest === ':memory:') return Object.freeze({ kind: 'sqlite', path: ':memory:', url: raw });
+    return Object.freeze({ kind: 'sqlite', path: path.resolve(cwd, rest), url: raw });
+  }
+  if (/^postgres(ql)?:\/\/./.test(raw)) {
+    try {
+      new URL(raw);
+    } catch {
+      throw new ConfigError('DATABASE_URL', `not a valid URL; ${DATABASE_URL_HELP}`);
+    }
+    return Object.freeze({ kind: 'postgres', url: raw });
+  }
+  // Never echo the value: a postgres-like URL with a typo may still carry a password.
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(raw)?.[1];
+  throw new ConfigError('DATABASE_URL', `unsupported ${scheme ? `scheme "${scheme}"` : 'value'}; ${DATABASE_URL_HELP}`);
+}
+
+export function loadConfig(env: Env, cwd: string): Config {
+  const host = read(env, 'HOST') ?? '0.0.0.0';
+  return Object.freeze({
+    webhookSecret: env.WEBHOOK_SECRET === undefined || env.WEBHOOK_SECRET === '' ? null : env.WEBHOOK_SECRET,
+    database: parseDatabaseUrl(read(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL, cwd),
+    logLevel: logLevel(env),
+    port: integer(env, 'PORT', 8000, 0, 65535),
+    host,
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 4 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    batchMaxSize: integer(env, 'BATCH_MAX_SIZE', 512, 1, 100_000),
+    batchMaxWaitMs: integer(env, 'BATCH_MAX_WAIT_MS', 0, 0, 1000),
+  });
+}

@@ -1,0 +1,70 @@
+// The error catalogue: every failure the API reports on purpose, with its status and the exact
+// body the contract gives it, plus the one handler that turns errors into responses.
+
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { ValidationIssue } from '../ingest/issues.js';
+
+export abstract class HttpError extends Error {
+  abstract readonly statusCode: number;
+  abstract body(): unknown;
+}
+
+export class InvalidSignature extends HttpError {
+  readonly statusCode = 401;
+  body() {
+    return { detail: 'invalid signature' };
+  }
+}
+
+export class PayloadTooLarge extends HttpError {
+  readonly statusCode = 413;
+  body() {
+    return { detail: 'payload too large' };
+  }
+}
+
+/** 422 with a FastAPI/Pydantic-style body naming every failing field. */
+export class ValidationFailed extends HttpError {
+  readonly statusCode = 422;
+  constructor(readonly issues: readonly ValidationIssue[]) {
+    super('validation failed');
+  }
+  body() {
+    return { detail: this.issues };
+  }
+}
+
+/** 503: the request was fine but cannot be served now; a sender retries later. */
+export class ServiceUnavailable extends HttpError {
+  readonly statusCode = 503;
+  constructor(readonly detail: string) {
+    super(detail);
+  }
+  body() {
+    return { detail: this.detail };
+  }
+}
+
+function isFastifyError(error: unknown): error is FastifyError {
+  return error instanceof Error && typeof (error as Partial<FastifyError>).code === 'string';
+}
+
+/** Maps anything thrown to a response; a stack trace never reaches the client. */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request, reply) => {
+    if (error instanceof HttpError) {
+      return reply.code(error.statusCode).send(error.body());
+    }
+    if (isFastifyError(error) && error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const tooLarge = new PayloadTooLarge('payload too large');
+      return reply.code(tooLarge.statusCode).send(tooLarge.body());
+    }
+    // Fastify's own client errors (a malformed Content-Length, a bad URL): keep their 4xx status.
+    if (isFastifyError(error) && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ detail: error.message });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send({ detail: 'internal server error' });
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ detail: 'Not Found' }));
+}

@@ -1,0 +1,98 @@
+// GET /messages: paginated, filtered, chronological listing (SPEC A.3).
+
+import type { FastifyInstance } from 'fastify';
+import type { Parsed, ValidationIssue } from '../ingest/issues.js';
+import { instantKey } from '../ingest/timestamp.js';
+import type { MessageFilter, MessageStore, Page } from '../store/store.js';
+import { ValidationFailed } from './errors.js';
+
+export interface MessageQuery {
+  readonly filter: MessageFilter;
+  readonly page: Page;
+}
+
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 100;
+
+type QueryValue = string | string[] | undefined;
+
+/** One query parameter; a repeated one is ambiguous and rejected rather than guessed at. */
+function single(query: Record<string, QueryValue>, name: string, issues: ValidationIssue[]): string | undefined {
+  const value = Object.hasOwn(query, name) ? query[name] : undefined;
+  if (Array.isArray(value)) {
+    issues.push({ loc: ['query', name], type: 'query_repeated', msg: 'Give this parameter at most once' });
+    return undefined;
+  }
+  return value;
+}
+
+function integerParam(
+  query: Record<string, QueryValue>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  issues: ValidationIssue[],
+): number {
+  const raw = single(query, name, issues);
+  if (raw === undefined) return fallback;
+  const loc = ['query', name];
+  if (!/^[0-9]+$/.test(raw)) {
+    issues.push({ loc, type: 'int_parsing', msg: 'Input should be a valid integer, unable to parse string as an integer' });
+    return fallback;
+  }
+  const value = Number(raw);
+  if (value < min) issues.push({ loc, type: 'greater_than_equal', msg: `Input should be greater than or equal to ${min}` });
+  else if (value > max) issues.push({ loc, type: 'less_than_equal', msg: `Input should be less than or equal to ${max}` });
+  return value;
+}
+
+/** Validates the query string of GET /messages; names every bad parameter. Pure. */
+export function parseMessageQuery(query: Record<string, QueryValue>): Parsed<MessageQuery> {
+  const issues: ValidationIssue[] = [];
+  const limit = integerParam(query, 'limit', DEFAULT_LIMIT, 1, MAX_LIMIT, issues);
+  const offset = integerParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER, issues);
+
+  let from = single(query, 'from', issues);
+  // A raw `+` in a query string decodes to a space, and curl sends `+` raw: read the space back as `+`.
+  if (from?.startsWith(' ')) from = `+${from.slice(1)}`;
+
+  const since = single(query, 'since', issues);
+  let sinceKey: string | undefined;
+  if (since !== undefined) {
+    sinceKey = instantKey(since) ?? undefined;
+    if (sinceKey === undefined) {
+      issues.push({
+        loc: ['query', 'since'],
+        type: 'datetime_format',
+        msg: 'Timestamp should be YYYY-MM-DDTHH:MM:SS[.fraction]Z naming a real UTC instant',
+      });
+    }
+  }
+
+  // An empty q (a cleared search box) filters nothing.
+  const q = single(query, 'q', issues);
+
+  if (issues.length > 0) return { ok: false, issues };
+  const filter: MessageFilter = {
+    ...(from !== undefined ? { from } : {}),
+    ...(sinceKey !== undefined ? { sinceKey } : {}),
+    ...(q !== undefined && q !== '' ? { q } : {}),
+  };
+  return { ok: true, value: { filter, page: { limit, offset } } };
+}
+
+export function messagesRoutes(app: FastifyInstance, store: MessageStore): void {
+  app.get('/messages', async (request) => {
+    const parsed = parseMessageQuery(request.query as Record<string, QueryValue>);
+    if (!parsed.ok) throw new ValidationFailed(parsed.issues);
+    const { filter, page } = parsed.value;
+    const result = await store.listMessages(filter, page);
+    return {
+      data: result.data.map((m) => ({ message_id: m.messageId, from: m.from, to: m.to, ts: m.ts, text: m.text })),
+      total: result.total,
+      limit: page.limit,
+      offset: page.offset,
+    };
+  });
+}

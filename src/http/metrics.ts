@@ -1,0 +1,11 @@
+// GET /metrics: the Prometheus text exposition (SPEC A.7).
+
+import type { FastifyInstance } from 'fastify';
+import type { Metrics } from '../observability/metrics.js';
+
+export function metricsRoutes(app: FastifyInstance, metrics: Metrics): void {
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+}

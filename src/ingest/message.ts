@@ -1,0 +1,124 @@
+// Turns the raw bytes of a signed POST /webhook body into a valid message, or the list of
+// everything wrong with it (SPEC A.2 step 3). Pure: no I/O, no clock.
+
+import { codePointLength, type Parsed, type ValidationIssue } from './issues.js';
+import { instantKey } from './timestamp.js';
+
+export interface IncomingMessage {
+  readonly messageId: string;
+  readonly from: string;
+  readonly to: string;
+  /** `ts` exactly as sent, kept for display. */
+  readonly ts: string;
+  /** The instant `ts` names, as a string whose byte order is chronological (see instantKey). */
+  readonly tsKey: string;
+  readonly text: string | null;
+}
+
+export const MAX_TEXT_CODE_POINTS = 4096;
+export const PHONE_PATTERN = /^\+[0-9]{1,15}$/;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function issue(field: string | null, type: string, msg: string): ValidationIssue {
+  return { loc: field === null ? ['body'] : ['body', field], type, msg };
+}
+
+const MISSING = (field: string) => issue(field, 'missing', 'Field required');
+const NOT_STRING = (field: string) => issue(field, 'string_type', 'Input should be a valid string');
+const UNPAIRED = (field: string) => issue(field, 'string_unicode', 'String should not contain unpaired UTF-16 surrogates');
+
+/** Decodes and parses the body; the only accepted top level is a JSON object. */
+export function parseJsonObject(body: Buffer): Parsed<Record<string, unknown>> {
+  if (body.length === 0) return { ok: false, issues: [issue(null, 'missing', 'Field required: the body is empty')] };
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    return { ok: false, issues: [issue(null, 'json_invalid', 'Body is not valid UTF-8')] };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : 'invalid JSON';
+    return { ok: false, issues: [issue(null, 'json_invalid', `JSON decode error: ${reason}`)] };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, issues: [issue(null, 'model_attributes_type', 'Input should be a valid dictionary or object')] };
+  }
+  return { ok: true, value: value as Record<string, unknown> };
+}
+
+function field(obj: Record<string, unknown>, name: string): unknown {
+  return Object.hasOwn(obj, name) ? obj[name] : undefined;
+}
+
+/** A string field that must be present; pushes what is wrong and returns undefined then. */
+function requiredString(obj: Record<string, unknown>, name: string, issues: ValidationIssue[]): string | undefined {
+  const value = field(obj, name);
+  if (value === undefined) issues.push(MISSING(name));
+  else if (typeof value !== 'string') issues.push(NOT_STRING(name));
+  else return value;
+  return undefined;
+}
+
+function phone(obj: Record<string, unknown>, name: string, issues: ValidationIssue[]): string | undefined {
+  const value = requiredString(obj, name, issues);
+  if (value === undefined || PHONE_PATTERN.test(value)) return value;
+  issues.push(issue(name, 'string_pattern_mismatch', "String should match pattern '^\\+[0-9]{1,15}$' (+ and 1 to 15 digits)"));
+  return undefined;
+}
+
+/** Validates a parsed body; names every failing field, in the order of the contract. */
+export function validateMessage(obj: Record<string, unknown>): Parsed<IncomingMessage> {
+  const issues: ValidationIssue[] = [];
+
+  let messageId = requiredString(obj, 'message_id', issues);
+  if (messageId === '') {
+    issues.push(issue('message_id', 'string_too_short', 'String should have at least 1 character'));
+    messageId = undefined;
+  } else if (messageId !== undefined && codePointLength(messageId) < 0) {
+    issues.push(UNPAIRED('message_id'));
+    messageId = undefined;
+  }
+
+  const from = phone(obj, 'from', issues);
+  const to = phone(obj, 'to', issues);
+
+  const ts = requiredString(obj, 'ts', issues);
+  const tsKey = ts === undefined ? null : instantKey(ts);
+  if (ts !== undefined && tsKey === null) {
+    issues.push(issue('ts', 'datetime_format', 'Timestamp should be YYYY-MM-DDTHH:MM:SS[.fraction]Z naming a real UTC instant'));
+  }
+
+  const rawText = field(obj, 'text');
+  let text: string | null = null;
+  if (typeof rawText === 'string') {
+    const length = codePointLength(rawText);
+    if (length < 0) issues.push(UNPAIRED('text'));
+    else if (length > MAX_TEXT_CODE_POINTS) {
+      issues.push(issue('text', 'string_too_long', `String should have at most ${MAX_TEXT_CODE_POINTS} characters`));
+    } else text = rawText;
+  } else if (rawText !== undefined && rawText !== null) {
+    issues.push(issue('text', 'string_type', 'Input should be a valid string or null'));
+  }
+
+  if (
+    issues.length > 0 ||
+    messageId === undefined ||
+    from === undefined ||
+    to === undefined ||
+    ts === undefined ||
+    tsKey === null
+  ) {
+    return { ok: false, issues };
+  }
+  return { ok: true, value: { messageId, from, to, ts, tsKey, text } };
+}
+
+/** parseJsonObject then validateMessage. */
+export function parseMessage(body: Buffer): Parsed<IncomingMessage> {
+  const parsed = parseJsonObject(body);
+  return parsed.ok ? validateMessage(parsed.value) : parsed;
+}

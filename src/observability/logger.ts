@@ -1,0 +1,30 @@
+// The one root logger and its line contract (SPEC A.8): JSON lines on stdout with `ts`
+// (ISO-8601) and `level` (a name); every other module receives it, none creates its own.
+
+import { type DestinationStream, type Logger, pino } from 'pino';
+import type { LogLevel } from '../config.js';
+
+export type { Logger };
+
+/** Level names as operators write them in LOG_LEVEL. */
+const LEVEL_NAMES: Readonly<Record<string, string>> = {
+  trace: 'TRACE',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARNING',
+  error: 'ERROR',
+  fatal: 'CRITICAL',
+};
+
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  const options = {
+    level,
+    base: { service: 'webhook-inbox' },
+    messageKey: 'msg',
+    timestamp: () => `,"ts":"${new Date().toISOString()}"`,
+    formatters: {
+      level: (label: string) => ({ level: LEVEL_NAMES[label] ?? label.toUpperCase() }),
+    },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}

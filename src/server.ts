@@ -1,0 +1,73 @@
+// The process: config → logger → store → app → listen, and the signals that end it.
+// The only module that touches `process`.
+
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { openStore } from './store/open.js';
+import type { MessageStore } from './store/store.js';
+
+function fail(logger: Logger, message: string, fields: Record<string, unknown> = {}): never {
+  logger.fatal(fields, message);
+  process.stderr.write(`webhook-inbox: ${message}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env, process.cwd());
+  } catch (error) {
+    const logger = createLogger('info');
+    if (error instanceof ConfigError) fail(logger, `invalid configuration: ${error.message}`, { variable: error.variable });
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+  process.on('uncaughtException', (error) => fail(logger, 'uncaught exception', { err: error }));
+
+  if (config.webhookSecret === null) {
+    logger.error('WEBHOOK_SECRET is not set: POST /webhook answers 503 and /health/ready stays 503 until it is');
+  }
+
+  let store: MessageStore;
+  try {
+    store = await openStore(config.database);
+  } catch (error) {
+    fail(logger, `cannot open the database: ${error instanceof Error ? error.message : String(error)}`, {
+      database: config.database.kind,
+    });
+  }
+
+  let app: FastifyInstance;
+  try {
+    app = await buildApp({ config, store, logger });
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await store.close();
+    fail(logger, `cannot start the HTTP server: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  logger.info({ host: config.host, port, pid: process.pid, database: config.database.kind }, 'webhook-inbox started');
+
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+    try {
+      await app.close(); // waits for in-flight requests; onClose commits what is still queued
+      await store.close();
+      logger.info('stopped');
+      process.exit(0);
+    } catch (error) {
+      fail(logger, 'shutdown failed', { err: error });
+    }
+  };
+  process.on('SIGTERM', (signal) => void stop(signal));
+  process.on('SIGINT', (signal) => void stop(signal));
+}
+
+await main();

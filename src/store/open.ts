@@ -1,0 +1,14 @@
+// Opens the MessageStore that DATABASE_URL names.
+
+import type { DatabaseConfig } from '../config.js';
+import { SqliteStore } from './sqlite.js';
+import type { MessageStore } from './store.js';
+
+export async function openStore(database: DatabaseConfig): Promise<MessageStore> {
+  switch (database.kind) {
+    case 'sqlite':
+      return new SqliteStore({ path: database.path });
+    case 'postgres':
+      throw new Error('the PostgreSQL store is not available in this version');
+  }
+}

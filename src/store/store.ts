@@ -1,0 +1,72 @@
+// What the application needs from a database, in domain terms. sqlite.ts and postgres.ts
+// implement it; the HTTP layer never sees SQL.
+
+import type { IncomingMessage } from '../ingest/message.js';
+
+export type { IncomingMessage };
+
+/** The outcome of storing one message: the first delivery of a message_id creates, later ones are duplicates. */
+export type InsertOutcome = 'created' | 'duplicate';
+
+export interface StoredMessage {
+  readonly messageId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly ts: string;
+  readonly text: string | null;
+}
+
+export interface MessageFilter {
+  /** Exact sender. */
+  readonly from?: string;
+  /** Instant key (see instantKey); keeps messages at or after it. */
+  readonly sinceKey?: string;
+  /** Case-insensitive substring of text; already non-empty. */
+  readonly q?: string;
+}
+
+export interface Page {
+  readonly limit: number;
+  readonly offset: number;
+}
+
+export interface MessagePage {
+  readonly data: StoredMessage[];
+  /** Every row matching the filter, ignoring limit and offset. */
+  readonly total: number;
+}
+
+export interface SenderCount {
+  readonly from: string;
+  readonly count: number;
+}
+
+export interface Stats {
+  readonly totalMessages: number;
+  readonly sendersCount: number;
+  /** Top senders by count, descending, ties by sender ascending. */
+  readonly messagesPerSender: SenderCount[];
+  readonly firstMessageTs: string | null;
+  readonly lastMessageTs: string | null;
+}
+
+export interface MessageStore {
+  /**
+   * Stores a batch in one transaction and resolves only once it is durably committed.
+   * Outcomes are positional. A message_id repeated inside the batch is created once, by its
+   * first occurrence. Rejects (and commits nothing) when the database fails.
+   */
+  insertMany(messages: readonly IncomingMessage[]): Promise<InsertOutcome[]>;
+  listMessages(filter: MessageFilter, page: Page): Promise<MessagePage>;
+  stats(topSenders: number): Promise<Stats>;
+  /** Resolves when the database answers a query on the applied schema; rejects with the reason otherwise. */
+  checkHealth(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Case folding shared by every store, for the Unicode-aware case-insensitive `q` filter. */
+export function foldCase(text: string): string {
+  // Upper then lower folds more pairs than lower alone (ß and SS, ſ and s); NFC makes a
+  // precomposed é and e + combining accent the same text.
+  return text.normalize('NFC').toUpperCase().toLowerCase();
+}
