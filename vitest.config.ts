@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { test: { name: 'http', include: ['test/http/**/*.test.ts'], testTimeout: 30_000 } },
+      { test: { name: 'http', include: ['test/http/**/*.test.ts', 'test/store/**/*.test.ts'], testTimeout: 30_000 } },
       {
         test: {
           name: 'e2e',
