@@ -7,7 +7,9 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type DatabaseConfig =
   | { readonly kind: 'sqlite'; readonly path: string; readonly url: string }
-  | { readonly kind: 'postgres'; readonly url: string };
+  | { readonly kind: 'postgres'; readonly url: string }
+  /** Benchmarks only: discards every message (the throughput ceiling). */
+  | { readonly kind: 'noop'; readonly url: string };
 
 export interface Config {
   /** HMAC key for POST /webhook; null when unset or empty (the service then refuses webhooks). */
@@ -93,6 +95,7 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseConfig {
     }
     return Object.freeze({ kind: 'postgres', url: raw });
   }
+  if (raw === 'noop://') return Object.freeze({ kind: 'noop', url: raw });
   // Never echo the value: a postgres-like URL with a typo may still carry a password.
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(raw)?.[1];
   throw new ConfigError('DATABASE_URL', `unsupported ${scheme ? `scheme "${scheme}"` : 'value'}; ${DATABASE_URL_HELP}`);

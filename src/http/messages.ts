@@ -3,12 +3,33 @@
 import type { FastifyInstance } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
 import { instantKey } from '../ingest/timestamp.js';
-import type { MessageFilter, MessageStore, Page } from '../store/store.js';
+import type { MessageFilter, MessageStore, Page, Position } from '../store/store.js';
 import { ValidationFailed } from './errors.js';
 
 export interface MessageQuery {
   readonly filter: MessageFilter;
   readonly page: Page;
+  /** True when the client asked for keyset pagination (a `cursor` parameter, empty for the first page). */
+  readonly keyset: boolean;
+}
+
+/** Cursors are opaque to clients: base64url of the JSON position [tsKey, messageId]. */
+export function encodeCursor(position: Position): string {
+  return Buffer.from(JSON.stringify([position.tsKey, position.messageId]), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): Position | null {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) return null;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Array.isArray(value) || value.length !== 2) return null;
+    const [tsKey, messageId] = value;
+    // A key is its own canonical form: re-parsing it as a timestamp gives it back.
+    if (typeof tsKey !== 'string' || typeof messageId !== 'string' || instantKey(`${tsKey}Z`) !== tsKey) return null;
+    return { tsKey, messageId };
+  } catch {
+    return null;
+  }
 }
 
 const DEFAULT_LIMIT = 50;
@@ -73,26 +94,45 @@ export function parseMessageQuery(query: Record<string, QueryValue>): Parsed<Mes
   // An empty q (a cleared search box) filters nothing.
   const q = single(query, 'q', issues);
 
+  const cursor = single(query, 'cursor', issues);
+  let after: Position | undefined;
+  if (cursor !== undefined && cursor !== '') {
+    after = decodeCursor(cursor) ?? undefined;
+    if (after === undefined) {
+      issues.push({
+        loc: ['query', 'cursor'],
+        type: 'cursor_invalid',
+        msg: 'Cursor should be a next_cursor value from an earlier page',
+      });
+    }
+  }
+  if (cursor !== undefined && offset !== 0) {
+    issues.push({ loc: ['query', 'offset'], type: 'offset_with_cursor', msg: 'Use either offset or cursor, not both' });
+  }
+
   if (issues.length > 0) return { ok: false, issues };
   const filter: MessageFilter = {
     ...(from !== undefined ? { from } : {}),
     ...(sinceKey !== undefined ? { sinceKey } : {}),
     ...(q !== undefined && q !== '' ? { q } : {}),
   };
-  return { ok: true, value: { filter, page: { limit, offset } } };
+  return { ok: true, value: { filter, page: { limit, offset, ...(after ? { after } : {}) }, keyset: cursor !== undefined } };
 }
 
 export function messagesRoutes(app: FastifyInstance, store: MessageStore): void {
   app.get('/messages', async (request) => {
     const parsed = parseMessageQuery(request.query as Record<string, QueryValue>);
     if (!parsed.ok) throw new ValidationFailed(parsed.issues);
-    const { filter, page } = parsed.value;
+    const { filter, page, keyset } = parsed.value;
     const result = await store.listMessages(filter, page);
+    const last = result.data.at(-1);
     return {
       data: result.data.map((m) => ({ message_id: m.messageId, from: m.from, to: m.to, ts: m.ts, text: m.text })),
       total: result.total,
       limit: page.limit,
       offset: page.offset,
+      // Only for keyset requests: a plain request keeps exactly the SPEC A.3 response shape.
+      ...(keyset ? { next_cursor: result.hasMore && last ? encodeCursor(last) : null } : {}),
     };
   });
 }

@@ -1,6 +1,7 @@
 // Opens the MessageStore that DATABASE_URL names.
 
 import type { DatabaseConfig } from '../config.js';
+import { NoopStore } from './noop.js';
 import { SqliteStore } from './sqlite.js';
 import type { MessageStore } from './store.js';
 
@@ -10,5 +11,7 @@ export async function openStore(database: DatabaseConfig): Promise<MessageStore>
       return new SqliteStore({ path: database.path });
     case 'postgres':
       throw new Error('the PostgreSQL store is not available in this version');
+    case 'noop':
+      return new NoopStore();
   }
 }

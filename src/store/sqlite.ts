@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { codePointLength } from '../ingest/issues.js';
 import { type Migration, SQLITE_SCHEMA_VERSION, sqliteMigrations } from './migrations/sqlite.js';
 import {
   foldCase,
@@ -22,11 +23,20 @@ interface MessageRow {
   from_number: string;
   to_number: string;
   ts: string;
+  ts_key: string;
   text: string | null;
 }
 
+interface ListStatements {
+  readonly rows: Database.Statement;
+  readonly count: Database.Statement;
+}
+
+/** The trigram index serves search terms of at least this many characters; shorter ones scan. */
+const TRIGRAM = 3;
+
 function toStored(row: MessageRow): StoredMessage {
-  return { messageId: row.message_id, from: row.from_number, to: row.to_number, ts: row.ts, text: row.text };
+  return { messageId: row.message_id, from: row.from_number, to: row.to_number, ts: row.ts, tsKey: row.ts_key, text: row.text };
 }
 
 export interface SqliteStoreOptions {
@@ -70,7 +80,8 @@ export class SqliteStore implements MessageStore {
   readonly #now: () => Date;
   readonly #insert: Database.Statement;
   readonly #insertBatch: (messages: readonly IncomingMessage[], createdAt: string) => InsertOutcome[];
-  readonly #listCache = new Map<string, { rows: Database.Statement; count: Database.Statement }>();
+  readonly #listCache = new Map<string, ListStatements>();
+  readonly #stats: { totals: Database.Statement; top: Database.Statement; first: Database.Statement; last: Database.Statement };
   #closed = false;
 
   constructor(options: SqliteStoreOptions) {
@@ -88,6 +99,12 @@ export class SqliteStore implements MessageStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (message_id) DO NOTHING`,
     );
+    this.#stats = {
+      totals: this.#db.prepare('SELECT messages, senders FROM totals WHERE id = 1'),
+      top: this.#db.prepare('SELECT sender, count FROM sender_counts ORDER BY count DESC, sender LIMIT ?'),
+      first: this.#db.prepare('SELECT ts FROM messages ORDER BY ts_key, message_id LIMIT 1').pluck(),
+      last: this.#db.prepare('SELECT ts FROM messages ORDER BY ts_key DESC, message_id DESC LIMIT 1').pluck(),
+    };
     this.#insertBatch = this.#db.transaction((messages: readonly IncomingMessage[], createdAt: string) =>
       messages.map((m): InsertOutcome => {
         const info = this.#insert.run(
@@ -110,24 +127,43 @@ export class SqliteStore implements MessageStore {
     return this.#insertBatch(messages, this.#now().toISOString());
   }
 
-  #listStatements(filter: MessageFilter): { rows: Database.Statement; count: Database.Statement } {
-    const key = `${filter.from !== undefined}|${filter.sinceKey !== undefined}|${filter.q !== undefined}`;
+  #listStatements(filter: MessageFilter, page: Page, q: string | undefined): ListStatements {
+    const useFts = q !== undefined && codePointLength(q) >= TRIGRAM;
+    const key = [
+      filter.from !== undefined,
+      filter.sinceKey !== undefined,
+      q !== undefined,
+      useFts,
+      page.after !== undefined,
+    ].join();
     const cached = this.#listCache.get(key);
     if (cached) return cached;
+
     const where: string[] = [];
     if (filter.from !== undefined) where.push('from_number = @from');
     if (filter.sinceKey !== undefined) where.push('ts_key >= @sinceKey');
-    // instr, not LIKE: `%`, `_` and `\` in q are plain characters, with no escaping to get wrong.
-    if (filter.q !== undefined) where.push('instr(text_folded, @q) > 0');
-    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    // The trigram index narrows the candidates; instr decides. instr, not LIKE: `%`, `_` and `\`
+    // in q are plain characters, with no escaping to get wrong.
+    if (useFts) where.push('id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH @match)');
+    if (q !== undefined) where.push('instr(text_folded, @q) > 0');
+    const filtered = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const paged = page.after !== undefined ? [...where, '(ts_key, message_id) > (@afterKey, @afterId)'] : where;
+
     let count: string;
     if (where.length === 0) count = 'SELECT messages FROM totals WHERE id = 1';
     else if (where.length === 1 && filter.from !== undefined) {
       count = 'SELECT coalesce((SELECT count FROM sender_counts WHERE sender = @from), 0)';
-    } else count = `SELECT count(*) FROM messages ${clause}`;
-    const statements = {
+    } else if (where.length === 1 && filter.sinceKey !== undefined) {
+      // Whole hours after the one `since` falls in, plus the rows of that hour at or after it.
+      count = `SELECT
+        (SELECT coalesce(sum(count), 0) FROM hour_counts WHERE hour > substr(@sinceKey, 1, 13))
+        + (SELECT count(*) FROM messages WHERE ts_key >= @sinceKey AND ts_key < substr(@sinceKey, 1, 13) || ';')`;
+    } else count = `SELECT count(*) FROM messages ${filtered}`;
+
+    const statements: ListStatements = {
       rows: this.#db.prepare(
-        `SELECT message_id, from_number, to_number, ts, text FROM messages ${clause}
+        `SELECT message_id, from_number, to_number, ts, ts_key, text FROM messages
+         ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
          ORDER BY ts_key, message_id LIMIT @limit OFFSET @offset`,
       ),
       count: this.#db.prepare(count).pluck(),
@@ -137,29 +173,35 @@ export class SqliteStore implements MessageStore {
   }
 
   async listMessages(filter: MessageFilter, page: Page): Promise<MessagePage> {
-    const { rows, count } = this.#listStatements(filter);
+    const q = filter.q === undefined ? undefined : foldCase(filter.q);
+    const { rows, count } = this.#listStatements(filter, page, q);
     const params: Record<string, string | number> = {};
     if (filter.from !== undefined) params.from = filter.from;
     if (filter.sinceKey !== undefined) params.sinceKey = filter.sinceKey;
-    if (filter.q !== undefined) params.q = foldCase(filter.q);
-    const read = this.#db.transaction(() => ({
-      data: (rows.all({ ...params, limit: page.limit, offset: page.offset }) as MessageRow[]).map(toStored),
-      total: Number(count.get(params)),
-    }));
+    if (q !== undefined) {
+      params.q = q;
+      params.match = `"${q.replaceAll('"', '""')}"`;
+    }
+    const rowParams: Record<string, string | number> = { ...params, limit: page.limit + 1, offset: page.offset };
+    if (page.after !== undefined) {
+      rowParams.afterKey = page.after.tsKey;
+      rowParams.afterId = page.after.messageId;
+    }
     // One read transaction: the page and its total see the same snapshot.
+    const read = this.#db.transaction((): MessagePage => {
+      const found = (rows.all(rowParams) as MessageRow[]).map(toStored);
+      const hasMore = found.length > page.limit;
+      return { data: hasMore ? found.slice(0, page.limit) : found, total: Number(count.get(params)), hasMore };
+    });
     return read.deferred();
   }
 
   async stats(topSenders: number): Promise<Stats> {
     const read = this.#db.transaction((): Stats => {
-      const totals = this.#db.prepare('SELECT messages, senders FROM totals WHERE id = 1').get() as
-        | { messages: number; senders: number }
-        | undefined;
-      const top = this.#db
-        .prepare('SELECT sender, count FROM sender_counts ORDER BY count DESC, sender LIMIT ?')
-        .all(topSenders) as { sender: string; count: number }[];
-      const first = this.#db.prepare('SELECT ts FROM messages ORDER BY ts_key, message_id LIMIT 1').pluck().get();
-      const last = this.#db.prepare('SELECT ts FROM messages ORDER BY ts_key DESC, message_id DESC LIMIT 1').pluck().get();
+      const totals = this.#stats.totals.get() as { messages: number; senders: number } | undefined;
+      const top = this.#stats.top.all(topSenders) as { sender: string; count: number }[];
+      const first = this.#stats.first.get();
+      const last = this.#stats.last.get();
       return {
         totalMessages: totals?.messages ?? 0,
         sendersCount: totals?.senders ?? 0,

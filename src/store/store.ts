@@ -13,7 +13,15 @@ export interface StoredMessage {
   readonly from: string;
   readonly to: string;
   readonly ts: string;
+  /** The instant key of ts (see instantKey); with messageId it is the message's place in the order. */
+  readonly tsKey: string;
   readonly text: string | null;
+}
+
+/** A place in the chronological order: rows strictly after it come next (keyset pagination). */
+export interface Position {
+  readonly tsKey: string;
+  readonly messageId: string;
 }
 
 export interface MessageFilter {
@@ -28,12 +36,16 @@ export interface MessageFilter {
 export interface Page {
   readonly limit: number;
   readonly offset: number;
+  /** Keyset pagination: start strictly after this position (offset still applies after it). */
+  readonly after?: Position;
 }
 
 export interface MessagePage {
   readonly data: StoredMessage[];
-  /** Every row matching the filter, ignoring limit and offset. */
+  /** Every row matching the filter, ignoring limit, offset and after. */
   readonly total: number;
+  /** True when rows matching the filter follow the last one returned. */
+  readonly hasMore: boolean;
 }
 
 export interface SenderCount {

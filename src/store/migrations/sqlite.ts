@@ -49,6 +49,33 @@ export const sqliteMigrations: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 2,
+    name: 'trigram text index and hourly counts',
+    sql: `
+      -- Rows per UTC hour of the instant ('YYYY-MM-DDTHH'), so an exact total for ?since= adds up
+      -- whole hours and counts rows only inside the hour the since falls in.
+      CREATE TABLE hour_counts (
+        hour  TEXT PRIMARY KEY,
+        count INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO hour_counts (hour, count) SELECT substr(ts_key, 1, 13), count(*) FROM messages GROUP BY 1;
+      CREATE TRIGGER messages_hour_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO hour_counts (hour, count) VALUES (substr(NEW.ts_key, 1, 13), 1)
+          ON CONFLICT (hour) DO UPDATE SET count = count + 1;
+      END;
+
+      -- Substring search for ?q= on the folded text: trigrams serve any term of 3 or more
+      -- characters. The text is folded by the application (foldCase), so the index is case-sensitive.
+      CREATE VIRTUAL TABLE messages_fts USING fts5(
+        text_folded, content = 'messages', content_rowid = 'id', tokenize = 'trigram case_sensitive 1'
+      );
+      INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+      CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN NEW.text_folded IS NOT NULL BEGIN
+        INSERT INTO messages_fts (rowid, text_folded) VALUES (NEW.id, NEW.text_folded);
+      END;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);
