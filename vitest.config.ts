@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // database; end-to-end files start real server processes and run one at a time.
 export default defineConfig({
   test: {
+    globalSetup: ['test/helpers/global-setup.ts'],
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { test: { name: 'http', include: ['test/http/**/*.test.ts', 'test/store/**/*.test.ts'], testTimeout: 30_000 } },

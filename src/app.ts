@@ -2,7 +2,14 @@
 // tests call it the same way.
 
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Config } from './config.js';
 import './http/context.js';
 import { registerErrorHandling } from './http/errors.js';
@@ -27,34 +34,10 @@ export interface AppOptions {
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 export async function buildApp({ config, store, logger, metrics = createMetrics() }: AppOptions): Promise<FastifyInstance> {
-  const baseLogger: FastifyBaseLogger = logger;
-  const app = Fastify({
-    loggerInstance: baseLogger,
-    // One line per request, written below to the contract's shape, instead of Fastify's two.
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
-    requestIdHeader: false,
-    genReqId: (req) => {
-      const incoming = req.headers['x-request-id'];
-      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    },
-    bodyLimit: config.maxBodyBytes,
-    return503OnClosing: true,
-  });
-  app.decorateRequest('webhookOutcome', null);
-
-  // Every body stays raw bytes whatever its Content-Type (or none): /webhook must verify the
-  // signature over exactly what was sent, before anything is parsed.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
-
-  app.addHook('onResponse', async (request, reply) => {
+  // The log line and the metrics of one completed request (SPEC A.7, A.8).
+  const recordRequest = (request: FastifyRequest, status: number, elapsedMs: number): void => {
     const path = request.routeOptions.url ?? UNMATCHED_PATH;
-    const status = reply.statusCode;
-    const latencyMs = Math.round(reply.elapsedTime * 1000) / 1000;
+    const latencyMs = Math.round(elapsedMs * 1000) / 1000;
     metrics.httpRequests.inc({ path, status: String(status) });
     metrics.requestLatency.observe(latencyMs);
 
@@ -79,6 +62,41 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
     if (outcome?.result === 'invalid_signature' || status >= 500) request.log.error(line, 'request completed');
     else if (status >= 400) request.log.warn(line, 'request completed');
     else request.log.info(line, 'request completed');
+  };
+
+  const baseLogger: FastifyBaseLogger = logger;
+  const app = Fastify({
+    loggerInstance: baseLogger,
+    // One line per request, written below to the contract's shape, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    bodyLimit: config.maxBodyBytes,
+    return503OnClosing: true,
+    // A URL that cannot be decoded never reaches the hooks: answer, tag and log it here.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const started = performance.now();
+      reply.header('x-request-id', request.id);
+      void reply.code(400).send({ detail: error.message });
+      recordRequest(request, 400, performance.now() - started);
+    },
+  });
+  app.decorateRequest('webhookOutcome', null);
+
+  // Every body stays raw bytes whatever its Content-Type (or none): /webhook must verify the
+  // signature over exactly what was sent, before anything is parsed.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    recordRequest(request, reply.statusCode, reply.elapsedTime);
   });
 
   registerErrorHandling(app);

@@ -62,28 +62,32 @@ export class GroupCommitter {
     this.#clearTimers();
     if (this.#flushing || this.#queue.length === 0) return;
     this.#flushing = true;
-    this.#inFlight = this.#drain().finally(() => {
-      this.#flushing = false;
-    });
+    this.#inFlight = this.#drain();
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#options.maxSize);
-      try {
-        const outcomes = await this.#store.insertMany(batch.map((p) => p.message));
-        batch.forEach((p, i) => {
-          const outcome = outcomes[i];
-          if (outcome === undefined) p.reject(new Error('store returned fewer outcomes than rows'));
-          else p.resolve(outcome);
-        });
-      } catch (error) {
-        for (const p of batch) p.reject(error);
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#options.maxSize);
+        try {
+          const outcomes = await this.#store.insertMany(batch.map((p) => p.message));
+          batch.forEach((p, i) => {
+            const outcome = outcomes[i];
+            if (outcome === undefined) p.reject(new Error('store returned fewer outcomes than rows'));
+            else p.resolve(outcome);
+          });
+        } catch (error) {
+          for (const p of batch) p.reject(error);
+        }
+        // Let requests that arrived during the commit join the next batch.
+        if (this.#queue.length > 0 && this.#queue.length < this.#options.maxSize) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
-      // Let requests that arrived during the commit join the next batch.
-      if (this.#queue.length > 0 && this.#queue.length < this.#options.maxSize) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+    } finally {
+      // Cleared in the same synchronous step as the last empty-queue check: a caller that
+      // submits as soon as its own row is answered runs after this and schedules a new flush.
+      this.#flushing = false;
     }
   }
 

@@ -2,13 +2,13 @@
 
 import type { DatabaseConfig } from '../config.js';
 import { NoopStore } from './noop.js';
-import { SqliteStore } from './sqlite.js';
+import { defaultWriterUrl, SqliteStore } from './sqlite.js';
 import type { MessageStore } from './store.js';
 
 export async function openStore(database: DatabaseConfig): Promise<MessageStore> {
   switch (database.kind) {
     case 'sqlite':
-      return new SqliteStore({ path: database.path });
+      return SqliteStore.open({ path: database.path, writerThread: defaultWriterUrl });
     case 'postgres':
       throw new Error('the PostgreSQL store is not available in this version');
     case 'noop':

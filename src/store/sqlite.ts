@@ -1,11 +1,13 @@
 // The SQLite MessageStore: one file, WAL journal with synchronous=FULL so that a commit has
-// reached the disk before insertMany resolves.
+// reached the disk before insertMany resolves. Reads run on the calling thread; writes run either
+// inline or on a writer thread (the default for the server), so disk syncs never block HTTP.
 
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { codePointLength } from '../ingest/issues.js';
-import { type Migration, SQLITE_SCHEMA_VERSION, sqliteMigrations } from './migrations/sqlite.js';
+import { SQLITE_SCHEMA_VERSION } from './migrations/sqlite.js';
+import { openConnection } from './sqlite-connection.js';
+import { SqliteWriter } from './sqlite-writer.js';
+import { SqliteWriterThread } from './sqlite-writer-thread.js';
 import {
   foldCase,
   type IncomingMessage,
@@ -35,96 +37,85 @@ interface ListStatements {
 /** The trigram index serves search terms of at least this many characters; shorter ones scan. */
 const TRIGRAM = 3;
 
+/**
+ * An FTS5 query that matches rows containing every trigram of `q` (a superset of the rows that
+ * contain q; instr then decides). Long terms use a spread of at most 16 trigrams: enough to be
+ * selective, few enough to stay cheap.
+ */
+function trigramQuery(q: string): string {
+  const chars = Array.from(q);
+  const all = new Set<string>();
+  for (let i = 0; i + TRIGRAM <= chars.length; i++) all.add(chars.slice(i, i + TRIGRAM).join(''));
+  const unique = [...all];
+  const step = Math.max(1, unique.length / 16);
+  const picked = new Set<string>();
+  for (let i = 0; i < unique.length; i += step) picked.add(unique[Math.floor(i)] ?? '');
+  picked.add(unique.at(-1) ?? '');
+  picked.delete('');
+  return [...picked].map((t) => `"${t.replaceAll('"', '""')}"`).join(' AND ');
+}
+
 function toStored(row: MessageRow): StoredMessage {
   return { messageId: row.message_id, from: row.from_number, to: row.to_number, ts: row.ts, tsKey: row.ts_key, text: row.text };
 }
 
 export interface SqliteStoreOptions {
-  /** File path, or ':memory:' (tests only: nothing is durable). */
+  /** File path, or ':memory:' (tests only: nothing is durable; no writer thread). */
   readonly path: string;
   /** Clock for created_at; tests may pin it. */
   readonly now?: () => Date;
+  /**
+   * Commit on a writer thread instead of the calling thread. The URL is the compiled
+   * sqlite-writer.worker.js (see defaultWriterUrl). Omitted: writes run inline.
+   */
+  readonly writerThread?: URL;
 }
 
-function migrate(db: Database.Database, migrations: readonly Migration[]): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    INTEGER PRIMARY KEY,
-    name       TEXT NOT NULL,
-    applied_at TEXT NOT NULL
-  )`);
-  // IMMEDIATE takes the write lock first, so two processes starting on one file apply each
-  // migration once: the second waits (busy_timeout), then sees it applied.
-  const applyPending = db.transaction(() => {
-    const applied = new Set(
-      db
-        .prepare('SELECT version FROM schema_migrations')
-        .pluck()
-        .all()
-        .map((v) => Number(v)),
-    );
-    for (const migration of migrations) {
-      if (applied.has(migration.version)) continue;
-      db.exec(migration.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
-        migration.version,
-        migration.name,
-        new Date().toISOString(),
-      );
-    }
-  });
-  applyPending.immediate();
-}
+/** The writer thread's entry point next to this module, as compiled into dist/. */
+export const defaultWriterUrl = new URL('./sqlite-writer.worker.js', import.meta.url);
 
 export class SqliteStore implements MessageStore {
   readonly #db: Database.Database;
   readonly #now: () => Date;
-  readonly #insert: Database.Statement;
-  readonly #insertBatch: (messages: readonly IncomingMessage[], createdAt: string) => InsertOutcome[];
+  readonly #inline: SqliteWriter | null;
+  readonly #thread: SqliteWriterThread | null;
   readonly #listCache = new Map<string, ListStatements>();
   readonly #stats: { totals: Database.Statement; top: Database.Statement; first: Database.Statement; last: Database.Statement };
   #closed = false;
 
-  constructor(options: SqliteStoreOptions) {
-    if (options.path !== ':memory:') mkdirSync(path.dirname(options.path), { recursive: true });
-    this.#db = new Database(options.path);
-    this.#now = options.now ?? (() => new Date());
-    this.#db.pragma('journal_mode = WAL');
-    // FULL: every commit is fsynced before it returns; a 200 means the row is on disk.
-    this.#db.pragma('synchronous = FULL');
-    this.#db.pragma('busy_timeout = 5000');
-    migrate(this.#db, sqliteMigrations);
+  /** Opens the file, migrating it, and (with writerThread) starts the writer thread. */
+  static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
+    const store = new SqliteStore(options);
+    try {
+      await store.#thread?.start();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
 
-    this.#insert = this.#db.prepare(
-      `INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (message_id) DO NOTHING`,
-    );
+  constructor(options: SqliteStoreOptions) {
+    this.#db = openConnection(options.path);
+    this.#now = options.now ?? (() => new Date());
+    const threaded = options.writerThread !== undefined && options.path !== ':memory:';
+    this.#inline = threaded ? null : new SqliteWriter(this.#db);
+    this.#thread = threaded && options.writerThread ? new SqliteWriterThread(options.path, options.writerThread) : null;
     this.#stats = {
       totals: this.#db.prepare('SELECT messages, senders FROM totals WHERE id = 1'),
       top: this.#db.prepare('SELECT sender, count FROM sender_counts ORDER BY count DESC, sender LIMIT ?'),
       first: this.#db.prepare('SELECT ts FROM messages ORDER BY ts_key, message_id LIMIT 1').pluck(),
       last: this.#db.prepare('SELECT ts FROM messages ORDER BY ts_key DESC, message_id DESC LIMIT 1').pluck(),
     };
-    this.#insertBatch = this.#db.transaction((messages: readonly IncomingMessage[], createdAt: string) =>
-      messages.map((m): InsertOutcome => {
-        const info = this.#insert.run(
-          m.messageId,
-          m.from,
-          m.to,
-          m.ts,
-          m.tsKey,
-          m.text,
-          m.text === null ? null : foldCase(m.text),
-          createdAt,
-        );
-        return info.changes === 1 ? 'created' : 'duplicate';
-      }),
-    );
   }
 
   async insertMany(messages: readonly IncomingMessage[]): Promise<InsertOutcome[]> {
+    if (this.#closed) throw new Error('the store is closed');
     if (messages.length === 0) return [];
-    return this.#insertBatch(messages, this.#now().toISOString());
+    const createdAt = this.#now().toISOString();
+    if (this.#thread !== null) return this.#thread.write(messages, createdAt);
+    if (this.#inline === null) throw new Error('the store has no writer');
+    return this.#inline.write(messages, createdAt);
   }
 
   #listStatements(filter: MessageFilter, page: Page, q: string | undefined): ListStatements {
@@ -144,7 +135,7 @@ export class SqliteStore implements MessageStore {
     if (filter.sinceKey !== undefined) where.push('ts_key >= @sinceKey');
     // The trigram index narrows the candidates; instr decides. instr, not LIKE: `%`, `_` and `\`
     // in q are plain characters, with no escaping to get wrong.
-    if (useFts) where.push('id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH @match)');
+    if (useFts) where.push('id IN (SELECT rowid FROM messages_trigrams WHERE messages_trigrams MATCH @match)');
     if (q !== undefined) where.push('instr(text_folded, @q) > 0');
     const filtered = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     const paged = page.after !== undefined ? [...where, '(ts_key, message_id) > (@afterKey, @afterId)'] : where;
@@ -180,7 +171,7 @@ export class SqliteStore implements MessageStore {
     if (filter.sinceKey !== undefined) params.sinceKey = filter.sinceKey;
     if (q !== undefined) {
       params.q = q;
-      params.match = `"${q.replaceAll('"', '""')}"`;
+      params.match = trigramQuery(q);
     }
     const rowParams: Record<string, string | number> = { ...params, limit: page.limit + 1, offset: page.offset };
     if (page.after !== undefined) {
@@ -215,6 +206,10 @@ export class SqliteStore implements MessageStore {
 
   async checkHealth(): Promise<void> {
     if (this.#closed) throw new Error('database is closed');
+    if (this.#thread !== null && !this.#thread.running) {
+      // A dead writer is restarted here (and by the next write); ready again once it is up.
+      await this.#thread.start();
+    }
     const version = this.#db.prepare('SELECT max(version) FROM schema_migrations').pluck().get();
     if (version !== SQLITE_SCHEMA_VERSION) {
       throw new Error(`schema version is ${String(version)}, expected ${SQLITE_SCHEMA_VERSION}`);
@@ -225,6 +220,7 @@ export class SqliteStore implements MessageStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#thread?.close();
     this.#db.close();
   }
 }

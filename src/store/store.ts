@@ -78,7 +78,8 @@ export interface MessageStore {
 
 /** Case folding shared by every store, for the Unicode-aware case-insensitive `q` filter. */
 export function foldCase(text: string): string {
-  // Upper then lower folds more pairs than lower alone (ß and SS, ſ and s); NFC makes a
-  // precomposed é and e + combining accent the same text.
-  return text.normalize('NFC').toUpperCase().toLowerCase();
+  // NFC makes a precomposed é and e + combining accent the same text. Lower, upper, lower folds
+  // more pairs than lower alone: ß, ẞ and SS all become ss. JavaScript lowercases a capital sigma
+  // at the end of a word to the final form ς, so every sigma is then made σ.
+  return text.normalize('NFC').toLowerCase().toUpperCase().toLowerCase().replaceAll('ς', 'σ');
 }

@@ -11,6 +11,7 @@ import { SqliteStore } from '../../src/store/sqlite.js';
 import type { MessageStore } from '../../src/store/store.js';
 import { hmacHex } from './sign.js';
 import { tempDir } from './tmp.js';
+import { compiledWriterUrl } from './writer.js';
 
 export const TEST_SECRET = 'test-secret';
 
@@ -30,7 +31,10 @@ export interface TestApp {
 export async function makeTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const tmp = tempDir();
   const dbPath = path.join(tmp.dir, 'test.db');
-  const config = loadConfig({ WEBHOOK_SECRET: TEST_SECRET, DATABASE_URL: `sqlite:///${dbPath}`, LOG_LEVEL: 'DEBUG', ...env }, tmp.dir);
+  const config = loadConfig(
+    { WEBHOOK_SECRET: TEST_SECRET, DATABASE_URL: `sqlite:///${dbPath}`, LOG_LEVEL: 'DEBUG', ...env },
+    tmp.dir,
+  );
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -39,7 +43,11 @@ export async function makeTestApp(env: Record<string, string> = {}): Promise<Tes
     },
   });
   const logger = createLogger(config.logLevel, sink);
-  const store = new SqliteStore({ path: config.database.kind === 'sqlite' ? config.database.path : dbPath });
+  // As in production: reads on this thread, commits on the writer thread.
+  const store = await SqliteStore.open({
+    path: config.database.kind === 'sqlite' ? config.database.path : dbPath,
+    writerThread: compiledWriterUrl,
+  });
   const app = await buildApp({ config, store, logger });
   return {
     app,

@@ -1,0 +1,55 @@
+// Opening a SQLite file the way every connection of the service needs it: WAL, synchronous=FULL,
+// and the schema migrated to the version this code expects.
+
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { type Migration, sqliteMigrations } from './migrations/sqlite.js';
+
+function migrate(db: Database.Database, migrations: readonly Migration[]): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  )`);
+  // IMMEDIATE takes the write lock first, so two connections (or processes) opening one file
+  // apply each migration once: the second waits (busy_timeout), then sees it applied.
+  const applyPending = db.transaction(() => {
+    const applied = new Set(
+      db
+        .prepare('SELECT version FROM schema_migrations')
+        .pluck()
+        .all()
+        .map((v) => Number(v)),
+    );
+    for (const migration of migrations) {
+      if (applied.has(migration.version)) continue;
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        migration.version,
+        migration.name,
+        new Date().toISOString(),
+      );
+    }
+  });
+  applyPending.immediate();
+}
+
+/** Opens (creating the folder and file if needed) and migrates; ':memory:' is for tests only. */
+export function openConnection(file: string): Database.Database {
+  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    // FULL: every commit is synced to disk before it returns, so a 200 means the row is on disk.
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    // A larger page cache keeps the hot parts of the indexes in memory (the default is 2 MiB).
+    db.pragma('cache_size = -65536');
+    migrate(db, sqliteMigrations);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}

@@ -1,0 +1,101 @@
+// The main thread's side of the writer thread: posts batches, matches replies to callers, and
+// starts a fresh thread if one dies (the batches it held are failed, never acknowledged).
+
+import { Worker } from 'node:worker_threads';
+import type { WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
+import type { IncomingMessage, InsertOutcome } from './store.js';
+
+interface Waiting {
+  readonly resolve: (outcomes: InsertOutcome[]) => void;
+  readonly reject: (error: Error) => void;
+}
+
+export class SqliteWriterThread {
+  readonly #file: string;
+  readonly #workerUrl: URL;
+  #worker: Worker | null = null;
+  #ready: Promise<void> | null = null;
+  #lastError: Error | null = null;
+  readonly #waiting = new Map<number, Waiting>();
+  #nextId = 1;
+  #closed = false;
+
+  constructor(file: string, workerUrl: URL) {
+    this.#file = file;
+    this.#workerUrl = workerUrl;
+  }
+
+  /** Starts the thread (if not running) and resolves once it has opened and migrated the database. */
+  start(): Promise<void> {
+    if (this.#worker !== null && this.#ready !== null) return this.#ready;
+    const worker = new Worker(this.#workerUrl, { workerData: { file: this.#file } });
+    this.#worker = worker;
+    this.#ready = new Promise<void>((resolve, reject) => {
+      const onReady = (reply: WriterReply) => {
+        if ('type' in reply && reply.type === 'ready') {
+          worker.off('message', onReady);
+          resolve();
+        }
+      };
+      worker.on('message', onReady);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`writer thread exited with code ${code} before it was ready`)));
+    });
+    this.#ready.catch(() => {}); // observed by callers; never an unhandled rejection here
+    worker.on('message', (reply: WriterReply) => {
+      if (!('id' in reply)) return;
+      const waiting = this.#waiting.get(reply.id);
+      if (waiting === undefined) return;
+      this.#waiting.delete(reply.id);
+      if ('error' in reply) waiting.reject(new Error(reply.error));
+      else waiting.resolve(reply.outcomes);
+    });
+    worker.on('error', (error) => {
+      this.#lastError = error;
+    });
+    worker.on('exit', (code) => {
+      if (this.#worker === worker) {
+        this.#worker = null;
+        this.#ready = null;
+      }
+      const error = this.#lastError ?? new Error(`writer thread exited with code ${code}`);
+      for (const [id, waiting] of this.#waiting) {
+        this.#waiting.delete(id);
+        waiting.reject(error);
+      }
+    });
+    return this.#ready;
+  }
+
+  async write(messages: readonly IncomingMessage[], createdAt: string): Promise<InsertOutcome[]> {
+    if (this.#closed) throw new Error('the store is closed');
+    await this.start();
+    const worker = this.#worker;
+    if (worker === null) throw this.#lastError ?? new Error('writer thread is not running');
+    const id = this.#nextId++;
+    return new Promise<InsertOutcome[]>((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      worker.postMessage({ type: 'write', id, messages, createdAt } satisfies WriterRequest);
+    });
+  }
+
+  /** True while the thread runs; a dead thread is restarted by the next write. */
+  get running(): boolean {
+    return this.#worker !== null;
+  }
+
+  get lastError(): Error | null {
+    return this.#lastError;
+  }
+
+  /** Lets queued batches finish, then stops the thread. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const worker = this.#worker;
+    if (worker === null) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ type: 'close' } satisfies WriterRequest);
+    await exited;
+  }
+}

@@ -1,0 +1,184 @@
+// loadConfig (SPEC A.1): defaults, the accepted forms of every variable, and the ConfigError
+// that names the variable when a value cannot be used.
+
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const CWD = path.resolve('/srv/webhook-inbox');
+
+/** The ConfigError `fn` throws; fails the test when it throws nothing or something else. */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    if (error instanceof ConfigError) return error;
+  }
+  throw new Error('expected a ConfigError, nothing was thrown');
+}
+
+describe('loadConfig defaults', () => {
+  const config = loadConfig({}, CWD);
+
+  it.each([
+    ['port', 8000],
+    ['host', '0.0.0.0'],
+    ['maxBodyBytes', 4194304],
+    ['logLevel', 'info'],
+    ['webhookSecret', null],
+  ] as const)('%s defaults to %j', (key, expected) => {
+    expect(config[key]).toBe(expected);
+  });
+
+  it('DATABASE_URL defaults to sqlite:///./data/app.db resolved against the cwd argument', () => {
+    expect(config.database).toEqual({
+      kind: 'sqlite',
+      path: path.join(CWD, 'data', 'app.db'),
+      url: 'sqlite:///./data/app.db',
+    });
+  });
+
+  it('resolves the default path against the cwd it is given, not process.cwd()', () => {
+    const other = path.resolve('/somewhere/else');
+    const db = loadConfig({}, other).database;
+    expect(db.kind === 'sqlite' ? db.path : null).toBe(path.join(other, 'data', 'app.db'));
+  });
+});
+
+describe('DATABASE_URL', () => {
+  it.each([
+    ['sqlite:////abs/path.db', path.resolve('/abs/path.db')],
+    ['sqlite:////var/lib/inbox/app.db', path.resolve('/var/lib/inbox/app.db')],
+    ['sqlite:///relative/path.db', path.join(CWD, 'relative', 'path.db')],
+    ['sqlite:///app.db', path.join(CWD, 'app.db')],
+    ['sqlite:///./data/other.db', path.join(CWD, 'data', 'other.db')],
+  ])('%s is a sqlite file at %s', (url, expectedPath) => {
+    expect(loadConfig({ DATABASE_URL: url }, CWD).database).toEqual({ kind: 'sqlite', path: expectedPath, url });
+  });
+
+  it.each([
+    'postgres://user:pw@localhost:5432/inbox',
+    'postgresql://user:pw@localhost:5432/inbox',
+    'postgres://localhost/inbox',
+    'postgresql://db.internal/inbox?sslmode=require',
+  ])('%s is accepted as postgres', (url) => {
+    expect(loadConfig({ DATABASE_URL: url }, CWD).database).toEqual({ kind: 'postgres', url });
+  });
+
+  it.each([
+    'mysql://x',
+    'mysql://user:pw@localhost/inbox',
+    'http://localhost/inbox',
+    'sqlite://relative.db',
+    'sqlite:///',
+    'sqlite:///data/',
+    'postgres://',
+    'postgres:/localhost/inbox',
+    'just-a-file.db',
+  ])('%s is rejected with a ConfigError naming DATABASE_URL and what is accepted', (url) => {
+    const error = configError(() => loadConfig({ DATABASE_URL: url }, CWD));
+    expect(error.variable).toBe('DATABASE_URL');
+    expect(error.message).toContain('DATABASE_URL');
+    expect(error.message).toContain('sqlite:');
+    expect(error.message).toContain('postgres');
+  });
+
+  it.each([
+    'mysql://admin:Hunter2Secret@db.example/inbox',
+    'postgres://admin:Hunter2Secret@db.example:99999/inbox',
+    'postgresql://admin:Hunter2Secret@[::1/inbox',
+    'postgre://admin:Hunter2Secret@db.example/inbox',
+    'postgres//admin:Hunter2Secret@db.example/inbox',
+    'redis://:Hunter2Secret@cache.example:6379',
+  ])('the error for %s never contains the password', (url) => {
+    const error = configError(() => loadConfig({ DATABASE_URL: url }, CWD));
+    expect(error.variable).toBe('DATABASE_URL');
+    expect(error.message).not.toContain('Hunter2Secret');
+    expect(String(error)).not.toContain('Hunter2Secret');
+  });
+});
+
+describe('PORT and HOST', () => {
+  it.each([
+    ['8080', 8080],
+    ['0', 0],
+    ['65535', 65535],
+  ])('PORT=%s gives %d', (raw, port) => {
+    expect(loadConfig({ PORT: raw }, CWD).port).toBe(port);
+  });
+
+  it.each(['abc', '70000', '65536', '-1', '80.5', '1e3', '0x1F', '8080abc'])('PORT=%s is rejected naming PORT', (raw) => {
+    const error = configError(() => loadConfig({ PORT: raw }, CWD));
+    expect(error.variable).toBe('PORT');
+    expect(error.message).toContain('PORT');
+  });
+
+  it('HOST is read', () => {
+    expect(loadConfig({ HOST: '127.0.0.1' }, CWD).host).toBe('127.0.0.1');
+  });
+});
+
+describe('MAX_BODY_BYTES', () => {
+  it('is read as an integer', () => {
+    expect(loadConfig({ MAX_BODY_BYTES: '1024' }, CWD).maxBodyBytes).toBe(1024);
+  });
+
+  it.each(['abc', '-5', '1.5', '4MiB'])('MAX_BODY_BYTES=%s is rejected naming MAX_BODY_BYTES', (raw) => {
+    expect(configError(() => loadConfig({ MAX_BODY_BYTES: raw }, CWD)).variable).toBe('MAX_BODY_BYTES');
+  });
+});
+
+describe('LOG_LEVEL', () => {
+  it.each([
+    ['DEBUG', 'debug'],
+    ['debug', 'debug'],
+    ['Debug', 'debug'],
+    ['INFO', 'info'],
+    ['info', 'info'],
+    ['WARNING', 'warn'],
+    ['warning', 'warn'],
+    ['Warning', 'warn'],
+    ['WARN', 'warn'],
+    ['warn', 'warn'],
+    ['ERROR', 'error'],
+    ['error', 'error'],
+    ['eRrOr', 'error'],
+  ])('LOG_LEVEL=%s gives %s', (raw, level) => {
+    expect(loadConfig({ LOG_LEVEL: raw }, CWD).logLevel).toBe(level);
+  });
+
+  it.each(['LOUD', 'TRACE', 'FATAL', 'verbose', 'INFO2'])(
+    'LOG_LEVEL=%s is rejected naming LOG_LEVEL and what is accepted',
+    (raw) => {
+      const error = configError(() => loadConfig({ LOG_LEVEL: raw }, CWD));
+      expect(error.variable).toBe('LOG_LEVEL');
+      expect(error.message).toContain('LOG_LEVEL');
+      for (const accepted of ['DEBUG', 'INFO', 'WARNING', 'ERROR']) expect(error.message).toContain(accepted);
+    },
+  );
+});
+
+describe('WEBHOOK_SECRET', () => {
+  it.each([
+    ['unset', {}, null],
+    ['empty', { WEBHOOK_SECRET: '' }, null],
+    ['set', { WEBHOOK_SECRET: 's3cret' }, 's3cret'],
+  ] as const)('%s gives %j', (_name, env, expected) => {
+    expect(loadConfig(env, CWD).webhookSecret).toBe(expected);
+  });
+});
+
+describe('the returned config', () => {
+  it('is frozen, database included', () => {
+    const config = loadConfig({ WEBHOOK_SECRET: 'x' }, CWD);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.database)).toBe(true);
+    expect(Reflect.set(config, 'port', 1)).toBe(false);
+    expect(config.port).toBe(8000);
+  });
+
+  it('does not depend on variables it was not given', () => {
+    expect(loadConfig({}, CWD)).toEqual(loadConfig({ UNRELATED: 'x' }, CWD));
+  });
+});
