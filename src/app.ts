@@ -12,7 +12,7 @@ import Fastify, {
 } from 'fastify';
 import type { Config } from './config.js';
 import './http/context.js';
-import { registerErrorHandling } from './http/errors.js';
+import { registerErrorHandling, ServiceUnavailable } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { messagesRoutes } from './http/messages.js';
 import { metricsRoutes } from './http/metrics.js';
@@ -75,7 +75,9 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
     bodyLimit: config.maxBodyBytes,
-    return503OnClosing: true,
+    // Requests that arrive while closing are refused by the onRequest hook below instead, so
+    // they get the contract's body, a log line and a metric like any other.
+    return503OnClosing: false,
     // A URL that cannot be decoded never reaches the hooks: answer, tag and log it here.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const started = performance.now();
@@ -91,8 +93,18 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
+  // Shutting down: finish what is in flight, refuse what is new, and ask every keep-alive client
+  // to disconnect, since an idle kept-alive connection would hold the close open for its timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) throw new ServiceUnavailable('shutting down; retry later');
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
 
   app.addHook('onResponse', async (request, reply) => {

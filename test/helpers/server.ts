@@ -1,10 +1,13 @@
 // Starts the real service the way users do (`npm start`) on loopback with PORT=0, reads its
 // stdout as the log stream, and stops it by pid.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -16,7 +19,10 @@ export interface RunningServer {
   /** Every stdout line so far, raw. */
   readonly stdout: string[];
   readonly stderr: string[];
-  /** Resolves with the exit code of `npm start` (the server's own code; npm passes it on). */
+  /**
+   * Resolves with the exit code of `npm start` (the server's own code; npm passes it on), once
+   * the process has exited and its output has been read to the end.
+   */
   readonly exited: Promise<number | null>;
   /** Signals the serving node process itself. */
   signal(signal: NodeJS.Signals): void;
@@ -29,6 +35,56 @@ export interface StartOptions {
   readonly cwd?: string;
   /** When false, resolves once the process exits instead of waiting for the "started" line. */
   readonly expectStart?: boolean;
+  /**
+   * 'npm' (default): `npm start --prefix PROJECT_ROOT`, the way a developer starts it. npm runs the
+   * script in PROJECT_ROOT whatever `cwd` is, so the server's working directory is PROJECT_ROOT.
+   * 'node': `node dist/server.js` run in `cwd` after building, the way the container starts it;
+   * use it when the working directory matters (relative DATABASE_URL paths).
+   */
+  readonly runner?: 'npm' | 'node';
+  /**
+   * 'log' (default): wait for the "webhook-inbox started" line, which carries the port and pid.
+   * 'probe': pick a free port and poll GET /health/live, for a LOG_LEVEL that hides that line.
+   */
+  readonly readiness?: 'log' | 'probe';
+  /** How long to wait for the server to start (default 90 s: the first npm start compiles). */
+  readonly startTimeoutMs?: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls `check` until it returns something other than undefined/false, or throws after
+ * `timeoutMs` with `what` in the message. Tests wait on conditions this way, never on fixed sleeps.
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Parses log lines; a line that is not a JSON object fails with the line in the message. */
+export function jsonLines(lines: readonly string[]): Record<string, unknown>[] {
+  return lines.map((line) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      throw new Error(`stdout line is not JSON: ${line}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new Error(`stdout line is not a JSON object: ${line}`);
+    }
+    return parsed as Record<string, unknown>;
+  });
 }
 
 function baseEnv(): Record<string, string> {
@@ -42,10 +98,69 @@ function baseEnv(): Record<string, string> {
   return env;
 }
 
-export function startProcess(options: StartOptions): { child: ChildProcess; stdout: string[]; stderr: string[] } {
-  const child = spawn('npm', ['start', '--silent', '--prefix', PROJECT_ROOT], {
-    cwd: options.cwd ?? PROJECT_ROOT,
-    env: { ...baseEnv(), HOST: '127.0.0.1', PORT: '0', ...options.env },
+let built: Promise<unknown> | null = null;
+
+/** The 'node' runner skips npm's prestart, so build once per test process first (tsc is incremental). */
+function ensureBuilt(): Promise<unknown> {
+  built ??= promisify(execFile)('npm', ['run', 'build', '--silent', '--prefix', PROJECT_ROOT], { env: baseEnv() });
+  return built;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || address === null) throw new Error('could not find a free port');
+  return address.port;
+}
+
+/** Linux: the pid of the `node …/dist/server.js` process in a process group, read from /proc. */
+function findServerPid(groupPid: number): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command name, which is in parentheses and may hold spaces: state ppid pgrp …
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== groupPid) continue;
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.some((arg) => arg.endsWith(path.join('dist', 'server.js'))) && !argv.some((arg) => arg === 'sh' || arg === '-c')) {
+        return Number(entry);
+      }
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return undefined;
+}
+
+interface Spawned {
+  child: ChildProcess;
+  stdout: string[];
+  stderr: string[];
+  /** 'close', not 'exit': resolves only after stdout and stderr have been read to the end. */
+  closed: Promise<number | null>;
+}
+
+function spawnServer(options: StartOptions, extraEnv: Record<string, string> = {}): Spawned {
+  const env = { ...baseEnv(), HOST: '127.0.0.1', PORT: '0', ...options.env, ...extraEnv };
+  const [command, args, cwd] =
+    options.runner === 'node'
+      ? [process.execPath, [path.join(PROJECT_ROOT, 'dist', 'server.js')], options.cwd ?? PROJECT_ROOT]
+      : ['npm', ['start', '--silent', '--prefix', PROJECT_ROOT], options.cwd ?? PROJECT_ROOT];
+  const child = spawn(command, args, {
+    cwd,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group, so cleanup can stop npm, sh and node together
   });
@@ -53,65 +168,115 @@ export function startProcess(options: StartOptions): { child: ChildProcess; stdo
   const stderr: string[] = [];
   if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => stdout.push(line));
   if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+  const closed = new Promise<number | null>((resolve) => {
+    child.on('close', (code) => resolve(code));
+    child.on('error', () => resolve(null));
+  });
+  return { child, stdout, stderr, closed };
+}
+
+export function startProcess(options: StartOptions): { child: ChildProcess; stdout: string[]; stderr: string[] } {
+  const { child, stdout, stderr } = spawnServer(options);
   return { child, stdout, stderr };
 }
 
+function killGroup(groupPid: number): void {
+  try {
+    process.kill(-groupPid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 export async function startServer(options: StartOptions): Promise<RunningServer> {
-  const { child, stdout, stderr } = startProcess(options);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  if (options.runner === 'node') await ensureBuilt();
+  const probePort = options.readiness === 'probe' ? await freePort() : undefined;
+  const { child, stdout, stderr, closed } = spawnServer(options, probePort === undefined ? {} : { PORT: String(probePort) });
   const groupPid = child.pid;
-  if (groupPid === undefined) throw new Error('npm start did not spawn');
+  if (groupPid === undefined) throw new Error('the server process did not spawn');
+  let running = true;
+  void closed.then(() => {
+    running = false;
+  });
 
-  const started = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
-    const timer = setInterval(() => {
-      for (const line of stdout) {
-        try {
-          const parsed = JSON.parse(line) as { msg?: string; port?: number; pid?: number };
-          if (parsed.msg === 'webhook-inbox started' && parsed.port !== undefined && parsed.pid !== undefined) {
-            clearInterval(timer);
-            resolve({ port: parsed.port, pid: parsed.pid });
-            return;
-          }
-        } catch {
-          // not JSON: the tests that read the log will say so
+  const startLine = (): { port: number; pid: number } | undefined => {
+    for (const line of stdout) {
+      try {
+        const parsed = JSON.parse(line) as { msg?: unknown; port?: unknown; pid?: unknown };
+        if (parsed.msg === 'webhook-inbox started' && typeof parsed.port === 'number' && typeof parsed.pid === 'number') {
+          return { port: parsed.port, pid: parsed.pid };
         }
+      } catch {
+        // not JSON: the tests that read the log will say so
       }
-    }, 20);
-    void exited.then((code) => {
-      clearInterval(timer);
-      reject(new Error(`server exited with ${code} before starting:\n${stdout.join('\n')}\n${stderr.join('\n')}`));
-    });
-  });
+    }
+    return undefined;
+  };
+  const live = async (port: number): Promise<{ port: number; pid: number } | undefined> => {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/health/live`);
+      await response.arrayBuffer();
+      if (response.status !== 200) return undefined;
+    } catch {
+      return undefined; // not listening yet
+    }
+    const pid = options.runner === 'node' ? groupPid : findServerPid(groupPid);
+    if (pid === undefined) throw new Error('the server answers but its node process was not found in /proc');
+    return { port, pid };
+  };
 
-  let alive = true;
-  void exited.then(() => {
-    alive = false;
-  });
+  let started: { port: number; pid: number };
+  try {
+    started = await waitFor(
+      'the server to start',
+      () => {
+        if (!running) {
+          throw new Error(`the server exited before starting:\n${stdout.join('\n')}\n${stderr.join('\n')}`);
+        }
+        return probePort === undefined ? startLine() : live(probePort);
+      },
+      options.startTimeoutMs ?? 90_000,
+    );
+  } catch (error) {
+    killGroup(groupPid);
+    await closed;
+    throw error;
+  }
+
   return {
     baseUrl: `http://127.0.0.1:${started.port}`,
     port: started.port,
     pid: started.pid,
     stdout,
     stderr,
-    exited,
+    exited: closed,
     signal(signal) {
       process.kill(started.pid, signal);
     },
     async cleanup() {
-      if (!alive) return;
-      try {
-        process.kill(-groupPid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      await exited;
+      if (running) killGroup(groupPid);
+      await closed;
     },
   };
 }
 
-/** Runs `npm start` expecting it to exit without serving (bad configuration); returns its exit code and output. */
-export async function runToExit(options: StartOptions): Promise<{ code: number | null; stdout: string[]; stderr: string[] }> {
-  const { child, stdout, stderr } = startProcess(options);
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  return { code, stdout, stderr };
+/** Runs the server expecting it to exit without serving (bad configuration); returns its exit code and output. */
+export async function runToExit(
+  options: StartOptions & { readonly timeoutMs?: number },
+): Promise<{ code: number | null; stdout: string[]; stderr: string[] }> {
+  if (options.runner === 'node') await ensureBuilt();
+  const { child, stdout, stderr, closed } = spawnServer(options);
+  const timeoutMs = options.timeoutMs ?? 90_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const result = await Promise.race([closed, timedOut]);
+  clearTimeout(timer);
+  if (result === 'timeout') {
+    if (child.pid !== undefined) killGroup(child.pid);
+    await closed;
+    throw new Error(`the server was still running after ${timeoutMs} ms:\n${stdout.join('\n')}\n${stderr.join('\n')}`);
+  }
+  return { code: result, stdout, stderr };
 }
