@@ -1,17 +1,42 @@
 import { defineConfig } from 'vitest/config';
 
+// PostgreSQL for the projects that need it: TEST_DATABASE_URL, or one embedded server per run.
+const postgres = 'test/helpers/postgres-setup.ts';
+const http = ['test/http/**/*.test.ts'];
+
 // Three tiers (STYLE.md habit 9). Unit and HTTP files run in parallel, each with its own
-// database; end-to-end files start real server processes and run one at a time.
+// database; end-to-end files start real server processes and run one at a time. The HTTP tier is
+// one suite run on each store: TEST_STORE picks the store test/helpers/app.ts builds the app on.
 export default defineConfig({
   test: {
     globalSetup: ['test/helpers/global-setup.ts'],
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { test: { name: 'http', include: ['test/http/**/*.test.ts', 'test/store/**/*.test.ts'], testTimeout: 30_000 } },
+      {
+        test: {
+          name: 'http',
+          include: [...http, 'test/store/**/*.test.ts'],
+          env: { TEST_STORE: 'sqlite' },
+          globalSetup: [postgres],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'http-postgres',
+          include: http,
+          env: { TEST_STORE: 'postgres' },
+          globalSetup: [postgres],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
       {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          globalSetup: [postgres],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

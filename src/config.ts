@@ -7,7 +7,12 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type DatabaseConfig =
   | { readonly kind: 'sqlite'; readonly path: string; readonly url: string }
-  | { readonly kind: 'postgres'; readonly url: string }
+  | {
+      readonly kind: 'postgres';
+      readonly url: string;
+      /** The most connections one process opens (PG_POOL_MAX); replicas multiply it. */
+      readonly poolMax: number;
+    }
   /** Benchmarks only: discards every message (the throughput ceiling). */
   | { readonly kind: 'noop'; readonly url: string };
 
@@ -36,6 +41,7 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:///./data/app.db';
+export const DEFAULT_PG_POOL_MAX = 10;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -78,7 +84,7 @@ function logLevel(env: Env): LogLevel {
 const DATABASE_URL_HELP = 'expected sqlite:////absolute/path.db, sqlite:///relative/path.db, postgres://… or postgresql://…';
 
 /** Parses DATABASE_URL. The SQLAlchemy-style sqlite form: three slashes, then the path (a fourth slash makes it absolute). */
-export function parseDatabaseUrl(raw: string, cwd: string): DatabaseConfig {
+export function parseDatabaseUrl(raw: string, cwd: string, pgPoolMax = DEFAULT_PG_POOL_MAX): DatabaseConfig {
   if (raw.startsWith('sqlite:///')) {
     const rest = raw.slice('sqlite:///'.length);
     if (rest === '' || rest.endsWith('/')) {
@@ -93,7 +99,7 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseConfig {
     } catch {
       throw new ConfigError('DATABASE_URL', `not a valid URL; ${DATABASE_URL_HELP}`);
     }
-    return Object.freeze({ kind: 'postgres', url: raw });
+    return Object.freeze({ kind: 'postgres', url: raw, poolMax: pgPoolMax });
   }
   if (raw === 'noop://') return Object.freeze({ kind: 'noop', url: raw });
   // Never echo the value: a postgres-like URL with a typo may still carry a password.
@@ -105,7 +111,12 @@ export function loadConfig(env: Env, cwd: string): Config {
   const host = read(env, 'HOST') ?? '0.0.0.0';
   return Object.freeze({
     webhookSecret: env.WEBHOOK_SECRET === undefined || env.WEBHOOK_SECRET === '' ? null : env.WEBHOOK_SECRET,
-    database: parseDatabaseUrl(read(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL, cwd),
+    // PG_POOL_MAX is checked even when DATABASE_URL names SQLite: a bad value is a mistake either way.
+    database: parseDatabaseUrl(
+      read(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL,
+      cwd,
+      integer(env, 'PG_POOL_MAX', DEFAULT_PG_POOL_MAX, 1, 1000),
+    ),
     logLevel: logLevel(env),
     port: integer(env, 'PORT', 8000, 0, 65535),
     host,

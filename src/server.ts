@@ -33,7 +33,7 @@ async function main(): Promise<void> {
 
   let store: MessageStore;
   try {
-    store = await openStore(config.database);
+    store = await openStore(config.database, logger);
   } catch (error) {
     fail(logger, `cannot open the database: ${error instanceof Error ? error.message : String(error)}`, {
       database: config.database.kind,

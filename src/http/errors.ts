@@ -3,6 +3,7 @@
 
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ValidationIssue } from '../ingest/issues.js';
+import { StoreUnavailable } from '../store/store.js';
 
 export abstract class HttpError extends Error {
   abstract readonly statusCode: number;
@@ -54,6 +55,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof HttpError) {
       return reply.code(error.statusCode).send(error.body());
+    }
+    // The database is down or overloaded (a read during an outage): retryable, not a bug.
+    if (error instanceof StoreUnavailable) {
+      request.log.error({ err: error }, 'database unavailable');
+      const unavailable = new ServiceUnavailable('database unavailable; retry later');
+      return reply.code(unavailable.statusCode).send(unavailable.body());
     }
     if (isFastifyError(error) && error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       const tooLarge = new PayloadTooLarge('payload too large');

@@ -2,7 +2,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
-import { instantKey } from '../ingest/timestamp.js';
+import { instantKey, TIMESTAMP_FORMAT_MESSAGE } from '../ingest/timestamp.js';
 import type { MessageFilter, MessageStore, Page, Position } from '../store/store.js';
 import { ValidationFailed } from './errors.js';
 
@@ -86,7 +86,7 @@ export function parseMessageQuery(query: Record<string, QueryValue>): Parsed<Mes
       issues.push({
         loc: ['query', 'since'],
         type: 'datetime_format',
-        msg: 'Timestamp should be YYYY-MM-DDTHH:MM:SS[.fraction]Z naming a real UTC instant',
+        msg: TIMESTAMP_FORMAT_MESSAGE,
       });
     }
   }

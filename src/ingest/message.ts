@@ -2,7 +2,7 @@
 // everything wrong with it (SPEC A.2 step 3). Pure: no I/O, no clock.
 
 import { codePointLength, type Parsed, type ValidationIssue } from './issues.js';
-import { instantKey } from './timestamp.js';
+import { instantKey, TIMESTAMP_FORMAT_MESSAGE } from './timestamp.js';
 
 export interface IncomingMessage {
   readonly messageId: string;
@@ -16,6 +16,12 @@ export interface IncomingMessage {
 }
 
 export const MAX_TEXT_CODE_POINTS = 4096;
+/**
+ * Far longer than any provider's ids (WhatsApp's are under 100), and short enough that an id
+ * always fits a database index entry: PostgreSQL's B-tree refuses entries over about 2.7 kB, and
+ * one such row would fail the whole group-commit batch it was written in, for every store alike.
+ */
+export const MAX_MESSAGE_ID_CODE_POINTS = 512;
 export const PHONE_PATTERN = /^\+[0-9]{1,15}$/;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -27,6 +33,9 @@ function issue(field: string | null, type: string, msg: string): ValidationIssue
 const MISSING = (field: string) => issue(field, 'missing', 'Field required');
 const NOT_STRING = (field: string) => issue(field, 'string_type', 'Input should be a valid string');
 const UNPAIRED = (field: string) => issue(field, 'string_unicode', 'String should not contain unpaired UTF-16 surrogates');
+// PostgreSQL text cannot hold U+0000 at all; refusing it for every store keeps them identical, and
+// no messaging provider sends it.
+const NUL = (field: string) => issue(field, 'string_nul', 'String should not contain the NUL character (U+0000)');
 
 /** Decodes and parses the body; the only accepted top level is a JSON object. */
 export function parseJsonObject(body: Buffer): Parsed<Record<string, unknown>> {
@@ -70,16 +79,26 @@ function phone(obj: Record<string, unknown>, name: string, issues: ValidationIss
   return undefined;
 }
 
+/** What is wrong with a message_id that is a string, or null when it is fine. */
+function messageIdIssue(messageId: string): ValidationIssue | null {
+  if (messageId === '') return issue('message_id', 'string_too_short', 'String should have at least 1 character');
+  const length = codePointLength(messageId);
+  if (length < 0) return UNPAIRED('message_id');
+  if (messageId.includes('\0')) return NUL('message_id');
+  if (length > MAX_MESSAGE_ID_CODE_POINTS) {
+    return issue('message_id', 'string_too_long', `String should have at most ${MAX_MESSAGE_ID_CODE_POINTS} characters`);
+  }
+  return null;
+}
+
 /** Validates a parsed body; names every failing field, in the order of the contract. */
 export function validateMessage(obj: Record<string, unknown>): Parsed<IncomingMessage> {
   const issues: ValidationIssue[] = [];
 
   let messageId = requiredString(obj, 'message_id', issues);
-  if (messageId === '') {
-    issues.push(issue('message_id', 'string_too_short', 'String should have at least 1 character'));
-    messageId = undefined;
-  } else if (messageId !== undefined && codePointLength(messageId) < 0) {
-    issues.push(UNPAIRED('message_id'));
+  const idIssue = messageId === undefined ? null : messageIdIssue(messageId);
+  if (idIssue !== null) {
+    issues.push(idIssue);
     messageId = undefined;
   }
 
@@ -89,7 +108,7 @@ export function validateMessage(obj: Record<string, unknown>): Parsed<IncomingMe
   const ts = requiredString(obj, 'ts', issues);
   const tsKey = ts === undefined ? null : instantKey(ts);
   if (ts !== undefined && tsKey === null) {
-    issues.push(issue('ts', 'datetime_format', 'Timestamp should be YYYY-MM-DDTHH:MM:SS[.fraction]Z naming a real UTC instant'));
+    issues.push(issue('ts', 'datetime_format', TIMESTAMP_FORMAT_MESSAGE));
   }
 
   const rawText = field(obj, 'text');
@@ -97,6 +116,7 @@ export function validateMessage(obj: Record<string, unknown>): Parsed<IncomingMe
   if (typeof rawText === 'string') {
     const length = codePointLength(rawText);
     if (length < 0) issues.push(UNPAIRED('text'));
+    else if (rawText.includes('\0')) issues.push(NUL('text'));
     else if (length > MAX_TEXT_CODE_POINTS) {
       issues.push(issue('text', 'string_too_long', `String should have at most ${MAX_TEXT_CODE_POINTS} characters`));
     } else text = rawText;

@@ -83,6 +83,11 @@ export class SqliteStore implements MessageStore {
   readonly #stats: { totals: Database.Statement; top: Database.Statement; first: Database.Statement; last: Database.Statement };
   #closed = false;
 
+  /** The writer thread merges batches that queue up during a commit, so they need not wait here. */
+  get concurrentWrites(): number {
+    return this.#thread === null ? 1 : 64;
+  }
+
   /** Opens the file, migrating it, and (with writerThread) starts the writer thread. */
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
     const store = new SqliteStore(options);
@@ -164,6 +169,9 @@ export class SqliteStore implements MessageStore {
   }
 
   async listMessages(filter: MessageFilter, page: Page): Promise<MessagePage> {
+    // No stored message holds U+0000 (validation refuses it), so a sender or search term holding
+    // one matches nothing; FTS5 could not even parse such a term.
+    if (filter.from?.includes('\0') || filter.q?.includes('\0')) return { data: [], total: 0, hasMore: false };
     const q = filter.q === undefined ? undefined : foldCase(filter.q);
     const { rows, count } = this.#listStatements(filter, page, q);
     const params: Record<string, string | number> = {};

@@ -69,11 +69,27 @@ export interface MessageStore {
    * first occurrence. Rejects (and commits nothing) when the database fails.
    */
   insertMany(messages: readonly IncomingMessage[]): Promise<InsertOutcome[]>;
+  /**
+   * How many insertMany calls may usefully run at once: more than 1 when the store merges queued
+   * batches (the SQLite writer thread) or runs them in parallel (a connection pool).
+   */
+  readonly concurrentWrites?: number;
   listMessages(filter: MessageFilter, page: Page): Promise<MessagePage>;
   stats(topSenders: number): Promise<Stats>;
   /** Resolves when the database answers a query on the applied schema; rejects with the reason otherwise. */
   checkHealth(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The database cannot be reached or cannot serve now (connection refused or lost, a timeout, a
+ * server shutting down): the request was fine and is worth retrying later, so the API answers 503.
+ */
+export class StoreUnavailable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailable';
+  }
 }
 
 /** Case folding shared by every store, for the Unicode-aware case-insensitive `q` filter. */

@@ -1,5 +1,6 @@
-// Builds the real app (the same buildApp as production) on a fresh SQLite file, with its log
-// lines captured for assertions.
+// Builds the real app (the same buildApp as production) on a fresh store, with its log lines
+// captured for assertions. The store is the one TEST_STORE names (set per vitest project): the
+// HTTP tier is one suite run once on SQLite and once on PostgreSQL.
 
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -7,19 +8,30 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { openStore } from '../../src/store/open.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { MessageStore } from '../../src/store/store.js';
+import type { TestDatabase } from './postgres.js';
 import { hmacHex } from './sign.js';
 import { tempDir } from './tmp.js';
 import { compiledWriterUrl } from './writer.js';
 
 export const TEST_SECRET = 'test-secret';
 
+export type TestStoreKind = 'sqlite' | 'postgres';
+
+/** The store the HTTP tier runs on: TEST_STORE=sqlite (the default) or TEST_STORE=postgres. */
+export function testStoreKind(): TestStoreKind {
+  const kind = process.env.TEST_STORE ?? 'sqlite';
+  if (kind !== 'sqlite' && kind !== 'postgres') throw new Error(`TEST_STORE must be sqlite or postgres, not ${kind}`);
+  return kind;
+}
+
 export interface TestApp {
   readonly app: FastifyInstance;
   readonly store: MessageStore;
+  readonly storeKind: TestStoreKind;
   readonly config: Config;
-  readonly dbPath: string;
   /** Every log line written so far, parsed. */
   readonly logs: Record<string, unknown>[];
   /** POST /webhook with a correct signature over exactly `body`. */
@@ -27,14 +39,20 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** `env` is merged over WEBHOOK_SECRET=TEST_SECRET and a fresh sqlite file; pass WEBHOOK_SECRET: '' to unset it. */
-export async function makeTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * `env` is merged over WEBHOOK_SECRET=TEST_SECRET and a fresh store; pass WEBHOOK_SECRET: '' to
+ * unset it. On PostgreSQL, `postgres` is the database to use; it is emptied first.
+ */
+export async function makeTestApp(env: Record<string, string> = {}, postgres?: TestDatabase): Promise<TestApp> {
+  const storeKind = testStoreKind();
   const tmp = tempDir();
-  const dbPath = path.join(tmp.dir, 'test.db');
-  const config = loadConfig(
-    { WEBHOOK_SECRET: TEST_SECRET, DATABASE_URL: `sqlite:///${dbPath}`, LOG_LEVEL: 'DEBUG', ...env },
-    tmp.dir,
-  );
+  let databaseUrl = `sqlite:///${path.join(tmp.dir, 'test.db')}`;
+  if (storeKind === 'postgres') {
+    if (postgres === undefined) throw new Error('makeTestApp on PostgreSQL needs a test database (see useTestApp)');
+    await postgres.reset();
+    databaseUrl = postgres.url;
+  }
+  const config = loadConfig({ WEBHOOK_SECRET: TEST_SECRET, DATABASE_URL: databaseUrl, LOG_LEVEL: 'DEBUG', ...env }, tmp.dir);
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -43,17 +61,18 @@ export async function makeTestApp(env: Record<string, string> = {}): Promise<Tes
     },
   });
   const logger = createLogger(config.logLevel, sink);
-  // As in production: reads on this thread, commits on the writer thread.
-  const store = await SqliteStore.open({
-    path: config.database.kind === 'sqlite' ? config.database.path : dbPath,
-    writerThread: compiledWriterUrl,
-  });
+  // As in production. SQLite: reads on this thread, commits on the writer thread, whose compiled
+  // file lives in dist/ (tests run the sources).
+  const store =
+    config.database.kind === 'sqlite'
+      ? await SqliteStore.open({ path: config.database.path, writerThread: compiledWriterUrl })
+      : await openStore(config.database, logger);
   const app = await buildApp({ config, store, logger });
   return {
     app,
     store,
+    storeKind,
     config,
-    dbPath,
     logs,
     postSigned(body, headers = {}) {
       const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);

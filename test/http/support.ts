@@ -3,13 +3,18 @@
 
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach } from 'vitest';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { makeTestApp, type TestApp, testStoreKind } from '../helpers/app.js';
+import { useTestDatabase } from '../helpers/postgres.js';
 
-/** Builds a fresh app (own SQLite file, own log capture) before each test and closes it after. */
+/**
+ * Builds a fresh app (own log capture, and an empty store: its own SQLite file, or on PostgreSQL
+ * this block's own database, emptied) before each test and closes it after.
+ */
 export function useTestApp(env: Record<string, string> = {}): () => TestApp {
+  const database = testStoreKind() === 'postgres' ? useTestDatabase('http') : null;
   let current: TestApp | undefined;
   beforeEach(async () => {
-    current = await makeTestApp(env);
+    current = await makeTestApp(env, database === null ? undefined : await database());
   });
   afterEach(async () => {
     await current?.close();

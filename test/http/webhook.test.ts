@@ -312,6 +312,9 @@ describe('POST /webhook: validation (422)', () => {
     ['message_id a number', message({ message_id: 1 }), 'message_id'],
     ['message_id null', message({ message_id: null }), 'message_id'],
     ['message_id empty', message({ message_id: '' }), 'message_id'],
+    // Limits every store can honour: PostgreSQL text holds no U+0000 and its indexes no huge keys.
+    ['message_id with a NUL character', message({ message_id: 'm\u00001' }), 'message_id'],
+    ['message_id of 513 characters', message({ message_id: 'x'.repeat(513) }), 'message_id'],
     ['from missing', message({ from: undefined }), 'from'],
     ['from a number', message({ from: 919876543210 }), 'from'],
     ['from without +', message({ from: '919876543210' }), 'from'],
@@ -345,12 +348,14 @@ describe('POST /webhook: validation (422)', () => {
     ['ts empty fraction', message({ ts: '2025-01-15T10:00:00.Z' }), 'ts'],
     ['ts without seconds', message({ ts: '2025-01-15T10:00Z' }), 'ts'],
     ['ts empty', message({ ts: '' }), 'ts'],
+    ['ts with a fraction of 65 digits', message({ ts: `2025-01-15T10:00:00.${'1'.repeat(65)}Z` }), 'ts'],
     ['text a number', message({ text: 42 }), 'text'],
     ['text a boolean', message({ text: true }), 'text'],
     ['text an object', message({ text: { body: 'hi' } }), 'text'],
     ['text a list', message({ text: ['hi'] }), 'text'],
     ['text 4097 characters', message({ text: 'a'.repeat(4097) }), 'text'],
     ['text 4097 emoji', message({ text: '😀'.repeat(4097) }), 'text'],
+    ['text with a NUL character', message({ text: 'before\u0000after' }), 'text'],
   ];
 
   for (const [name, payload, field] of cases) {

@@ -1,6 +1,6 @@
 // The MessageStore contract: what every database implementation must do, in domain terms
-// (SPEC A.2 step 4, A.3, A.4, A.5). sqlite.test.ts runs it on SQLite; the PostgreSQL store will
-// run the very same suite. Each test opens its own fresh store.
+// (SPEC A.2 step 4, A.3, A.4, A.5). sqlite.test.ts runs it on SQLite and postgres.test.ts on
+// PostgreSQL, the very same suite. Each test opens its own fresh store.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { instantKey } from '../../src/ingest/timestamp.js';
@@ -333,6 +333,24 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         expect((await store.listMessages({}, ALL)).data).toEqual(batch.map(stored));
       });
 
+      it('stores the longest values validation lets through, even when they do not compress', async () => {
+        // Random code points from several planes: no database can shrink them, so index entries
+        // (message_id, ts_key) are as large as they can ever get.
+        const random = seededRandom(42);
+        const noise = (n: number) =>
+          Array.from({ length: n }, () => String.fromCodePoint(0x10000 + Math.floor(random() * 0x1000) * 16 + 1)).join('');
+        const fraction = Array.from({ length: 64 }, () => String(1 + Math.floor(random() * 9))).join('');
+        const batch = [
+          incoming(noise(512), { ts: `2025-01-15T10:00:00.${fraction}Z`, text: noise(4096), from: '+123456789012345' }),
+          incoming(noise(512), { ts: `2025-01-15T10:00:00.${fraction}Z`, text: noise(4096), from: '+123456789012345' }),
+        ];
+        expect(await store.insertMany(batch)).toEqual(['created', 'created']);
+        const page = await store.listMessages({ from: '+123456789012345', sinceKey: sinceKey(batch[0]?.ts ?? '') }, ALL);
+        expect(page.total).toBe(2);
+        expect(new Set(page.data.map((m) => m.messageId))).toEqual(new Set(batch.map((m) => m.messageId)));
+        expect(page.data.every((m) => m.text?.length === 8192)).toBe(true);
+      });
+
       it('treats message_ids as exact strings: case, spaces and Unicode make different ids', async () => {
         const batch = ['m1', 'M1', ' m1', 'm1 ', 'é', 'e\u0301', '😀'].map((id) => incoming(id));
         expect(await store.insertMany(batch)).toEqual(batch.map(() => 'created'));
@@ -531,6 +549,15 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         expect(await store.listMessages({ q: ' ' }, ALL)).toEqual({ data: [], total: 0, hasMore: false });
       });
 
+      it('matches nothing for a sender or search term holding U+0000, which no stored message can hold', async () => {
+        await store.insertMany([incoming('a', { from: '+1', text: 'abc' }), incoming('b', { from: '+2', text: null })]);
+        const none = { data: [], total: 0, hasMore: false };
+        expect(await store.listMessages({ q: '\u0000' }, ALL)).toEqual(none);
+        expect(await store.listMessages({ q: 'ab\u0000' }, ALL)).toEqual(none);
+        expect(await store.listMessages({ from: '+1\u0000' }, ALL)).toEqual(none);
+        expect(await store.listMessages({ from: '\u0000' }, ALL)).toEqual(none);
+      });
+
       it('ANDs the filters together, total counting only rows matching all of them', async () => {
         await store.insertMany([
           incoming('all', { from: '+1', ts: '2025-01-15T10:00:00Z', text: 'hello' }),
@@ -597,6 +624,18 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         expect(await ids(store, {}, between(sinceKey('2025-01-15T10:00:00.7Z'), ''))).toEqual(['e', 'f']);
         expect(await ids(store, {}, between(sinceKey('2001-01-01T00:00:00Z'), 'zzz'))).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
         expect(await ids(store, {}, between(sinceKey('2025-01-15T10:00:00Z'), 'a0'))).toEqual(['b', 'c', 'd', 'e', 'f']);
+      });
+
+      it('places a position whose message_id holds U+0000 just after the id cut before it', async () => {
+        await store.insertMany(rows);
+        const at = (messageId: string) => ({
+          limit: 100,
+          offset: 0,
+          after: { tsKey: sinceKey('2025-01-15T10:00:00Z'), messageId },
+        });
+        expect(await ids(store, {}, at('a\u0000'))).toEqual(['b', 'c', 'd', 'e', 'f']);
+        expect(await ids(store, {}, at('a\u0000zzz'))).toEqual(['b', 'c', 'd', 'e', 'f']);
+        expect(await ids(store, {}, at('\u0000'))).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
       });
 
       it('applies the filters too, total still counting every matching row', async () => {

@@ -63,7 +63,7 @@ describe('DATABASE_URL', () => {
     'postgres://localhost/inbox',
     'postgresql://db.internal/inbox?sslmode=require',
   ])('%s is accepted as postgres', (url) => {
-    expect(loadConfig({ DATABASE_URL: url }, CWD).database).toEqual({ kind: 'postgres', url });
+    expect(loadConfig({ DATABASE_URL: url }, CWD).database).toEqual({ kind: 'postgres', url, poolMax: 10 });
   });
 
   it.each([
@@ -96,6 +96,31 @@ describe('DATABASE_URL', () => {
     expect(error.variable).toBe('DATABASE_URL');
     expect(error.message).not.toContain('Hunter2Secret');
     expect(String(error)).not.toContain('Hunter2Secret');
+  });
+});
+
+describe('PG_POOL_MAX', () => {
+  const postgres = { DATABASE_URL: 'postgres://localhost/inbox' };
+
+  it.each([
+    ['1', 1],
+    ['25', 25],
+    ['1000', 1000],
+    [' 7 ', 7],
+    ['', 10],
+  ])('PG_POOL_MAX=%j gives a pool of %d', (raw, poolMax) => {
+    const database = loadConfig({ ...postgres, PG_POOL_MAX: raw }, CWD).database;
+    expect(database.kind === 'postgres' ? database.poolMax : null).toBe(poolMax);
+  });
+
+  it.each(['0', '1001', '-1', 'ten', '2.5', '1e2'])('PG_POOL_MAX=%s is rejected naming PG_POOL_MAX', (raw) => {
+    const error = configError(() => loadConfig({ ...postgres, PG_POOL_MAX: raw }, CWD));
+    expect(error.variable).toBe('PG_POOL_MAX');
+    expect(error.message).toContain('1 to 1000');
+  });
+
+  it('is checked even when DATABASE_URL names SQLite', () => {
+    expect(configError(() => loadConfig({ PG_POOL_MAX: 'many' }, CWD)).variable).toBe('PG_POOL_MAX');
   });
 });
 

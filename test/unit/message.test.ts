@@ -143,14 +143,28 @@ describe('validateMessage: message_id', () => {
     ['an array', ['m1']],
     ['an object', { id: 'm1' }],
     ['empty', ''],
+    ['513 characters', 'a'.repeat(513)],
+    ['513 emoji', '😀'.repeat(513)],
+    ['a NUL character', 'm\u00001'],
+    ['only a NUL character', '\u0000'],
   ])('%s is one issue at ["body","message_id"]', (_name, value) => {
     expect(locs(validateMessage(withFields({ message_id: value })))).toEqual([['body', 'message_id']]);
   });
 
-  it.each(['x', ' ', 'a'.repeat(500), 'm-1/2?3', 'सन्देश'])('%j is accepted', (id) => {
-    const result = validateMessage(withFields({ message_id: id }));
-    expect(result.ok && result.value.messageId).toBe(id);
+  it('names the NUL character and the length limit in the issue', () => {
+    expect(issuesOf(validateMessage(withFields({ message_id: 'a\u0000b' })))).toEqual([
+      { loc: ['body', 'message_id'], type: 'string_nul', msg: 'String should not contain the NUL character (U+0000)' },
+    ]);
+    expect(issuesOf(validateMessage(withFields({ message_id: 'a'.repeat(513) })))[0]?.type).toBe('string_too_long');
   });
+
+  it.each(['x', ' ', 'a'.repeat(500), 'a'.repeat(512), '😀'.repeat(512), 'm-1/2?3', 'सन्देश', 'm\u00011'])(
+    '%j is accepted',
+    (id) => {
+      const result = validateMessage(withFields({ message_id: id }));
+      expect(result.ok && result.value.messageId).toBe(id);
+    },
+  );
 });
 
 describe.each(['from', 'to'])('validateMessage: %s', (name) => {
@@ -199,6 +213,7 @@ describe('validateMessage: ts', () => {
     ['a space separator', '2025-01-15 10:00:00Z'],
     ['date only', '2025-01-15'],
     ['hour 24', '2025-01-15T24:00:00Z'],
+    ['a fraction of 65 digits', `2025-01-15T10:00:00.${'1'.repeat(65)}Z`],
   ])('%s is one issue at ["body","ts"]', (_name, value) => {
     expect(locs(validateMessage(withFields({ ts: value })))).toEqual([['body', 'ts']]);
   });
@@ -206,6 +221,7 @@ describe('validateMessage: ts', () => {
   it.each([
     ['2024-02-29T00:00:00Z', '2024-02-29T00:00:00'],
     ['2025-01-15T10:00:00.123456789Z', '2025-01-15T10:00:00.123456789'],
+    [`2025-01-15T10:00:00.${'1'.repeat(64)}Z`, `2025-01-15T10:00:00.${'1'.repeat(64)}`],
   ])('%s is accepted with key %s', (ts, key) => {
     const result = validateMessage(withFields({ ts }));
     expect(result.ok && result.value.tsKey).toBe(key);
@@ -245,8 +261,24 @@ describe('validateMessage: text', () => {
     ['4097 ASCII code points', repeat('a', 4097)],
     ['4097 emoji', repeat('😀', 4097)],
     ['4096 emoji and one letter', `${repeat('😀', 4096)}a`],
+    ['a NUL character', 'before\u0000after'],
+    ['only a NUL character', '\u0000'],
   ])('%s is one issue at ["body","text"]', (_name, value) => {
     expect(locs(validateMessage(withFields({ text: value })))).toEqual([['body', 'text']]);
+  });
+
+  it('names the NUL character in the issue; other control characters are text like any other', () => {
+    expect(issuesOf(validateMessage(withFields({ text: 'a\u0000' })))).toEqual([
+      { loc: ['body', 'text'], type: 'string_nul', msg: 'String should not contain the NUL character (U+0000)' },
+    ]);
+    const controls = 'tab\tnew\nline\u0001\u001f\u007f';
+    const result = validateMessage(withFields({ text: controls }));
+    expect(result.ok && result.value.text).toBe(controls);
+  });
+
+  it('refuses a NUL character sent as the JSON escape \\u0000, the only way it can arrive', () => {
+    const body = Buffer.from('{"message_id":"m1","from":"+1","to":"+2","ts":"2025-01-15T10:00:00Z","text":"a\\u0000b"}');
+    expect(locs(parseMessage(body))).toEqual([['body', 'text']]);
   });
 });
 

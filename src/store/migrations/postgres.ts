@@ -1,0 +1,135 @@
+// Versioned PostgreSQL schema, applied at start by migratePostgres under an advisory lock so that
+// several replicas starting together migrate once. A migration, once released, never changes:
+// add a new one instead.
+
+import type pg from 'pg';
+import type { Migration } from './sqlite.js';
+
+export const postgresMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'messages and aggregates',
+    // COLLATE "C" on every column that is ordered or compared: byte order of UTF-8, which is code
+    // point order, the same as SQLite's BINARY, whatever locale the database was created with.
+    sql: `
+      CREATE TABLE messages (
+        message_id  text COLLATE "C" PRIMARY KEY,  -- exactly once: ON CONFLICT (message_id) DO NOTHING
+        from_number text COLLATE "C" NOT NULL,
+        to_number   text NOT NULL,
+        ts          text NOT NULL,                  -- exactly as sent, for display
+        ts_key      text COLLATE "C" NOT NULL,      -- the instant, byte-ordered (see instantKey)
+        text        text,
+        text_folded text COLLATE "C",               -- foldCase(text), for the case-insensitive q filter
+        created_at  timestamptz NOT NULL
+      );
+      CREATE INDEX messages_by_instant ON messages (ts_key, message_id);
+      CREATE INDEX messages_by_sender ON messages (from_number, ts_key, message_id);
+
+      -- Aggregates, updated in the transaction that inserts the rows, so /stats and exact totals
+      -- never scan the messages.
+      CREATE TABLE totals (
+        id       integer PRIMARY KEY CHECK (id = 1),
+        messages bigint NOT NULL,
+        senders  bigint NOT NULL
+      );
+      INSERT INTO totals (id, messages, senders) VALUES (1, 0, 0);
+      CREATE TABLE sender_counts (
+        sender text COLLATE "C" PRIMARY KEY,
+        count  bigint NOT NULL
+      );
+      CREATE INDEX sender_counts_by_rank ON sender_counts (count DESC, sender);
+      -- Rows per UTC hour of the instant ('YYYY-MM-DDTHH'): a total for ?since= adds up whole
+      -- hours and counts rows only inside the hour the since falls in.
+      CREATE TABLE hour_counts (
+        hour  text COLLATE "C" PRIMARY KEY,
+        count bigint NOT NULL
+      );
+    `,
+  },
+];
+
+export const POSTGRES_SCHEMA_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);
+
+/** Any fixed 64-bit number, the same in every replica: the key of the advisory lock migrations take. */
+const MIGRATION_LOCK = 7_315_204_925_871_113;
+
+/** The trigram index for ?q=, kept apart from the versioned schema: it needs an extension that may be missing. */
+const TRIGRAM_INDEX = 'messages_text_trigrams';
+
+export interface MigrationResult {
+  /** Migrations applied by this call (none when another process had applied them first). */
+  readonly applied: number[];
+  /** Whether the pg_trgm index that serves ?q= exists. */
+  readonly trigramIndex: boolean;
+  /** Why the trigram index could not be made, when it could not. */
+  readonly trigramProblem?: string;
+}
+
+/**
+ * Brings the database to POSTGRES_SCHEMA_VERSION on one dedicated connection. A session-level
+ * advisory lock makes concurrent starts take turns: the first migrates, the others find the work
+ * done. The lock is released when the connection ends, even if this process dies meanwhile.
+ */
+export async function migratePostgres(client: pg.ClientBase): Promise<MigrationResult> {
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+  try {
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    integer PRIMARY KEY,
+      name       text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const done = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const known = new Set(done.rows.map((r) => r.version));
+    const newest = Math.max(0, ...known);
+    if (newest > POSTGRES_SCHEMA_VERSION) {
+      throw new Error(`the database schema is version ${newest}, newer than this release knows (${POSTGRES_SCHEMA_VERSION})`);
+    }
+    const applied: number[] = [];
+    for (const migration of postgresMigrations) {
+      if (known.has(migration.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
+      applied.push(migration.version);
+    }
+    return { applied, ...(await ensureTrigramIndex(client)) };
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+  }
+}
+
+/**
+ * Creates the pg_trgm GIN index on the folded text, which lets `text_folded LIKE '%…%'` find
+ * candidates without reading every row. Tried at every start, so a database whose extension
+ * arrives later gets the index then; without it ?q= still answers correctly, by scanning.
+ */
+async function ensureTrigramIndex(client: pg.ClientBase): Promise<{ trigramIndex: boolean; trigramProblem?: string }> {
+  const existing = await client.query('SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1', [
+    TRIGRAM_INDEX,
+  ]);
+  if (existing.rowCount !== 0) return { trigramIndex: true };
+  await client.query('BEGIN');
+  try {
+    // pg_trgm ships with PostgreSQL (contrib) and is a trusted extension: the database owner may
+    // create it. A managed service may still refuse; that is reported, not fatal.
+    await client.query('CREATE EXTENSION IF NOT EXISTS pg_trgm');
+    // New entries wait in the GIN "pending list" until it is merged, and every search scans that
+    // list. Searching for a rare word on 200,000 messages while batches kept arriving took 13 ms
+    // at the median and 50 ms at p99 with the default 4 MB list, 2.5 ms and 7 ms with 512 kB, at
+    // the same ingest rate (fastupdate=off removes the list but made ingest three times slower).
+    await client.query(
+      `CREATE INDEX IF NOT EXISTS ${TRIGRAM_INDEX} ON messages USING gin (text_folded gin_trgm_ops) WITH (gin_pending_list_limit = 512)`,
+    );
+    await client.query('COMMIT');
+    return { trigramIndex: true };
+  } catch (error) {
+    await client.query('ROLLBACK');
+    return { trigramIndex: false, trigramProblem: error instanceof Error ? error.message : String(error) };
+  }
+}
