@@ -113,7 +113,11 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
 
   registerErrorHandling(app);
 
-  const committer = new GroupCommitter(store, { maxSize: config.batchMaxSize, maxWaitMs: config.batchMaxWaitMs });
+  const committer = new GroupCommitter(store, {
+    maxSize: config.batchMaxSize,
+    maxWaitMs: config.batchMaxWaitMs,
+    maxInFlight: store.concurrentWrites ?? 1,
+  });
   app.addHook('onClose', async () => {
     // Requests in flight have been answered by now; anything still queued is committed before the store closes.
     await committer.drain();

@@ -5,10 +5,16 @@
 import type { IncomingMessage, InsertOutcome, MessageStore } from './store.js';
 
 export interface GroupCommitOptions {
-  /** The most rows in one transaction. */
+  /** The most rows handed to the store in one insertMany call. */
   readonly maxSize: number;
   /** How long the first queued row may wait for company, in ms; 0 flushes on the next turn of the event loop. */
   readonly maxWaitMs: number;
+  /**
+   * How many insertMany calls may run at once (default 1). With 1, rows that arrive during a
+   * commit form the next batch. A store that merges or parallelises batches itself (the SQLite
+   * writer thread, a PostgreSQL pool) takes more, so no batch waits on this side.
+   */
+  readonly maxInFlight?: number;
 }
 
 interface Pending {
@@ -19,35 +25,39 @@ interface Pending {
 
 export class GroupCommitter {
   readonly #store: MessageStore;
-  readonly #options: GroupCommitOptions;
+  readonly #maxSize: number;
+  readonly #maxWaitMs: number;
+  readonly #maxInFlight: number;
   #queue: Pending[] = [];
   #timeout: NodeJS.Timeout | null = null;
   #immediate: NodeJS.Immediate | null = null;
-  #inFlight: Promise<void> = Promise.resolve();
-  #flushing = false;
+  #inFlight = 0;
+  #whenIdle: (() => void)[] = [];
 
   constructor(store: MessageStore, options: GroupCommitOptions) {
     this.#store = store;
-    this.#options = options;
+    this.#maxSize = options.maxSize;
+    this.#maxWaitMs = options.maxWaitMs;
+    this.#maxInFlight = Math.max(1, options.maxInFlight ?? 1);
   }
 
   /** Queues one message; resolves with its outcome once its transaction has committed. */
   submit(message: IncomingMessage): Promise<InsertOutcome> {
     return new Promise<InsertOutcome>((resolve, reject) => {
       this.#queue.push({ message, resolve, reject });
-      if (this.#queue.length >= this.#options.maxSize) this.#schedule(true);
-      else this.#schedule(false);
+      this.#schedule(this.#queue.length >= this.#maxSize);
     });
   }
 
   #schedule(now: boolean): void {
-    if (this.#flushing) return; // the running flush drains the queue when it finishes
+    // With every slot busy, the commit that finishes first schedules the next flush.
+    if (this.#inFlight >= this.#maxInFlight || this.#queue.length === 0) return;
     const waiting = this.#timeout !== null || this.#immediate !== null;
-    if (now || (!waiting && this.#options.maxWaitMs === 0)) {
+    if (now || (!waiting && this.#maxWaitMs === 0)) {
       this.#clearTimers();
       this.#immediate = setImmediate(() => this.#flush());
     } else if (!waiting) {
-      this.#timeout = setTimeout(() => this.#flush(), this.#options.maxWaitMs);
+      this.#timeout = setTimeout(() => this.#flush(), this.#maxWaitMs);
     }
   }
 
@@ -60,41 +70,39 @@ export class GroupCommitter {
 
   #flush(): void {
     this.#clearTimers();
-    if (this.#flushing || this.#queue.length === 0) return;
-    this.#flushing = true;
-    this.#inFlight = this.#drain();
-  }
-
-  async #drain(): Promise<void> {
-    try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, this.#options.maxSize);
-        try {
-          const outcomes = await this.#store.insertMany(batch.map((p) => p.message));
-          batch.forEach((p, i) => {
-            const outcome = outcomes[i];
-            if (outcome === undefined) p.reject(new Error('store returned fewer outcomes than rows'));
-            else p.resolve(outcome);
-          });
-        } catch (error) {
-          for (const p of batch) p.reject(error);
-        }
-        // Let requests that arrived during the commit join the next batch.
-        if (this.#queue.length > 0 && this.#queue.length < this.#options.maxSize) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-        }
-      }
-    } finally {
-      // Cleared in the same synchronous step as the last empty-queue check: a caller that
-      // submits as soon as its own row is answered runs after this and schedules a new flush.
-      this.#flushing = false;
+    while (this.#queue.length > 0 && this.#inFlight < this.#maxInFlight) {
+      this.#inFlight++;
+      void this.#commit(this.#queue.splice(0, this.#maxSize));
     }
   }
 
-  /** Commits everything queued so far; used at shutdown. */
+  async #commit(batch: Pending[]): Promise<void> {
+    try {
+      const outcomes = await this.#store.insertMany(batch.map((p) => p.message));
+      batch.forEach((p, i) => {
+        const outcome = outcomes[i];
+        if (outcome === undefined) p.reject(new Error('store returned fewer outcomes than rows'));
+        else p.resolve(outcome);
+      });
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+    } finally {
+      // In the same synchronous step as answering the batch: a caller that submits as soon as
+      // its row is answered runs after this, finds a free slot, and schedules its own flush.
+      this.#inFlight--;
+      // Rows that arrived during the commit go next, after one turn for latecomers to join them.
+      this.#schedule(this.#queue.length >= this.#maxSize);
+      if (this.#inFlight === 0 && this.#queue.length === 0) {
+        for (const resolve of this.#whenIdle.splice(0)) resolve();
+      }
+    }
+  }
+
+  /** Commits everything queued so far and waits for every commit in flight; used at shutdown. */
   async drain(): Promise<void> {
+    if (this.#queue.length === 0 && this.#inFlight === 0) return;
+    const idle = new Promise<void>((resolve) => this.#whenIdle.push(resolve));
     this.#flush();
-    await this.#inFlight;
-    if (this.#queue.length > 0) await this.drain();
+    await idle;
   }
 }

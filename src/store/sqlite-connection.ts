@@ -46,6 +46,10 @@ export function openConnection(file: string): Database.Database {
     db.pragma('busy_timeout = 5000');
     // A larger page cache keeps the hot parts of the indexes in memory (the default is 2 MiB).
     db.pragma('cache_size = -65536');
+    // Checkpoint the WAL every ~40 MB instead of every 4 MB: index pages that many small commits
+    // touch again and again are copied back to the database once instead of ten times, and a
+    // commit that happens to run the checkpoint stalls ten times less often.
+    db.pragma('wal_autocheckpoint = 10000');
     migrate(db, sqliteMigrations);
     return db;
   } catch (error) {

@@ -1,10 +1,15 @@
 // The writer thread: owns one write connection and commits the batches the main thread posts, so
-// the disk sync of each commit never blocks the event loop that serves HTTP.
+// the disk sync of each commit never blocks the event loop that serves HTTP. Batches that queued
+// up while a commit was running are merged into the next transaction: one disk sync answers all.
 
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openConnection } from './sqlite-connection.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import type { WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
+import type { IncomingMessage } from './store.js';
+
+/** The most rows merged into one transaction. */
+const MAX_MERGED_ROWS = 4096;
 
 const port = parentPort;
 if (port === null) throw new Error('sqlite-writer.worker must run as a worker thread');
@@ -13,19 +18,53 @@ if (typeof file !== 'string') throw new Error('sqlite-writer.worker needs worker
 
 const db = openConnection(file);
 const writer = new SqliteWriter(db);
+let closing = false;
 
-port.on('message', (request: WriterRequest) => {
-  if (request.type === 'close') {
+type WriteRequest = Extract<WriterRequest, { type: 'write' }>;
+
+function commit(requests: WriteRequest[]): void {
+  const messages: IncomingMessage[] = [];
+  for (const request of requests) messages.push(...request.messages);
+  const createdAt = requests[requests.length - 1]?.createdAt ?? new Date().toISOString();
+  let replies: WriterReply[];
+  try {
+    const outcomes = writer.write(messages, createdAt);
+    let offset = 0;
+    replies = requests.map((request) => {
+      const mine = outcomes.slice(offset, offset + request.messages.length);
+      offset += request.messages.length;
+      return { id: request.id, outcomes: mine };
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    replies = requests.map((request) => ({ id: request.id, error: reason }));
+  }
+  for (const reply of replies) port?.postMessage(reply);
+}
+
+port.on('message', (first: WriterRequest) => {
+  if (first.type === 'close') {
+    closing = true;
+  } else {
+    const batch: WriteRequest[] = [first];
+    let rows = first.messages.length;
+    // Take whatever else is already waiting, without yielding to the event loop.
+    while (rows < MAX_MERGED_ROWS) {
+      const next = receiveMessageOnPort(port)?.message as WriterRequest | undefined;
+      if (next === undefined) break;
+      if (next.type === 'close') {
+        closing = true;
+        break;
+      }
+      batch.push(next);
+      rows += next.messages.length;
+    }
+    commit(batch);
+  }
+  if (closing) {
+    // Writes posted before 'close' were received first (ports keep order) and are committed.
     db.close();
     port.close();
-    return;
   }
-  let reply: WriterReply;
-  try {
-    reply = { id: request.id, outcomes: writer.write(request.messages, request.createdAt) };
-  } catch (error) {
-    reply = { id: request.id, error: error instanceof Error ? error.message : String(error) };
-  }
-  port.postMessage(reply);
 });
 port.postMessage({ type: 'ready' } satisfies WriterReply);

@@ -1,0 +1,104 @@
+// `npm run seed -- --count N [--senders S] [--seed K] [--batch B] [--until ISO]`: loads N synthetic
+// messages into the store DATABASE_URL names, through the store's bulk path (insertMany).
+
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { createProgress, formatCount } from './progress.js';
+import { openBenchStore } from './store.js';
+import { seedStore, startOfUtcDay } from './synthetic.js';
+
+const USAGE = `usage: npm run seed -- --count N [--senders S] [--seed K] [--batch B] [--until YYYY-MM-DDTHH:MM:SSZ]
+  --count    messages to load (required)
+  --senders  distinct senders, Zipf-skewed (default 5000)
+  --seed     random seed; the same seed and --until give the same messages (default 1)
+  --batch    messages per insertMany transaction (default 10000)
+  --until    newest instant; messages span the year before it (default: today 00:00 UTC)
+DATABASE_URL names the store, as for the server.`;
+
+function positiveInteger(name: string, raw: string | undefined, fallback: number | null): number {
+  if (raw === undefined) {
+    if (fallback === null) throw new Error(`--${name} is required`);
+    return fallback;
+  }
+  if (!/^[0-9]+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) {
+    throw new Error(`--${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  }
+  return Number(raw);
+}
+
+function fail(message: string): never {
+  process.stderr.write(`seed: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        count: { type: 'string' },
+        senders: { type: 'string' },
+        seed: { type: 'string' },
+        batch: { type: 'string' },
+        until: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const str = (name: string): string | undefined => {
+    const value = values[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+
+  let options: { count: number; senders: number; seed: number; batchSize: number; until: Date };
+  try {
+    const until = str('until');
+    const untilDate = until === undefined ? startOfUtcDay() : new Date(until);
+    if (Number.isNaN(untilDate.getTime())) throw new Error(`--until: not a date: ${JSON.stringify(until)}`);
+    options = {
+      count: positiveInteger('count', str('count'), null),
+      senders: positiveInteger('senders', str('senders'), 5000),
+      seed: positiveInteger('seed', str('seed'), 1),
+      batchSize: positiveInteger('batch', str('batch'), 10_000),
+      until: untilDate,
+    };
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+
+  let database: ReturnType<typeof loadConfig>['database'];
+  try {
+    database = loadConfig(process.env, process.cwd()).database;
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`);
+    throw error;
+  }
+  const store = await openBenchStore(database);
+  const where = database.kind === 'sqlite' ? database.path : database.kind;
+  process.stderr.write(
+    `seeding ${formatCount(options.count)} messages from ${formatCount(options.senders)} senders (seed ${options.seed}, ` +
+      `until ${options.until.toISOString()}) into ${where}\n`,
+  );
+  const progress = createProgress('seed', options.count);
+  try {
+    const result = await seedStore(store, options, ({ done }) => progress.update(done));
+    progress.finish();
+    const seconds = result.elapsedMs / 1000;
+    const rate = seconds > 0 ? options.count / seconds : 0;
+    process.stdout.write(
+      `seeded ${formatCount(options.count)} messages (${formatCount(result.created)} created, ` +
+        `${formatCount(result.duplicates)} already there) in ${seconds.toFixed(1)} s: ${formatCount(rate)} rows/s\n`,
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+await main();
