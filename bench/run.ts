@@ -7,6 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
+import {
+  createTestDatabase,
+  type PostgresServer,
+  startEmbeddedPostgres,
+  type TestDatabase,
+} from '../test/helpers/postgres-server.js';
 import { loadWebhooks, SignedBodyPool } from './ingest.js';
 import { createProgress, formatCount } from './progress.js';
 import { combineRounds, describeResult, measureCase, type ReadResult, readCases, SequentialClient, walkCursor } from './reads.js';
@@ -32,12 +38,17 @@ const USAGE = `usage: npm run bench [-- options]
   --read-requests N  timed requests per read case (default 1000)
   --senders S        distinct senders in the seeded data (default 5000)
   --seed K           seed of the synthetic data (default 1)
-  --store KIND       store under test: sqlite (default)
+  --store KIND       store under test: sqlite (default) or postgres (TEST_DATABASE_URL, a URL whose user may
+                     CREATE DATABASE; otherwise an embedded PostgreSQL with fsync on, started and stopped here)
   --replicas N       servers per store, sharing its database, load spread over them (default 1)
   --skip-ingest, --skip-reads`;
 
 const SECRET = 'bench-secret';
-const RESULTS_PATH = path.join(PROJECT_ROOT, 'bench', 'RESULTS.md');
+/** bench/RESULTS.md for SQLite, bench/RESULTS-postgres.md (or -postgres-2-replicas.md) for PostgreSQL. */
+function resultsPath(options: Options): string {
+  const suffix = options.store === 'sqlite' ? '' : `-${options.store}${options.replicas > 1 ? `-${options.replicas}-replicas` : ''}`;
+  return path.join(PROJECT_ROOT, 'bench', `RESULTS${suffix}.md`);
+}
 
 interface Options {
   readonly messages: number;
@@ -48,7 +59,7 @@ interface Options {
   readonly readRequests: number;
   readonly senders: number;
   readonly seed: number;
-  readonly store: 'sqlite';
+  readonly store: 'sqlite' | 'postgres';
   readonly replicas: number;
   readonly skipIngest: boolean;
   readonly skipReads: boolean;
@@ -92,11 +103,7 @@ function parseOptions(argv: string[]): Options {
     return Number(raw);
   };
   const store = values.store ?? 'sqlite';
-  if (store === 'postgres') {
-    // The extension point: a postgres target takes its DATABASE_URL from TEST_DATABASE_URL (see storeTarget).
-    fail('--store postgres: the PostgreSQL store is not available yet');
-  }
-  if (store !== 'sqlite') fail(`--store: expected sqlite, got ${JSON.stringify(store)}`);
+  if (store !== 'sqlite' && store !== 'postgres') fail(`--store: expected sqlite or postgres, got ${JSON.stringify(store)}`);
   return {
     messages: int('messages', 100_000, 1, 100_000_000),
     duration: int('duration', 10, 1, 3600),
@@ -120,11 +127,11 @@ function log(line: string): void {
 /** A store the ingest phase runs against: a fresh database for every run. */
 interface StoreTarget {
   readonly label: string;
-  freshUrl(run: number): string;
+  freshUrl(run: number): Promise<string>;
   /** Rows stored, to check against the acknowledged requests; null when the store keeps nothing. */
   countRows(url: string): Promise<number | null>;
   /** Removes the run's database once it has been checked. */
-  dispose(run: number): void;
+  dispose(run: number): Promise<void>;
 }
 
 async function countRows(url: string): Promise<number> {
@@ -136,27 +143,58 @@ async function countRows(url: string): Promise<number> {
   }
 }
 
+/** The PostgreSQL server the bench uses: TEST_DATABASE_URL, or an embedded one started on first use. */
+let postgresAdmin: Promise<string> | null = null;
+let embeddedPostgres: PostgresServer | null = null;
+
+function postgresAdminUrl(): Promise<string> {
+  postgresAdmin ??= (async () => {
+    const given = process.env.TEST_DATABASE_URL;
+    if (given !== undefined && given !== '') return given;
+    log('postgres: starting an embedded server (fsync on)');
+    embeddedPostgres = await startEmbeddedPostgres({ durable: true });
+    return embeddedPostgres.adminUrl;
+  })();
+  return postgresAdmin;
+}
+
 function storeTarget(kind: Options['store'], workRoot: string): StoreTarget {
   switch (kind) {
     case 'sqlite':
       return {
         label: 'SQLite (durable)',
-        freshUrl: (run) => {
+        freshUrl: async (run) => {
           const dir = path.join(workRoot, `ingest-${run}`);
           mkdirSync(dir, { recursive: true });
           return `sqlite:///${path.join(dir, 'bench.db')}`;
         },
         countRows,
-        dispose: (run) => rmSync(path.join(workRoot, `ingest-${run}`), { recursive: true, force: true }),
+        dispose: async (run) => rmSync(path.join(workRoot, `ingest-${run}`), { recursive: true, force: true }),
       };
+    case 'postgres': {
+      const databases = new Map<number, TestDatabase>();
+      return {
+        label: 'PostgreSQL (durable)',
+        freshUrl: async (run) => {
+          const database = await createTestDatabase(await postgresAdminUrl(), `bench_ingest_${run}`);
+          databases.set(run, database);
+          return database.url;
+        },
+        countRows,
+        dispose: async (run) => {
+          await databases.get(run)?.drop();
+          databases.delete(run);
+        },
+      };
+    }
   }
 }
 
 const CEILING: StoreTarget = {
   label: 'no-op store (ceiling)',
-  freshUrl: () => 'noop://',
+  freshUrl: async () => 'noop://',
   countRows: async () => null,
-  dispose: () => {},
+  dispose: async () => {},
 };
 
 let serverIndex = 0;
@@ -183,7 +221,7 @@ async function ingestRun(
   options: Options,
   workRoot: string,
 ) {
-  const url = target.freshUrl(run);
+  const url = await target.freshUrl(run);
   const servers = await startServers(url, options.replicas, workRoot);
   const samplers = servers.map((s) => sampleRss(s.pid));
   const load = { connections: options.connections, firstIndex: 0 };
@@ -209,7 +247,7 @@ async function ingestRun(
   const stops = await Promise.all(servers.map((s) => s.stop()));
   const stopOk = stops.every((s) => s.graceful && s.exitCode === 0);
   const storedRows = await target.countRows(url);
-  target.dispose(run);
+  await target.dispose(run);
   const roundResult: IngestRound = {
     round,
     reqPerSec: result.reqPerSec,
@@ -277,7 +315,10 @@ async function ingestPhase(options: Options, workRoot: string): Promise<{ markdo
 async function readsPhase(options: Options, workRoot: string): Promise<{ markdown: string; passed: boolean; clean: boolean }> {
   const dir = path.join(workRoot, 'reads');
   mkdirSync(dir, { recursive: true });
-  const url = `sqlite:///${path.join(dir, 'reads.db')}`;
+  const url =
+    options.store === 'postgres'
+      ? (await createTestDatabase(await postgresAdminUrl(), 'bench_reads')).url
+      : `sqlite:///${path.join(dir, 'reads.db')}`;
   const store = await openBenchStore(loadConfig({ DATABASE_URL: url }, PROJECT_ROOT).database);
   log(`reads: seeding ${formatCount(options.messages)} messages from ${formatCount(options.senders)} senders`);
   const progress = createProgress('seed', options.messages);
@@ -377,6 +418,8 @@ async function main(): Promise<void> {
   const workRoot = mkdtempSync(path.join(os.tmpdir(), 'webhook-inbox-bench-'));
   const cleanup = async (): Promise<void> => {
     await stopAll();
+    await embeddedPostgres?.destroy();
+    embeddedPostgres = null;
     rmSync(workRoot, { recursive: true, force: true });
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -434,8 +477,9 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
   process.stdout.write(report);
-  writeFileSync(RESULTS_PATH, report);
-  log(`bench: wrote ${path.relative(process.cwd(), RESULTS_PATH) || RESULTS_PATH}`);
+  const written = resultsPath(options);
+  writeFileSync(written, report);
+  log(`bench: wrote ${path.relative(process.cwd(), written) || written}`);
   // Missed speed targets are findings; wrong answers, lost rows or an unclean stop are failures.
   if (!clean) {
     log('bench: some answers were wrong, rows were lost or a server did not stop cleanly (see the report)');

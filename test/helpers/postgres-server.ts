@@ -121,7 +121,12 @@ process.once('exit', () => {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export async function startEmbeddedPostgres(): Promise<PostgresServer> {
+export interface EmbeddedPostgresOptions {
+  /** Keep fsync on, as a production server would (benchmarks); tests skip it. */
+  readonly durable?: boolean;
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<PostgresServer> {
   const account = unprivilegedAccount();
   const owned = account === null ? {} : { uid: account.uid, gid: account.gid };
   const root = mkdtempSync(path.join(tmpdir(), 'webhook-inbox-pg-'));
@@ -200,7 +205,7 @@ export async function startEmbeddedPostgres(): Promise<PostgresServer> {
           'max_connections=300',
           // A test cluster lives for one run: skipping fsync only loses data if the machine itself crashes.
           '-c',
-          'fsync=off',
+          options.durable === true ? 'fsync=on' : 'fsync=off',
         ],
         { ...owned, env, stdio: ['ignore', 'pipe', 'pipe'] },
       );
