@@ -46,7 +46,8 @@ const USAGE = `usage: npm run bench [-- options]
 const SECRET = 'bench-secret';
 /** bench/RESULTS.md for SQLite, bench/RESULTS-postgres.md (or -postgres-2-replicas.md) for PostgreSQL. */
 function resultsPath(options: Options): string {
-  const suffix = options.store === 'sqlite' ? '' : `-${options.store}${options.replicas > 1 ? `-${options.replicas}-replicas` : ''}`;
+  const suffix =
+    options.store === 'sqlite' ? '' : `-${options.store}${options.replicas > 1 ? `-${options.replicas}-replicas` : ''}`;
   return path.join(PROJECT_ROOT, 'bench', `RESULTS${suffix}.md`);
 }
 
