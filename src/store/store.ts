@@ -8,15 +8,8 @@ export type { IncomingMessage };
 /** The outcome of storing one message: the first delivery of a message_id creates, later ones are duplicates. */
 export type InsertOutcome = 'created' | 'duplicate';
 
-export interface StoredMessage {
-  readonly messageId: string;
-  readonly from: string;
-  readonly to: string;
-  readonly ts: string;
-  /** The instant key of ts (see instantKey); with messageId it is the message's place in the order. */
-  readonly tsKey: string;
-  readonly text: string | null;
-}
+/** A message as read back: the same fields it was stored with (tsKey with messageId is its place in the order). */
+export type StoredMessage = IncomingMessage;
 
 /** A place in the chronological order: rows strictly after it come next (keyset pagination). */
 export interface Position {
