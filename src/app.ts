@@ -41,8 +41,7 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
     metrics.httpRequests.inc({ path, status: String(status) });
     metrics.requestLatency.observe(latencyMs);
 
-    const outcome =
-      request.webhookOutcome ?? (path === '/webhook' && status === 413 ? { result: 'payload_too_large' as const } : null);
+    const outcome = request.webhookOutcome;
     if (outcome) metrics.webhookRequests.inc({ result: outcome.result });
 
     const line = {

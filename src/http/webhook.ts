@@ -1,6 +1,6 @@
 // POST /webhook: verify the signature on the raw bytes, validate, store once, acknowledge after commit.
 
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { parseJsonObject, validateMessage } from '../ingest/message.js';
 import { verifySignature } from '../ingest/signature.js';
 import type { GroupCommitter } from '../store/group-commit.js';
@@ -17,7 +17,11 @@ function singleHeader(request: FastifyRequest, name: string): string | undefined
 }
 
 export function webhookRoutes(app: FastifyInstance, { secret, committer }: WebhookRouteOptions): void {
-  app.post('/webhook', async (request) => {
+  // A body over the limit is refused while it is read, before the handler runs: record its outcome here.
+  const onError = async (request: FastifyRequest, _reply: unknown, error: FastifyError) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') request.webhookOutcome ??= { result: 'payload_too_large' };
+  };
+  app.post('/webhook', { onError }, async (request) => {
     if (secret === null) {
       request.webhookOutcome = { result: 'unavailable' };
       throw new ServiceUnavailable('WEBHOOK_SECRET is not set; retry later');

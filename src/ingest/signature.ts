@@ -4,11 +4,6 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 const HEX_SHA256 = /^[0-9a-fA-F]{64}$/;
 
-/** Lowercase hex HMAC-SHA256 of `body` under `secret`: what a sender puts in X-Signature. */
-export function sign(secret: string, body: Buffer | string): string {
-  return createHmac('sha256', secret).update(body).digest('hex');
-}
-
 /**
  * True when `header` is the hex HMAC-SHA256 of the raw body bytes, in either case.
  * The check runs on the bytes exactly as received, before any parsing: a body that is

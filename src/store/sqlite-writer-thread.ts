@@ -84,10 +84,6 @@ export class SqliteWriterThread {
     return this.#worker !== null;
   }
 
-  get lastError(): Error | null {
-    return this.#lastError;
-  }
-
   /** Lets queued batches finish, then stops the thread. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -77,8 +77,9 @@ export const defaultWriterUrl = new URL('./sqlite-writer.worker.js', import.meta
 export class SqliteStore implements MessageStore {
   readonly #db: Database.Database;
   readonly #now: () => Date;
-  readonly #inline: SqliteWriter | null;
   readonly #thread: SqliteWriterThread | null;
+  /** Commits a batch: inline on this thread, or on the writer thread. */
+  readonly #write: (messages: readonly IncomingMessage[], createdAt: string) => InsertOutcome[] | Promise<InsertOutcome[]>;
   readonly #listCache = new Map<string, ListStatements>();
   readonly #stats: { totals: Database.Statement; top: Database.Statement; first: Database.Statement; last: Database.Statement };
   #closed = false;
@@ -103,9 +104,14 @@ export class SqliteStore implements MessageStore {
   constructor(options: SqliteStoreOptions) {
     this.#db = openConnection(options.path);
     this.#now = options.now ?? (() => new Date());
-    const threaded = options.writerThread !== undefined && options.path !== ':memory:';
-    this.#inline = threaded ? null : new SqliteWriter(this.#db);
-    this.#thread = threaded && options.writerThread ? new SqliteWriterThread(options.path, options.writerThread) : null;
+    const thread =
+      options.writerThread && options.path !== ':memory:' ? new SqliteWriterThread(options.path, options.writerThread) : null;
+    this.#thread = thread;
+    if (thread !== null) this.#write = (messages, createdAt) => thread.write(messages, createdAt);
+    else {
+      const inline = new SqliteWriter(this.#db);
+      this.#write = (messages, createdAt) => inline.write(messages, createdAt);
+    }
     this.#stats = {
       totals: this.#db.prepare('SELECT messages, senders FROM totals WHERE id = 1'),
       top: this.#db.prepare('SELECT sender, count FROM sender_counts ORDER BY count DESC, sender LIMIT ?'),
@@ -118,9 +124,7 @@ export class SqliteStore implements MessageStore {
     if (this.#closed) throw new Error('the store is closed');
     if (messages.length === 0) return [];
     const createdAt = this.#now().toISOString();
-    if (this.#thread !== null) return this.#thread.write(messages, createdAt);
-    if (this.#inline === null) throw new Error('the store has no writer');
-    return this.#inline.write(messages, createdAt);
+    return this.#write(messages, createdAt);
   }
 
   #listStatements(filter: MessageFilter, page: Page, q: string | undefined): ListStatements {

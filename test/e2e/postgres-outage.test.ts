@@ -3,26 +3,18 @@
 // /health/ready 503; once it is back, the same server process recovers by itself; and every
 // message it acknowledged, before, during or after, is in the database exactly once.
 
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type PostgresServer, startEmbeddedPostgres, type TestDatabase } from '../helpers/postgres-server.js';
+import {
+  createTestDatabase,
+  type PostgresServer,
+  startEmbeddedPostgres,
+  storedCountsById,
+  type TestDatabase,
+} from '../helpers/postgres-server.js';
 import { jsonLines, type RunningServer, startServer, waitFor } from '../helpers/server.js';
 import { getJson, message, postWebhook, runPool } from './client.js';
 
 const SECRET = 'e2e-outage-secret';
-
-async function storedIds(url: string): Promise<Map<string, number>> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const result = await client.query<{ message_id: string; n: string }>(
-      'SELECT message_id, count(*) AS n FROM messages GROUP BY message_id',
-    );
-    return new Map(result.rows.map((row) => [row.message_id, Number(row.n)]));
-  } finally {
-    await client.end();
-  }
-}
 
 describe('a PostgreSQL outage under a running server', () => {
   let postgres: PostgresServer | undefined;
@@ -101,7 +93,7 @@ describe('a PostgreSQL outage under a running server', () => {
     // Nothing sent while the database was stopped was acknowledged.
     expect(answers.filter((a) => a.phase === 'down' && a.status === 200)).toEqual([]);
 
-    const stored = await storedIds(database.url);
+    const stored = await storedCountsById(database.url);
     const acknowledged = answers.filter((a) => a.status === 200).map((a) => a.id);
     for (const id of acknowledged) expect(stored.get(id), id).toBe(1);
     expect(stored.has('while-down')).toBe(false);

@@ -3,27 +3,13 @@
 // receiving the same message_ids at once, store one row each and count one `created` in total;
 // and when one replica is killed -9 under load, every message either of them acknowledged is there.
 
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../helpers/postgres.js';
+import { storedCountsById } from '../helpers/postgres-server.js';
 import { jsonLines, type RunningServer, startServer } from '../helpers/server.js';
 import { getJson, message, postWebhook, runPool } from './client.js';
 
 const SECRET = 'e2e-replicas-secret';
-
-/** message_id → number of rows, read straight from the database. */
-async function storedCounts(url: string): Promise<Map<string, number>> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const result = await client.query<{ message_id: string; n: string }>(
-      'SELECT message_id, count(*) AS n FROM messages GROUP BY message_id',
-    );
-    return new Map(result.rows.map((row) => [row.message_id, Number(row.n)]));
-  } finally {
-    await client.end();
-  }
-}
 
 /** webhook_requests_total{result=…} of one server, from its /metrics. */
 async function webhookResults(server: RunningServer): Promise<Record<string, number>> {
@@ -93,7 +79,7 @@ describe('two servers on one PostgreSQL database', () => {
     });
     expect(failures).toEqual([]);
 
-    const stored = await storedCounts((await database()).url);
+    const stored = await storedCountsById((await database()).url);
     expect(stored.size).toBe(ids.length);
     for (const id of ids) expect(stored.get(id), id).toBe(1);
 
@@ -145,7 +131,7 @@ describe('two servers on one PostgreSQL database', () => {
     await victim.exited;
 
     expect(killed).toBe(true);
-    const stored = await storedCounts((await database()).url);
+    const stored = await storedCountsById((await database()).url);
     for (const id of acknowledged) expect(stored.get(id), id).toBe(1);
     // Only requests in flight at the victim when it died can have failed.
     expect(refused.length).toBeLessThanOrEqual(24);

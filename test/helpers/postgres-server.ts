@@ -10,10 +10,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from './net.js';
 
 export interface PostgresServer {
   /** Superuser URL of the `postgres` database: for creating and dropping test databases. */
@@ -99,18 +99,6 @@ function unprivilegedAccount(): Account | null {
   throw new Error(
     'running as root, and neither a `nobody` nor a `postgres` account exists to run PostgreSQL as; set TEST_DATABASE_URL',
   );
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('could not find a free port');
-  return address.port;
 }
 
 const running = new Set<ChildProcess>();
@@ -311,4 +299,14 @@ export async function createTestDatabase(adminUrl: string, label: string): Promi
       await withClient(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${quoted} WITH (FORCE)`));
     },
   };
+}
+
+/** message_id → number of rows, read straight from the database at `url`. */
+export async function storedCountsById(url: string): Promise<Map<string, number>> {
+  return withClient(url, async (client) => {
+    const result = await client.query<{ message_id: string; n: string }>(
+      'SELECT message_id, count(*) AS n FROM messages GROUP BY message_id',
+    );
+    return new Map(result.rows.map((row) => [row.message_id, Number(row.n)]));
+  });
 }

@@ -1,13 +1,12 @@
 // Starts the real service the way users do (`npm start`) on loopback with PORT=0, reads its
 // stdout as the log stream, and stops it by pid.
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { freePort } from './net.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -38,7 +37,7 @@ export interface StartOptions {
   /**
    * 'npm' (default): `npm start --prefix PROJECT_ROOT`, the way a developer starts it. npm runs the
    * script in PROJECT_ROOT whatever `cwd` is, so the server's working directory is PROJECT_ROOT.
-   * 'node': `node dist/server.js` run in `cwd` after building, the way the container starts it;
+   * 'node': `node dist/server.js` (built by global-setup.ts) run in `cwd`, the way the container starts it;
    * use it when the working directory matters (relative DATABASE_URL paths).
    */
   readonly runner?: 'npm' | 'node';
@@ -96,26 +95,6 @@ function baseEnv(): Record<string, string> {
     if (value !== undefined) env[key] = value;
   }
   return env;
-}
-
-let built: Promise<unknown> | null = null;
-
-/** The 'node' runner skips npm's prestart, so build once per test process first (tsc is incremental). */
-function ensureBuilt(): Promise<unknown> {
-  built ??= promisify(execFile)('npm', ['run', 'build', '--silent', '--prefix', PROJECT_ROOT], { env: baseEnv() });
-  return built;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('could not find a free port');
-  return address.port;
 }
 
 /** Linux: the pid of the `node …/dist/server.js` process in a process group, read from /proc. */
@@ -189,7 +168,6 @@ function killGroup(groupPid: number): void {
 }
 
 export async function startServer(options: StartOptions): Promise<RunningServer> {
-  if (options.runner === 'node') await ensureBuilt();
   const probePort = options.readiness === 'probe' ? await freePort() : undefined;
   const { child, stdout, stderr, closed } = spawnServer(options, probePort === undefined ? {} : { PORT: String(probePort) });
   const groupPid = child.pid;
@@ -264,7 +242,6 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 export async function runToExit(
   options: StartOptions & { readonly timeoutMs?: number },
 ): Promise<{ code: number | null; stdout: string[]; stderr: string[] }> {
-  if (options.runner === 'node') await ensureBuilt();
   const { child, stdout, stderr, closed } = spawnServer(options);
   const timeoutMs = options.timeoutMs ?? 90_000;
   let timer: NodeJS.Timeout | undefined;

@@ -105,6 +105,15 @@ describe('POST /webhook: body size (413)', () => {
     expect(await storedCount(t)).toBe(0);
   });
 
+  it('counts the refusal as payload_too_large and logs it on the request line', async () => {
+    const t = app();
+    const res = await t.postSigned(bodyOf(101));
+    expect(res.statusCode).toBe(413);
+    expect(sampleValue(await scrape(t), 'webhook_requests_total', { result: 'payload_too_large' })).toBe(1);
+    const line = t.logs.find((l) => l.msg === 'request completed' && l.path === '/webhook');
+    expect(line).toMatchObject({ status: 413, result: 'payload_too_large', dup: false });
+  });
+
   it('counts bytes, not characters', async () => {
     const t = app();
     // 40 characters, 120 bytes in UTF-8.

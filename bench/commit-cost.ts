@@ -1,0 +1,89 @@
+// `npm run bench:commits`: what one SQLite commit costs the writer, per row, for small
+// (group-commit sized) and bulk batches, and how much of it each secondary structure takes.
+// Runs the store's own writer (SqliteWriter) on a fresh file in a temporary directory.
+
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { instantKey } from '../src/ingest/timestamp.js';
+import { openConnection } from '../src/store/sqlite-connection.js';
+import { SqliteWriter } from '../src/store/sqlite-writer.js';
+import type { IncomingMessage } from '../src/store/store.js';
+
+const { values } = parseArgs({
+  options: { preload: { type: 'string' }, commits: { type: 'string' } },
+  strict: true,
+});
+const PRELOAD = Number(values.preload ?? 200_000);
+const COMMITS = Number(values.commits ?? 400);
+
+/** Each variant replaces one secondary structure with nothing, to show its share of the cost. */
+const VARIANTS: Record<string, string> = {
+  'full schema': '',
+  'without the trigram index': `DROP TABLE messages_trigrams;
+    CREATE TABLE messages_trigrams (rowid INTEGER PRIMARY KEY, text_folded TEXT)`,
+  'without messages_by_sender': 'DROP INDEX messages_by_sender',
+  'without sender_counts_by_rank': 'DROP INDEX sender_counts_by_rank',
+};
+
+let sequence = 0;
+function message(): IncomingMessage {
+  const n = sequence++;
+  const ts = new Date(Date.UTC(2025, 0, 1) + n * 10).toISOString();
+  const tsKey = instantKey(ts);
+  if (tsKey === null) throw new Error(`bad timestamp ${ts}`);
+  // Senders skewed like real traffic: a few busy numbers, a long tail.
+  const sender = 10_000_000 + Math.floor(5000 * Math.random() ** 4);
+  return {
+    messageId: randomUUID(),
+    from: `+9198${sender}`,
+    to: '+14155550100',
+    ts,
+    tsKey,
+    text: `Hello, order ${n} has shipped`,
+  };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+}
+
+function measure(name: string, ddl: string, rowsPerCommit: number): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'webhook-inbox-commits-'));
+  try {
+    const db = openConnection(path.join(dir, 'bench.db'));
+    if (ddl !== '') db.exec(ddl);
+    const writer = new SqliteWriter(db);
+    for (let done = 0; done < PRELOAD; done += 10_000) {
+      writer.write(Array.from({ length: Math.min(10_000, PRELOAD - done) }, message), new Date().toISOString());
+    }
+    const commits = rowsPerCommit >= 1000 ? Math.max(5, Math.floor(COMMITS / 40)) : COMMITS;
+    const wall: number[] = [];
+    const cpuStart = process.cpuUsage();
+    for (let i = 0; i < commits; i++) {
+      const batch = Array.from({ length: rowsPerCommit }, message);
+      const started = performance.now();
+      writer.write(batch, new Date().toISOString());
+      wall.push(performance.now() - started);
+    }
+    const cpu = process.cpuUsage(cpuStart);
+    db.close();
+    wall.sort((a, b) => a - b);
+    const cpuPerRowUs = (cpu.user + cpu.system) / (commits * rowsPerCommit);
+    return `| ${name} | ${rowsPerCommit} | ${cpuPerRowUs.toFixed(1)} µs | ${percentile(wall, 0.5).toFixed(2)} ms | ${percentile(wall, 0.9).toFixed(2)} ms |`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const lines = [
+  `Commit cost of the SQLite writer (synchronous=FULL), after preloading ${PRELOAD} rows:`,
+  '',
+  '| schema | rows per commit | writer CPU per row | commit p50 | commit p90 |',
+  '| --- | ---: | ---: | ---: | ---: |',
+  measure('full schema', '', 10_000),
+];
+for (const [name, ddl] of Object.entries(VARIANTS)) lines.push(measure(name, ddl, 50));
+process.stdout.write(`${lines.join('\n')}\n`);
