@@ -10,15 +10,46 @@ import type { IncomingMessage } from './store.js';
 
 /** The most rows merged into one transaction. */
 const MAX_MERGED_ROWS = 4096;
+/**
+ * Rows added to the trigram index per transaction. A chunk holds the writer for a few
+ * milliseconds, during which webhook batches queue up and are then merged into one commit.
+ */
+const INDEX_CHUNK_ROWS = 512;
+/** Fewer unindexed rows than a chunk are indexed once writes pause for this long. */
+const INDEX_IDLE_MS = 100;
 
 const port = parentPort;
 if (port === null) throw new Error('sqlite-writer.worker must run as a worker thread');
 const file: unknown = (workerData as { file?: unknown } | null)?.file;
 if (typeof file !== 'string') throw new Error('sqlite-writer.worker needs workerData.file');
 
-const db = openConnection(file);
+const db = openConnection(file, 'writer');
 const writer = new SqliteWriter(db);
 let closing = false;
+
+// Text indexing runs between commits: a full chunk as soon as there is one (after the batches
+// already waiting), the remainder when the writes pause.
+let indexing: { readonly cancel: () => void } | null = null;
+function scheduleIndexing(): void {
+  if (closing || indexing !== null || writer.unindexedRows === 0) return;
+  const step = () => {
+    indexing = null;
+    if (closing) return;
+    try {
+      writer.indexText(INDEX_CHUNK_ROWS);
+    } catch {
+      // The rows stay searchable by scanning; the next step tries again.
+    }
+    scheduleIndexing();
+  };
+  if (writer.unindexedRows >= INDEX_CHUNK_ROWS) {
+    const immediate = setImmediate(step);
+    indexing = { cancel: () => clearImmediate(immediate) };
+  } else {
+    const timer = setTimeout(step, INDEX_IDLE_MS);
+    indexing = { cancel: () => clearTimeout(timer) };
+  }
+}
 
 type WriteRequest = Extract<WriterRequest, { type: 'write' }>;
 
@@ -60,8 +91,10 @@ port.on('message', (first: WriterRequest) => {
       rows += next.messages.length;
     }
     commit(batch);
+    scheduleIndexing();
   }
   if (closing) {
+    indexing?.cancel();
     // Writes posted before 'close' were received first (ports keep order) and are committed.
     db.close();
     port.close();

@@ -110,7 +110,12 @@ export class SqliteStore implements MessageStore {
     if (thread !== null) this.#write = (messages, createdAt) => thread.write(messages, createdAt);
     else {
       const inline = new SqliteWriter(this.#db);
-      this.#write = (messages, createdAt) => inline.write(messages, createdAt);
+      this.#write = (messages, createdAt) => {
+        const outcomes = inline.write(messages, createdAt);
+        // No thread to index in the background: index now, so that searches never scan.
+        inline.indexText(Number.MAX_SAFE_INTEGER);
+        return outcomes;
+      };
     }
     this.#stats = {
       totals: this.#db.prepare('SELECT messages, senders FROM totals WHERE id = 1'),
@@ -144,7 +149,13 @@ export class SqliteStore implements MessageStore {
     if (filter.sinceKey !== undefined) where.push('ts_key >= @sinceKey');
     // The trigram index narrows the candidates; instr decides. instr, not LIKE: `%`, `_` and `\`
     // in q are plain characters, with no escaping to get wrong.
-    if (useFts) where.push('id IN (SELECT rowid FROM messages_trigrams WHERE messages_trigrams MATCH @match)');
+    // Rows the writer has not indexed yet (the newest few hundred, see sqlite-writer.ts) are
+    // candidates too, found by their ids.
+    if (useFts) {
+      where.push(`id IN (SELECT rowid FROM messages_trigrams WHERE messages_trigrams MATCH @match
+                         UNION ALL
+                         SELECT id FROM messages WHERE id > (SELECT indexed_upto FROM text_index_progress))`);
+    }
     if (q !== undefined) where.push('instr(text_folded, @q) > 0');
     const filtered = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     const paged = page.after !== undefined ? [...where, '(ts_key, message_id) > (@afterKey, @afterId)'] : where;
