@@ -2,6 +2,7 @@
 // tests call it the same way.
 
 import { randomUUID } from 'node:crypto';
+import underPressure from '@fastify/under-pressure';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -11,8 +12,10 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Config } from './config.js';
+import { requireBearerToken } from './http/auth.js';
 import './http/context.js';
-import { registerErrorHandling, ServiceUnavailable } from './http/errors.js';
+import { deadLetterRoutes } from './http/dead-letters.js';
+import { Overloaded, registerErrorHandling, ServiceUnavailable } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { messagesRoutes } from './http/messages.js';
 import { metricsRoutes } from './http/metrics.js';
@@ -29,6 +32,9 @@ export interface AppOptions {
   readonly logger: Logger;
   readonly metrics?: Metrics;
 }
+
+/** Seconds an overloaded server asks clients to wait before retrying. */
+const RETRY_AFTER_SECONDS = 10;
 
 /** An incoming X-Request-ID is reused when it is a sane token; anything else gets a fresh id. */
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
@@ -54,12 +60,15 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
             ...(outcome.messageId !== undefined ? { message_id: outcome.messageId } : {}),
             dup: outcome.dup ?? false,
             result: outcome.result,
+            ...(outcome.items !== undefined ? { items: outcome.items } : {}),
           }
         : {}),
     };
-    // A forged or broken signature is an error-level event (SPEC A.2); so is anything 5xx.
-    if (outcome?.result === 'invalid_signature' || status >= 500) request.log.error(line, 'request completed');
-    else if (status >= 400) request.log.warn(line, 'request completed');
+    // A forged or broken signature is an error-level event (SPEC A.2), and so is a replayed one;
+    // so is anything 5xx.
+    if (outcome?.result === 'invalid_signature' || outcome?.result === 'stale_timestamp' || status >= 500) {
+      request.log.error(line, 'request completed');
+    } else if (status >= 400) request.log.warn(line, 'request completed');
     else request.log.info(line, 'request completed');
   };
 
@@ -74,6 +83,8 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
     bodyLimit: config.maxBodyBytes,
+    // GET /messages/{message_id}: an id may have 512 characters, each up to 12 once percent-encoded.
+    routerOptions: { maxParamLength: 512 * 12 },
     // Requests that arrive while closing are refused by the onRequest hook below instead, so
     // they get the contract's body, a log line and a metric like any other.
     return503OnClosing: false,
@@ -101,6 +112,10 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (closing) throw new ServiceUnavailable('shutting down; retry later');
+    // Fastify refuses a Content-Type it cannot parse (415) before any body parser runs, and so
+    // before the signature check. Every body here is raw bytes whatever its type, so the header
+    // is replaced by one that reaches the raw parser: a webhook is judged on its signature.
+    if (request.headers['content-type'] !== undefined) request.headers['content-type'] = 'application/octet-stream';
   });
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
@@ -112,6 +127,20 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
 
   registerErrorHandling(app);
 
+  // Shed load before falling over: when the event loop lags, answer 503 with Retry-After at once
+  // (webhook senders back off and retry) instead of queueing work that would time out anyway.
+  if (config.maxEventLoopDelayMs > 0) {
+    await app.register(underPressure, {
+      maxEventLoopDelay: config.maxEventLoopDelayMs,
+      retryAfter: RETRY_AFTER_SECONDS,
+      pressureHandler: async (request, reply) => {
+        if (request.routeOptions.url === '/webhook') request.webhookOutcome = { result: 'overloaded' };
+        reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+        throw new Overloaded('server overloaded');
+      },
+    });
+  }
+
   const committer = new GroupCommitter(store, {
     maxSize: config.batchMaxSize,
     maxWaitMs: config.batchMaxWaitMs,
@@ -122,10 +151,15 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
     await committer.drain();
   });
 
-  webhookRoutes(app, { secret: config.webhookSecret, committer });
-  messagesRoutes(app, store);
-  statsRoutes(app, store);
-  healthRoutes(app, store, config.webhookSecret !== null);
+  // Stored data is read with a bearer token when API_TOKEN is set; health and metrics stay open.
+  const readAuth = requireBearerToken(config.apiTokens);
+  webhookRoutes(app, { config, committer, store, metrics });
+  messagesRoutes(app, store, readAuth);
+  deadLetterRoutes(app, store, readAuth);
+  statsRoutes(app, store, readAuth);
+  const ingestConfigured =
+    config.webhookSecrets.length > 0 || config.whatsappAppSecrets.length > 0 || config.standardWebhooksKeys.length > 0;
+  healthRoutes(app, store, ingestConfigured);
   metricsRoutes(app, metrics);
 
   await app.ready();

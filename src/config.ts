@@ -2,6 +2,7 @@
 // A value that cannot be used is a ConfigError naming the variable; nothing falls back silently.
 
 import path from 'node:path';
+import { parseStandardWebhooksSecret } from './ingest/standard-webhooks.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -17,8 +18,23 @@ export type DatabaseConfig =
   | { readonly kind: 'noop'; readonly url: string };
 
 export interface Config {
-  /** HMAC key for POST /webhook; null when unset or empty (the service then refuses webhooks). */
-  readonly webhookSecret: string | null;
+  /**
+   * HMAC keys for SPEC-format POST /webhook (X-Signature); empty when WEBHOOK_SECRET is unset or
+   * empty (the service then refuses such webhooks with 503). Several during a key rotation.
+   */
+  readonly webhookSecrets: readonly string[];
+  /** Meta app secrets for X-Hub-Signature-256 (WHATSAPP_APP_SECRET); empty = WhatsApp deliveries refused. */
+  readonly whatsappAppSecrets: readonly string[];
+  /** Tokens accepted by the GET /webhook subscription handshake (WHATSAPP_VERIFY_TOKEN). */
+  readonly whatsappVerifyTokens: readonly string[];
+  /** Standard Webhooks signing keys, decoded from their whsec_ form (STANDARD_WEBHOOKS_SECRET). */
+  readonly standardWebhooksKeys: readonly Buffer[];
+  /** How far (seconds) a Standard Webhooks timestamp may be from now before it is a replay. */
+  readonly webhookToleranceSeconds: number;
+  /** Bearer tokens for the read API (API_TOKEN); empty = reads are open. */
+  readonly apiTokens: readonly string[];
+  /** Shed load (503 + Retry-After) when the mean event-loop delay exceeds this; 0 = never. */
+  readonly maxEventLoopDelayMs: number;
   readonly database: DatabaseConfig;
   readonly logLevel: LogLevel;
   readonly port: number;
@@ -107,10 +123,46 @@ export function parseDatabaseUrl(raw: string, cwd: string, pgPoolMax = DEFAULT_P
   throw new ConfigError('DATABASE_URL', `unsupported ${scheme ? `scheme "${scheme}"` : 'value'}; ${DATABASE_URL_HELP}`);
 }
 
+/**
+ * A secret variable holds one value or several separated by commas (a key rotation: the old and
+ * the new key are both accepted until the sender has switched). Blanks around each are dropped.
+ */
+function secretList(env: Env, name: string): string[] {
+  const raw = env[name] ?? '';
+  return [...new Set(raw.split(',').map((part) => part.trim()))].filter((part) => part !== '');
+}
+
+/**
+ * WEBHOOK_SECRET predates rotation: its whole value, exactly as set, stays a valid key (a secret
+ * that happens to contain a comma keeps working), and so does each comma-separated part.
+ */
+function webhookSecrets(env: Env): string[] {
+  const raw = env.WEBHOOK_SECRET ?? '';
+  if (raw === '') return [];
+  return [...new Set([raw, ...secretList(env, 'WEBHOOK_SECRET')])];
+}
+
+function standardWebhooksKeys(env: Env): Buffer[] {
+  return secretList(env, 'STANDARD_WEBHOOKS_SECRET').map((secret, index) => {
+    const key = parseStandardWebhooksSecret(secret);
+    // Never echo the value: it is a secret.
+    if (key === null) {
+      throw new ConfigError('STANDARD_WEBHOOKS_SECRET', `secret #${index + 1} is not whsec_ followed by base64`);
+    }
+    return key;
+  });
+}
+
 export function loadConfig(env: Env, cwd: string): Config {
   const host = read(env, 'HOST') ?? '0.0.0.0';
   return Object.freeze({
-    webhookSecret: env.WEBHOOK_SECRET === undefined || env.WEBHOOK_SECRET === '' ? null : env.WEBHOOK_SECRET,
+    webhookSecrets: Object.freeze(webhookSecrets(env)),
+    whatsappAppSecrets: Object.freeze(secretList(env, 'WHATSAPP_APP_SECRET')),
+    whatsappVerifyTokens: Object.freeze(secretList(env, 'WHATSAPP_VERIFY_TOKEN')),
+    standardWebhooksKeys: Object.freeze(standardWebhooksKeys(env)),
+    webhookToleranceSeconds: integer(env, 'WEBHOOK_TOLERANCE_SECONDS', 300, 1, 86_400),
+    apiTokens: Object.freeze(secretList(env, 'API_TOKEN')),
+    maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 500, 0, 60_000),
     // PG_POOL_MAX is checked even when DATABASE_URL names SQLite: a bad value is a mistake either way.
     database: parseDatabaseUrl(
       read(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL,

@@ -27,8 +27,14 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
   process.on('uncaughtException', (error) => fail(logger, 'uncaught exception', { err: error }));
 
-  if (config.webhookSecret === null) {
+  const otherSchemes = config.whatsappAppSecrets.length > 0 || config.standardWebhooksKeys.length > 0;
+  if (config.webhookSecrets.length === 0 && !otherSchemes) {
     logger.error('WEBHOOK_SECRET is not set: POST /webhook answers 503 and /health/ready stays 503 until it is');
+  } else if (config.webhookSecrets.length === 0) {
+    logger.warn('WEBHOOK_SECRET is not set: webhooks in the X-Signature format answer 503');
+  }
+  if (config.apiTokens.length === 0) {
+    logger.warn('API_TOKEN is not set: /messages, /dead-letters and /stats are open to anyone who can reach this port');
   }
 
   let store: MessageStore;

@@ -17,6 +17,51 @@ export class InvalidSignature extends HttpError {
   }
 }
 
+/** A Standard Webhooks delivery signed correctly but outside the timestamp tolerance: a replay. */
+export class StaleTimestamp extends HttpError {
+  readonly statusCode = 401;
+  body() {
+    return { detail: 'stale timestamp' };
+  }
+}
+
+/** The read API without a valid bearer token (RFC 6750 challenge in WWW-Authenticate). */
+export class Unauthorized extends HttpError {
+  readonly statusCode = 401;
+  constructor(
+    readonly detail: string,
+    readonly tokenPresented: boolean,
+  ) {
+    super(detail);
+  }
+  get wwwAuthenticate(): string {
+    return this.tokenPresented ? 'Bearer realm="webhook-inbox", error="invalid_token"' : 'Bearer realm="webhook-inbox"';
+  }
+  body() {
+    return { detail: this.detail };
+  }
+}
+
+export class Forbidden extends HttpError {
+  readonly statusCode = 403;
+  constructor(readonly detail: string) {
+    super(detail);
+  }
+  body() {
+    return { detail: this.detail };
+  }
+}
+
+export class NotFound extends HttpError {
+  readonly statusCode = 404;
+  constructor(readonly detail: string) {
+    super(detail);
+  }
+  body() {
+    return { detail: this.detail };
+  }
+}
+
 export class PayloadTooLarge extends HttpError {
   readonly statusCode = 413;
   body() {
@@ -32,6 +77,14 @@ export class ValidationFailed extends HttpError {
   }
   body() {
     return { detail: this.issues };
+  }
+}
+
+/** 503 with Retry-After: the event loop is saturated, so new work is refused before it piles up. */
+export class Overloaded extends HttpError {
+  readonly statusCode = 503;
+  body() {
+    return { detail: 'server overloaded; retry later' };
   }
 }
 
@@ -54,6 +107,7 @@ function isFastifyError(error: unknown): error is FastifyError {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof HttpError) {
+      if (error instanceof Unauthorized) reply.header('www-authenticate', error.wwwAuthenticate);
       return reply.code(error.statusCode).send(error.body());
     }
     // The database is down or overloaded (a read during an outage): retryable, not a bug.

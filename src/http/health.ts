@@ -3,8 +3,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { MessageStore } from '../store/store.js';
 
-export function healthRoutes(app: FastifyInstance, store: MessageStore, secretSet: boolean): void {
-  app.get('/health/live', async () => ({ status: 'ok' }));
+/**
+ * `ingestConfigured`: at least one webhook scheme has its secret (WEBHOOK_SECRET, or
+ * WHATSAPP_APP_SECRET, or STANDARD_WEBHOOKS_SECRET); without any, nothing could be taken in.
+ */
+export function healthRoutes(app: FastifyInstance, store: MessageStore, ingestConfigured: boolean): void {
+  // Liveness and metrics are answered even when load is being shed: an overloaded process is
+  // still alive, and restarting it would only lose the work it is doing.
+  const evenUnderPressure = { config: { pressureHandler: () => undefined } };
+  app.get('/health/live', evenUnderPressure, async () => ({ status: 'ok' }));
 
   app.get('/health/ready', async (request, reply) => {
     let database = 'ok';
@@ -14,8 +21,10 @@ export function healthRoutes(app: FastifyInstance, store: MessageStore, secretSe
       database = `failed: ${error instanceof Error ? error.message : String(error)}`;
       request.log.warn({ err: error }, 'readiness: database check failed');
     }
-    const webhookSecret = secretSet ? 'ok' : 'failed: WEBHOOK_SECRET is not set';
-    const ready = database === 'ok' && secretSet;
+    const webhookSecret = ingestConfigured
+      ? 'ok'
+      : 'failed: WEBHOOK_SECRET is not set (nor WHATSAPP_APP_SECRET or STANDARD_WEBHOOKS_SECRET)';
+    const ready = database === 'ok' && ingestConfigured;
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not ready',
       checks: { database, webhook_secret: webhookSecret },

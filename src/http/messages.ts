@@ -1,10 +1,11 @@
-// GET /messages: paginated, filtered, chronological listing (SPEC A.3).
+// GET /messages: paginated, filtered, chronological listing (SPEC A.3); GET /messages/{message_id}:
+// one message with its delivery statuses.
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
 import { instantKey, TIMESTAMP_FORMAT_MESSAGE } from '../ingest/timestamp.js';
 import type { MessageFilter, MessageStore, Page, Position } from '../store/store.js';
-import { ValidationFailed } from './errors.js';
+import { NotFound, ValidationFailed } from './errors.js';
 
 export interface MessageQuery {
   readonly filter: MessageFilter;
@@ -35,7 +36,7 @@ export function decodeCursor(cursor: string): Position | null {
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 100;
 
-type QueryValue = string | string[] | undefined;
+export type QueryValue = string | string[] | undefined;
 
 /** One query parameter; a repeated one is ambiguous and rejected rather than guessed at. */
 function single(query: Record<string, QueryValue>, name: string, issues: ValidationIssue[]): string | undefined {
@@ -66,6 +67,14 @@ function integerParam(
   if (value < min) issues.push({ loc, type: 'greater_than_equal', msg: `Input should be greater than or equal to ${min}` });
   else if (value > max) issues.push({ loc, type: 'less_than_equal', msg: `Input should be less than or equal to ${max}` });
   return value;
+}
+
+/** Validates plain `limit` and `offset` paging (the lists other than /messages). Pure. */
+export function parsePageQuery(query: Record<string, QueryValue>): Parsed<{ limit: number; offset: number }> {
+  const issues: ValidationIssue[] = [];
+  const limit = integerParam(query, 'limit', DEFAULT_LIMIT, 1, MAX_LIMIT, issues);
+  const offset = integerParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER, issues);
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, value: { limit, offset } };
 }
 
 /** Validates the query string of GET /messages; names every bad parameter. Pure. */
@@ -119,8 +128,39 @@ export function parseMessageQuery(query: Record<string, QueryValue>): Parsed<Mes
   return { ok: true, value: { filter, page: { limit, offset, ...(after ? { after } : {}) }, keyset: cursor !== undefined } };
 }
 
-export function messagesRoutes(app: FastifyInstance, store: MessageStore): void {
-  app.get('/messages', async (request) => {
+/** Provider JSON stored as text (status errors, dead-letter items), given back as JSON. */
+export function storedJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export function messagesRoutes(app: FastifyInstance, store: MessageStore, auth: onRequestAsyncHookHandler): void {
+  app.get('/messages/:message_id', { onRequest: auth }, async (request) => {
+    const { message_id: messageId } = request.params as { message_id: string };
+    const detail = await store.getMessage(messageId);
+    if (detail === null) throw new NotFound('message not found');
+    const m = detail.message;
+    return {
+      message_id: detail.messageId,
+      from: m?.from ?? null,
+      to: m?.to ?? null,
+      ts: m?.ts ?? null,
+      text: m?.text ?? null,
+      type: m?.type ?? null,
+      statuses: detail.statuses.map((s) => ({
+        status: s.status,
+        ts: s.ts,
+        recipient_id: s.recipientId,
+        errors: storedJson(s.errors),
+      })),
+    };
+  });
+
+  app.get('/messages', { onRequest: auth }, async (request) => {
     const parsed = parseMessageQuery(request.query as Record<string, QueryValue>);
     if (!parsed.ok) throw new ValidationFailed(parsed.issues);
     const { filter, page, keyset } = parsed.value;

@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../observability/metrics.js';
 
 export function metricsRoutes(app: FastifyInstance, metrics: Metrics): void {
-  app.get('/metrics', async (_request, reply) => {
+  // Scraped even while load is shed: that is when the figures matter most.
+  app.get('/metrics', { config: { pressureHandler: () => undefined } }, async (_request, reply) => {
     const text = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(text);
   });

@@ -1,12 +1,12 @@
 // GET /stats: totals, top senders and the time span of the store (SPEC A.4).
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { MessageStore } from '../store/store.js';
 
 const TOP_SENDERS = 10;
 
-export function statsRoutes(app: FastifyInstance, store: MessageStore): void {
-  app.get('/stats', async () => {
+export function statsRoutes(app: FastifyInstance, store: MessageStore, auth: onRequestAsyncHookHandler): void {
+  app.get('/stats', { onRequest: auth }, async () => {
     const stats = await store.stats(TOP_SENDERS);
     return {
       total_messages: stats.totalMessages,

@@ -1,37 +1,76 @@
-// POST /webhook: verify the signature on the raw bytes, validate, store once, acknowledge after commit.
+// POST /webhook in its three signed forms, and GET /webhook, Meta's subscription handshake.
+// Every form verifies its signature on the raw bytes first, then reads, then stores, and answers
+// only after the commit. Which form a request is comes from its signature header.
 
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
 import { parseJsonObject, validateMessage } from '../ingest/message.js';
-import { verifySignature } from '../ingest/signature.js';
+import { verifyMetaSignature, verifySignature } from '../ingest/signature.js';
+import { verifyStandardWebhook } from '../ingest/standard-webhooks.js';
+import { type EnvelopeContents, readWhatsAppEnvelope } from '../ingest/whatsapp.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { GroupCommitter } from '../store/group-commit.js';
-import { InvalidSignature, ServiceUnavailable, ValidationFailed } from './errors.js';
+import type { DeliveryOutcome, IncomingMessage, MessageStore } from '../store/store.js';
+import { tokenMatches } from './auth.js';
+import { Forbidden, InvalidSignature, ServiceUnavailable, StaleTimestamp, ValidationFailed } from './errors.js';
+
+export type WebhookConfig = Pick<
+  Config,
+  'webhookSecrets' | 'whatsappAppSecrets' | 'whatsappVerifyTokens' | 'standardWebhooksKeys' | 'webhookToleranceSeconds'
+>;
 
 export interface WebhookRouteOptions {
-  readonly secret: string | null;
+  readonly config: WebhookConfig;
   readonly committer: GroupCommitter;
+  readonly store: MessageStore;
+  readonly metrics: Metrics;
+  /** Wall clock in milliseconds, for the Standard Webhooks replay window; tests may pin it. */
+  readonly now?: () => number;
 }
+
+/** The longest hub.challenge echoed back; Meta's are short numbers. */
+const MAX_CHALLENGE_LENGTH = 1024;
 
 function singleHeader(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
   return typeof value === 'string' ? value : undefined;
 }
 
-export function webhookRoutes(app: FastifyInstance, { secret, committer }: WebhookRouteOptions): void {
-  // A body over the limit is refused while it is read, before the handler runs: record its outcome here.
-  const onError = async (request: FastifyRequest, _reply: unknown, error: FastifyError) => {
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') request.webhookOutcome ??= { result: 'payload_too_large' };
-  };
-  app.post('/webhook', { onError }, async (request) => {
-    if (secret === null) {
-      request.webhookOutcome = { result: 'unavailable' };
-      throw new ServiceUnavailable('WEBHOOK_SECRET is not set; retry later');
-    }
-    // Every content type arrives here as the raw bytes (see app.ts); none is parsed before this check.
-    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    if (!verifySignature(secret, body, singleHeader(request, 'x-signature'))) {
-      request.webhookOutcome = { result: 'invalid_signature' };
-      throw new InvalidSignature('invalid signature');
-    }
+type Scheme = 'whatsapp' | 'standard' | 'spec';
+
+/**
+ * Meta signs with X-Hub-Signature-256, Standard Webhooks senders with webhook-* headers; anything
+ * else is the SPEC form (X-Signature), so a request with no signature at all keeps its SPEC answer.
+ */
+function schemeOf(request: FastifyRequest): Scheme {
+  const headers = request.headers;
+  if (headers['x-hub-signature-256'] !== undefined) return 'whatsapp';
+  if (
+    headers['webhook-signature'] !== undefined ||
+    headers['webhook-id'] !== undefined ||
+    headers['webhook-timestamp'] !== undefined
+  ) {
+    return 'standard';
+  }
+  return 'spec';
+}
+
+function rawBody(request: FastifyRequest): Buffer {
+  // Every content type arrives here as the raw bytes (see app.ts); none is parsed before the signature check.
+  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+}
+
+function notConfigured(request: FastifyRequest, variable: string): never {
+  request.webhookOutcome = { result: 'unavailable' };
+  throw new ServiceUnavailable(`${variable} is not set; retry later`);
+}
+
+export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions): void {
+  const { config, committer, store, metrics } = options;
+  const now = options.now ?? Date.now;
+
+  /** Reads a signed SPEC A.2 message body and stores it through the group commit. */
+  const storeSpecMessage = async (request: FastifyRequest, body: Buffer) => {
     const json = parseJsonObject(body);
     const parsed = json.ok ? validateMessage(json.value) : json;
     if (!parsed.ok) {
@@ -42,16 +81,140 @@ export function webhookRoutes(app: FastifyInstance, { secret, committer }: Webho
       };
       throw new ValidationFailed(parsed.issues);
     }
-    const messageId = parsed.value.messageId;
+    const message: IncomingMessage = parsed.value;
     let outcome: Awaited<ReturnType<GroupCommitter['submit']>>;
     try {
-      outcome = await committer.submit(parsed.value);
+      outcome = await committer.submit(message);
     } catch (error) {
-      request.log.error({ err: error, message_id: messageId }, 'storing the message failed');
-      request.webhookOutcome = { result: 'unavailable', messageId };
+      request.log.error({ err: error, message_id: message.messageId }, 'storing the message failed');
+      request.webhookOutcome = { result: 'unavailable', messageId: message.messageId };
       throw new ServiceUnavailable('storage unavailable; retry later');
     }
-    request.webhookOutcome = { result: outcome, messageId, dup: outcome === 'duplicate' };
+    request.webhookOutcome = { result: outcome, messageId: message.messageId, dup: outcome === 'duplicate' };
     return { status: 'ok' };
+  };
+
+  const countEnvelope = (contents: EnvelopeContents, stored: DeliveryOutcome) => {
+    for (const outcome of stored.messages) metrics.whatsappItems.inc({ kind: 'message', result: outcome });
+    for (const outcome of stored.statuses) metrics.whatsappItems.inc({ kind: 'status', result: outcome });
+    for (const letter of contents.deadLetters) metrics.whatsappItems.inc({ kind: letter.kind, result: 'dead_letter' });
+    if (contents.ignoredFields.length > 0)
+      metrics.whatsappItems.inc({ kind: 'change', result: 'ignored' }, contents.ignoredFields.length);
+  };
+
+  /**
+   * A WhatsApp Cloud API envelope. Its readable items are stored, its unreadable ones kept as dead
+   * letters, all in one transaction, and the delivery is acknowledged: a 4xx would make Meta retry
+   * the whole envelope for days and then drop it, readable items included.
+   */
+  const storeWhatsAppEnvelope = async (request: FastifyRequest, body: Buffer) => {
+    const json = parseJsonObject(body);
+    const read = json.ok ? readWhatsAppEnvelope(json.value) : json;
+    if (!read.ok) {
+      request.webhookOutcome = { result: 'envelope_invalid' };
+      throw new ValidationFailed(read.issues);
+    }
+    const contents = read.value;
+    let stored: DeliveryOutcome;
+    try {
+      stored = await store.storeDelivery({
+        messages: contents.messages,
+        statuses: contents.statuses,
+        deadLetters: contents.deadLetters,
+        source: 'whatsapp',
+      });
+    } catch (error) {
+      request.log.error({ err: error }, 'storing the WhatsApp delivery failed');
+      request.webhookOutcome = { result: 'unavailable' };
+      throw new ServiceUnavailable('storage unavailable; retry later');
+    }
+    countEnvelope(contents, stored);
+    for (const letter of contents.deadLetters) {
+      request.log.warn(
+        { kind: letter.kind, reason: letter.reason, item_id: letter.itemId ?? undefined },
+        'WhatsApp item kept as a dead letter',
+      );
+    }
+    const outcomes = [...stored.messages, ...stored.statuses];
+    const [onlyMessage] = contents.messages;
+    request.webhookOutcome = {
+      result: contents.deadLetters.length > 0 ? 'envelope_partial' : 'envelope_stored',
+      ...(contents.messages.length === 1 && onlyMessage !== undefined ? { messageId: onlyMessage.messageId } : {}),
+      dup: outcomes.length > 0 && outcomes.every((o) => o === 'duplicate'),
+      items: {
+        messages: contents.messages.length,
+        statuses: contents.statuses.length,
+        dead_letters: contents.deadLetters.length,
+        ignored_changes: contents.ignoredFields.length,
+      },
+    };
+    return { status: 'ok' };
+  };
+
+  // A body over the limit is refused while it is read, before the handler runs: record its outcome here.
+  const onError = async (request: FastifyRequest, _reply: unknown, error: FastifyError) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') request.webhookOutcome ??= { result: 'payload_too_large' };
+  };
+
+  app.post('/webhook', { onError }, async (request) => {
+    const body = rawBody(request);
+    switch (schemeOf(request)) {
+      case 'whatsapp': {
+        if (config.whatsappAppSecrets.length === 0) notConfigured(request, 'WHATSAPP_APP_SECRET');
+        if (!verifyMetaSignature(config.whatsappAppSecrets, body, singleHeader(request, 'x-hub-signature-256'))) {
+          request.webhookOutcome = { result: 'invalid_signature' };
+          throw new InvalidSignature('invalid signature');
+        }
+        return storeWhatsAppEnvelope(request, body);
+      }
+      case 'standard': {
+        if (config.standardWebhooksKeys.length === 0) notConfigured(request, 'STANDARD_WEBHOOKS_SECRET');
+        const verdict = verifyStandardWebhook(
+          config.standardWebhooksKeys,
+          {
+            id: singleHeader(request, 'webhook-id'),
+            timestamp: singleHeader(request, 'webhook-timestamp'),
+            signature: singleHeader(request, 'webhook-signature'),
+          },
+          body,
+          Math.floor(now() / 1000),
+          config.webhookToleranceSeconds,
+        );
+        if (!verdict.ok) {
+          request.webhookOutcome = { result: verdict.reason };
+          throw verdict.reason === 'stale_timestamp'
+            ? new StaleTimestamp('stale timestamp')
+            : new InvalidSignature('invalid signature');
+        }
+        return storeSpecMessage(request, body);
+      }
+      case 'spec': {
+        if (config.webhookSecrets.length === 0) notConfigured(request, 'WEBHOOK_SECRET');
+        if (!verifySignature(config.webhookSecrets, body, singleHeader(request, 'x-signature'))) {
+          request.webhookOutcome = { result: 'invalid_signature' };
+          throw new InvalidSignature('invalid signature');
+        }
+        return storeSpecMessage(request, body);
+      }
+    }
+  });
+
+  // Meta's subscription handshake: echo hub.challenge when hub.verify_token is ours.
+  app.get('/webhook', async (request, reply) => {
+    const query = request.query as Record<string, string | string[] | undefined>;
+    const mode = query['hub.mode'];
+    const token = query['hub.verify_token'];
+    const challenge = query['hub.challenge'];
+    const verified =
+      config.whatsappVerifyTokens.length > 0 &&
+      mode === 'subscribe' &&
+      typeof token === 'string' &&
+      tokenMatches(token, config.whatsappVerifyTokens);
+    if (!verified || typeof challenge !== 'string' || challenge === '' || challenge.length > MAX_CHALLENGE_LENGTH) {
+      request.webhookOutcome = { result: 'unauthorized' };
+      throw new Forbidden('verification failed');
+    }
+    // The challenge is the sender's own text echoed back: plain text, never sniffed as HTML.
+    return reply.type('text/plain; charset=utf-8').header('x-content-type-options', 'nosniff').send(challenge);
   });
 }

@@ -13,6 +13,8 @@ export interface IncomingMessage {
   /** The instant `ts` names, as a string whose byte order is chronological (see instantKey). */
   readonly tsKey: string;
   readonly text: string | null;
+  /** The provider's message type ("text", "image", …) when it has one; SPEC A.2 messages have none. */
+  readonly type?: string;
 }
 
 export const MAX_TEXT_CODE_POINTS = 4096;

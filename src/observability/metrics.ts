@@ -3,7 +3,7 @@
 
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
-/** Outcomes of POST /webhook, each exported from start at 0. */
+/** Outcomes of webhook requests (and of refused credentials), each exported from start at 0; see the README. */
 export const WEBHOOK_RESULTS = [
   'created',
   'duplicate',
@@ -11,6 +11,12 @@ export const WEBHOOK_RESULTS = [
   'validation_error',
   'payload_too_large',
   'unavailable',
+  'stale_timestamp',
+  'unauthorized',
+  'overloaded',
+  'envelope_stored',
+  'envelope_partial',
+  'envelope_invalid',
 ] as const;
 export type WebhookResult = (typeof WEBHOOK_RESULTS)[number];
 
@@ -24,7 +30,12 @@ export interface Metrics {
   readonly httpRequests: Counter<'path' | 'status'>;
   readonly webhookRequests: Counter<'result'>;
   readonly requestLatency: Histogram;
+  readonly whatsappItems: Counter<'kind' | 'result'>;
 }
+
+/** What became of each item of a WhatsApp envelope. */
+export type WhatsAppItemKind = 'message' | 'status' | 'entry' | 'change';
+export type WhatsAppItemResult = 'created' | 'duplicate' | 'dead_letter' | 'ignored';
 
 export function createMetrics(): Metrics {
   // A registry per app, not prom-client's global one: tests build many apps in one process.
@@ -49,5 +60,17 @@ export function createMetrics(): Metrics {
     buckets: LATENCY_BUCKETS_MS,
     registers: [registry],
   });
-  return { registry, httpRequests, webhookRequests, requestLatency };
+  const whatsappItems = new Counter({
+    name: 'whatsapp_items_total',
+    help: 'Items of WhatsApp Cloud API envelopes, by kind and outcome (ignored: a change of a field that is not stored).',
+    labelNames: ['kind', 'result'] as const,
+    registers: [registry],
+  });
+  for (const kind of ['message', 'status'] as const) {
+    for (const result of ['created', 'duplicate', 'dead_letter'] as const) whatsappItems.inc({ kind, result }, 0);
+  }
+  whatsappItems.inc({ kind: 'entry', result: 'dead_letter' }, 0);
+  whatsappItems.inc({ kind: 'change', result: 'dead_letter' }, 0);
+  whatsappItems.inc({ kind: 'change', result: 'ignored' }, 0);
+  return { registry, httpRequests, webhookRequests, requestLatency, whatsappItems };
 }

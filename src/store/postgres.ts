@@ -1,22 +1,32 @@
 // The PostgreSQL MessageStore, for several replicas on one database: a bounded pool, one
-// transaction per group-commit batch (a single multi-row INSERT … ON CONFLICT DO NOTHING plus the
-// aggregates), and timeouts everywhere so that a database that stops or hangs turns into errors
-// (503) instead of requests that wait forever. The pool replaces broken connections by itself.
+// transaction per group-commit batch or provider delivery (multi-row INSERT … ON CONFLICT DO
+// NOTHING statements plus the aggregates), and timeouts everywhere so that a database that stops
+// or hangs turns into errors (503) instead of requests that wait forever. The pool replaces broken
+// connections by itself.
 
 import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
+import { asDeadLetterKind, asStatusName, deadLetterHash, isStorableId, STATUS_ORDER_SQL } from './delivery-rows.js';
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from './migrations/postgres.js';
 import {
+  type DeadLetter,
+  type DeadLetterPage,
+  type Delivery,
+  type DeliveryOutcome,
+  type DeliveryStatus,
   foldCase,
   type IncomingMessage,
   type InsertOutcome,
+  type MessageDetail,
   type MessageFilter,
   type MessagePage,
   type MessageStore,
   type Page,
   type SenderCount,
   type Stats,
+  type StoredDeadLetter,
   type StoredMessage,
+  type StoredStatus,
   StoreUnavailable,
 } from './store.js';
 
@@ -104,20 +114,54 @@ export function containsPattern(q: string): string {
   return `%${q.replace(/[\\%_]/g, '\\$&')}%`;
 }
 
+/** The columns of a message, in the order stored() reads them from a JSON array. */
+const MESSAGE_COLUMNS = ['message_id', 'from_number', 'to_number', 'ts', 'ts_key', 'text', 'type'];
+
 function stored(value: unknown): StoredMessage {
-  if (!Array.isArray(value) || value.length !== 6) throw new Error('unexpected row shape from PostgreSQL');
-  const [messageId, from, to, ts, tsKey, text] = value as unknown[];
+  if (!Array.isArray(value) || value.length !== MESSAGE_COLUMNS.length) throw new Error('unexpected row shape from PostgreSQL');
+  const [messageId, from, to, ts, tsKey, text, type] = value as unknown[];
   if (
     typeof messageId !== 'string' ||
     typeof from !== 'string' ||
     typeof to !== 'string' ||
     typeof ts !== 'string' ||
     typeof tsKey !== 'string' ||
-    (text !== null && typeof text !== 'string')
+    (text !== null && typeof text !== 'string') ||
+    (type !== null && typeof type !== 'string')
   ) {
     throw new Error('unexpected row types from PostgreSQL');
   }
-  return { messageId, from, to, ts, tsKey, text };
+  // A SPEC message has no type: it reads back without the key, exactly as it was given.
+  return type === null ? { messageId, from, to, ts, tsKey, text } : { messageId, from, to, ts, tsKey, text, type };
+}
+
+function nullableText(value: unknown): value is string | null {
+  return value === null || typeof value === 'string';
+}
+
+function storedStatus(value: unknown): StoredStatus {
+  if (!Array.isArray(value) || value.length !== 4) throw new Error('unexpected status shape from PostgreSQL');
+  const [status, ts, recipientId, errors] = value as unknown[];
+  if (typeof ts !== 'string' || !nullableText(recipientId) || !nullableText(errors)) {
+    throw new Error('unexpected status types from PostgreSQL');
+  }
+  return { status: asStatusName(status), ts, recipientId, errors };
+}
+
+function storedDeadLetter(value: unknown): StoredDeadLetter {
+  if (!Array.isArray(value) || value.length !== 7) throw new Error('unexpected dead letter shape from PostgreSQL');
+  const [id, receivedAt, source, kind, reason, item, itemId] = value as unknown[];
+  if (
+    typeof id !== 'number' ||
+    typeof receivedAt !== 'string' ||
+    typeof source !== 'string' ||
+    typeof reason !== 'string' ||
+    typeof item !== 'string' ||
+    !nullableText(itemId)
+  ) {
+    throw new Error('unexpected dead letter types from PostgreSQL');
+  }
+  return { id, source, receivedAt, kind: asDeadLetterKind(kind), reason, item, itemId };
 }
 
 function senderCount(value: unknown): SenderCount {
@@ -134,13 +178,36 @@ function senderCount(value: unknown): SenderCount {
  * occurrence of a message_id repeated inside the batch is the one inserted.
  */
 const INSERT_BATCH = `
-  INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, created_at)
-  SELECT b.message_id, b.from_number, b.to_number, b.ts, b.ts_key, b.text, b.text_folded, $8::timestamptz
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-    WITH ORDINALITY AS b (message_id, from_number, to_number, ts, ts_key, text, text_folded, position)
+  INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, created_at)
+  SELECT b.message_id, b.from_number, b.to_number, b.ts, b.ts_key, b.text, b.text_folded, b.type, $9::timestamptz
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+    WITH ORDINALITY AS b (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, position)
   ORDER BY b.message_id COLLATE "C", b.position
   ON CONFLICT (message_id) DO NOTHING
   RETURNING message_id, from_number, ts_key`;
+
+// A delivery's statuses, in key order for the same reason, and a pair repeated inside the
+// delivery is inserted from its first occurrence.
+const INSERT_STATUSES = `
+  INSERT INTO delivery_statuses (message_id, status, ts, ts_key, recipient_id, errors, created_at)
+  SELECT s.message_id, s.status, s.ts, s.ts_key, s.recipient_id, s.errors, $7::timestamptz
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+    WITH ORDINALITY AS s (message_id, status, ts, ts_key, recipient_id, errors, position)
+  ORDER BY s.message_id COLLATE "C", s.status COLLATE "C", s.position
+  ON CONFLICT (message_id, status) DO NOTHING
+  RETURNING message_id, status`;
+
+// Dead letters take their ids in the order the delivery lists them, and a redelivered one is kept
+// once. Unlike the keys above they are not inserted in key order: only two replicas taking in the
+// same partly unreadable envelope at the same moment can wait on each other's rows, and if that
+// ever ends in a deadlock, PostgreSQL fails one delivery (503), which the provider then retries.
+const INSERT_DEAD_LETTERS = `
+  INSERT INTO dead_letters (received_at, source, kind, reason, item, item_hash, item_id)
+  SELECT $1::timestamptz, $2, d.kind, d.reason, d.item, d.item_hash, d.item_id
+  FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+    WITH ORDINALITY AS d (kind, reason, item, item_hash, item_id, position)
+  ORDER BY d.position
+  ON CONFLICT (source, kind, item_hash) DO NOTHING`;
 
 // The aggregates of the rows just inserted, each in key order for the same reason as above; the
 // totals row, which every batch updates, comes last so it is held for the shortest time.
@@ -163,12 +230,43 @@ const STATS = `
     (SELECT ts FROM messages ORDER BY ts_key DESC, message_id DESC LIMIT 1) AS last_ts
   FROM totals AS t WHERE t.id = 1`;
 
+// One statement each, so that every part of the answer comes from one snapshot.
+const MESSAGE_DETAIL = `
+  SELECT
+    (SELECT json_build_array(${MESSAGE_COLUMNS.join(', ')}) FROM messages WHERE message_id = $1) AS message,
+    (SELECT coalesce(json_agg(json_build_array(status, ts, recipient_id, errors) ORDER BY ${STATUS_ORDER_SQL}), '[]')
+       FROM delivery_statuses WHERE message_id = $1) AS statuses`;
+// received_at as JavaScript's toISOString writes it: it was stored from one, so no precision is lost.
+const DEAD_LETTERS = `
+  SELECT (SELECT count(*) FROM dead_letters) AS total,
+    (SELECT coalesce(json_agg(json_build_array(d.id, d.received_at, d.source, d.kind, d.reason, d.item, d.item_id) ORDER BY d.id), '[]')
+       FROM (SELECT id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS received_at,
+                    source, kind, reason, item, item_id
+             FROM dead_letters ORDER BY id LIMIT $1 OFFSET $2) AS d) AS rows`;
+
 const HEALTH = 'SELECT (SELECT max(version) FROM schema_migrations) AS version, EXISTS (SELECT 1 FROM messages) AS reachable';
 
 interface InsertedRow {
   message_id: string;
   from_number: string;
   ts_key: string;
+}
+
+/** What inserting a batch of messages did: positional outcomes, and the rows the aggregates must count. */
+interface InsertedMessages {
+  readonly outcomes: InsertOutcome[];
+  readonly inserted: InsertedRow[];
+}
+
+/** Outcomes by position: of the items with one key, the first is the one created, if the key was inserted. */
+function positional<T>(items: readonly T[], keyOf: (item: T) => string, insertedKeys: Iterable<string>): InsertOutcome[] {
+  const created = new Set(insertedKeys);
+  return items.map((item): InsertOutcome => (created.delete(keyOf(item)) ? 'created' : 'duplicate'));
+}
+
+/** A (message id, status) pair as one string; JSON keeps any two different pairs apart. */
+function statusKey(messageId: string, status: string): string {
+  return JSON.stringify([messageId, status]);
 }
 
 function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
@@ -257,16 +355,36 @@ export class PostgresStore implements MessageStore {
     if (this.#closed) throw new Error('the store is closed');
     if (messages.length === 0) return [];
     const createdAt = this.#now().toISOString();
-    const columns = [
-      messages.map((m) => m.messageId),
-      messages.map((m) => m.from),
-      messages.map((m) => m.to),
-      messages.map((m) => m.ts),
-      messages.map((m) => m.tsKey),
-      messages.map((m) => m.text),
-      messages.map((m) => (m.text === null ? null : foldCase(m.text))),
-      createdAt,
-    ];
+    return this.#transaction(async (client) => {
+      const { outcomes, inserted } = await this.#insertMessages(client, messages, createdAt);
+      if (inserted.length > 0) await this.#addAggregates(client, inserted);
+      return outcomes;
+    });
+  }
+
+  async storeDelivery(delivery: Delivery): Promise<DeliveryOutcome> {
+    if (this.#closed) throw new Error('the store is closed');
+    const { messages, statuses, deadLetters } = delivery;
+    if (messages.length === 0 && statuses.length === 0 && deadLetters.length === 0) return { messages: [], statuses: [] };
+    const createdAt = this.#now().toISOString();
+    return this.#transaction(async (client) => {
+      // Every transaction of every replica takes its locks in one order: messages, statuses, then
+      // the aggregates with the totals row last (insertMany skips the statuses), and rows in key
+      // order inside each table. Two transactions may wait for each other, never in a cycle.
+      const stored: InsertedMessages =
+        messages.length > 0 ? await this.#insertMessages(client, messages, createdAt) : { outcomes: [], inserted: [] };
+      const statusOutcomes = statuses.length > 0 ? await this.#insertStatuses(client, statuses, createdAt) : [];
+      if (deadLetters.length > 0) await this.#insertDeadLetters(client, deadLetters, delivery.source, createdAt);
+      if (stored.inserted.length > 0) await this.#addAggregates(client, stored.inserted);
+      return { messages: stored.outcomes, statuses: statusOutcomes };
+    });
+  }
+
+  /**
+   * Runs `work` in one transaction on a pooled connection and resolves once it has committed;
+   * rejects, with nothing committed, when any statement fails.
+   */
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.#pool.connect().catch((error: unknown) => {
         throw classify(error);
@@ -276,12 +394,9 @@ export class PostgresStore implements MessageStore {
       try {
         await client.query(this.#begin);
         begun = true;
-        const inserted = await client.query<InsertedRow>(INSERT_BATCH, columns);
-        if (inserted.rows.length > 0) await this.#addAggregates(client, inserted.rows);
+        const result = await work(client);
         await client.query('COMMIT');
-        // Outcomes by position: the first occurrence of an id that this batch inserted is the one created.
-        const created = new Set(inserted.rows.map((r) => r.message_id));
-        return messages.map((m): InsertOutcome => (created.delete(m.messageId) ? 'created' : 'duplicate'));
+        return result;
       } catch (error) {
         // Never ROLLBACK on a connection in an unknown state: dropping it makes the server roll the
         // transaction back, and the pool opens a fresh one.
@@ -295,6 +410,66 @@ export class PostgresStore implements MessageStore {
         client.release(broken);
       }
     }
+  }
+
+  /** Inserts the messages (not their aggregates, which #addAggregates adds). */
+  async #insertMessages(
+    client: pg.PoolClient,
+    messages: readonly IncomingMessage[],
+    createdAt: string,
+  ): Promise<InsertedMessages> {
+    const inserted = await client.query<InsertedRow>(INSERT_BATCH, [
+      messages.map((m) => m.messageId),
+      messages.map((m) => m.from),
+      messages.map((m) => m.to),
+      messages.map((m) => m.ts),
+      messages.map((m) => m.tsKey),
+      messages.map((m) => m.text),
+      messages.map((m) => (m.text === null ? null : foldCase(m.text))),
+      messages.map((m) => m.type ?? null),
+      createdAt,
+    ]);
+    // The first occurrence of an id that this batch inserted is the one created.
+    const outcomes = positional(
+      messages,
+      (m) => m.messageId,
+      inserted.rows.map((r) => r.message_id),
+    );
+    return { outcomes, inserted: inserted.rows };
+  }
+
+  async #insertStatuses(client: pg.PoolClient, statuses: readonly DeliveryStatus[], createdAt: string): Promise<InsertOutcome[]> {
+    const inserted = await client.query<{ message_id: string; status: string }>(INSERT_STATUSES, [
+      statuses.map((s) => s.messageId),
+      statuses.map((s) => s.status),
+      statuses.map((s) => s.ts),
+      statuses.map((s) => s.tsKey),
+      statuses.map((s) => s.recipientId),
+      statuses.map((s) => s.errors),
+      createdAt,
+    ]);
+    return positional(
+      statuses,
+      (s) => statusKey(s.messageId, s.status),
+      inserted.rows.map((r) => statusKey(r.message_id, r.status)),
+    );
+  }
+
+  async #insertDeadLetters(
+    client: pg.PoolClient,
+    deadLetters: readonly DeadLetter[],
+    source: string,
+    receivedAt: string,
+  ): Promise<void> {
+    await client.query(INSERT_DEAD_LETTERS, [
+      receivedAt,
+      source,
+      deadLetters.map((d) => d.kind),
+      deadLetters.map((d) => d.reason),
+      deadLetters.map((d) => d.item),
+      deadLetters.map((d) => deadLetterHash(d.item)),
+      deadLetters.map((d) => d.itemId),
+    ]);
   }
 
   async #addAggregates(client: pg.PoolClient, rows: readonly InsertedRow[]): Promise<void> {
@@ -352,12 +527,12 @@ export class PostgresStore implements MessageStore {
       page.after === undefined
         ? where
         : [...where, `(ts_key, message_id) > (${param(page.after.tsKey)}, ${param(afterId ?? '')})`];
-    const rows = `SELECT message_id, from_number, to_number, ts, ts_key, text FROM messages
+    const rows = `SELECT ${MESSAGE_COLUMNS.join(', ')} FROM messages
       ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
       ORDER BY ts_key, message_id LIMIT ${param(page.limit + 1)} OFFSET ${param(page.offset)}`;
     // One statement, so the page and its total come from one snapshot.
     const sql = `SELECT (${count}) AS total,
-      (SELECT coalesce(json_agg(json_build_array(r.message_id, r.from_number, r.to_number, r.ts, r.ts_key, r.text)
+      (SELECT coalesce(json_agg(json_build_array(${MESSAGE_COLUMNS.map((c) => `r.${c}`).join(', ')})
          ORDER BY r.ts_key, r.message_id), '[]') FROM (${rows}) AS r) AS rows`;
     const result = await this.#read<{ total: string; rows: unknown }>(sql, params);
     const row = result.rows[0];
@@ -365,6 +540,25 @@ export class PostgresStore implements MessageStore {
     const found = row.rows.map(stored);
     const hasMore = found.length > page.limit;
     return { data: hasMore ? found.slice(0, page.limit) : found, total: Number(row.total), hasMore };
+  }
+
+  async getMessage(messageId: string): Promise<MessageDetail | null> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (!isStorableId(messageId)) return null;
+    const result = await this.#read<{ message: unknown; statuses: unknown }>(MESSAGE_DETAIL, [messageId]);
+    const row = result.rows[0];
+    if (row === undefined || !Array.isArray(row.statuses)) throw new Error('unexpected answer from PostgreSQL');
+    const statuses = row.statuses.map(storedStatus);
+    if (row.message === null && statuses.length === 0) return null;
+    return { messageId, message: row.message === null ? null : stored(row.message), statuses };
+  }
+
+  async listDeadLetters(page: { readonly limit: number; readonly offset: number }): Promise<DeadLetterPage> {
+    if (this.#closed) throw new Error('the store is closed');
+    const result = await this.#read<{ total: string; rows: unknown }>(DEAD_LETTERS, [page.limit, page.offset]);
+    const row = result.rows[0];
+    if (row === undefined || !Array.isArray(row.rows)) throw new Error('unexpected answer from PostgreSQL');
+    return { data: row.rows.map(storedDeadLetter), total: Number(row.total) };
   }
 
   async stats(topSenders: number): Promise<Stats> {

@@ -1,12 +1,16 @@
-// The main thread's side of the writer thread: posts batches, matches replies to callers, and
-// starts a fresh thread if one dies (the batches it held are failed, never acknowledged).
+// The main thread's side of the writer thread: posts batches and deliveries, matches replies to
+// callers, and starts a fresh thread if one dies (the requests it held are failed, never
+// acknowledged).
 
 import { Worker } from 'node:worker_threads';
 import type { WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
-import type { IncomingMessage, InsertOutcome } from './store.js';
+import type { Delivery, DeliveryOutcome, IncomingMessage, InsertOutcome } from './store.js';
+
+/** A reply that is not an error, for the request whose id it carries. */
+type Answer = Exclude<WriterReply, { type: 'ready' } | { error: string }>;
 
 interface Waiting {
-  readonly resolve: (outcomes: InsertOutcome[]) => void;
+  readonly answer: (reply: Answer) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -48,7 +52,7 @@ export class SqliteWriterThread {
       if (waiting === undefined) return;
       this.#waiting.delete(reply.id);
       if ('error' in reply) waiting.reject(new Error(reply.error));
-      else waiting.resolve(reply.outcomes);
+      else waiting.answer(reply);
     });
     worker.on('error', (error) => {
       this.#lastError = error;
@@ -68,14 +72,33 @@ export class SqliteWriterThread {
   }
 
   async write(messages: readonly IncomingMessage[], createdAt: string): Promise<InsertOutcome[]> {
+    const reply = await this.#request((id) => ({ type: 'write', id, messages, createdAt }));
+    if (!('outcomes' in reply)) throw new Error('the writer thread answered a write with something else');
+    return reply.outcomes;
+  }
+
+  async deliver(delivery: Delivery, createdAt: string): Promise<DeliveryOutcome> {
+    const reply = await this.#request((id) => ({ type: 'deliver', id, delivery, createdAt }));
+    if (!('delivered' in reply)) throw new Error('the writer thread answered a delivery with something else');
+    return reply.delivered;
+  }
+
+  /** Posts the request `make` builds with a fresh id; resolves with the thread's answer to it. */
+  async #request(make: (id: number) => WriterRequest): Promise<Answer> {
     if (this.#closed) throw new Error('the store is closed');
     await this.start();
     const worker = this.#worker;
     if (worker === null) throw this.#lastError ?? new Error('writer thread is not running');
     const id = this.#nextId++;
-    return new Promise<InsertOutcome[]>((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject });
-      worker.postMessage({ type: 'write', id, messages, createdAt } satisfies WriterRequest);
+    return new Promise<Answer>((resolve, reject) => {
+      this.#waiting.set(id, { answer: resolve, reject });
+      try {
+        worker.postMessage(make(id));
+      } catch (error) {
+        // Not posted (a value the structured clone refuses): nothing will answer it.
+        this.#waiting.delete(id);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
     });
   }
 
@@ -84,7 +107,7 @@ export class SqliteWriterThread {
     return this.#worker !== null;
   }
 
-  /** Lets queued batches finish, then stops the thread. */
+  /** Lets queued requests finish, then stops the thread. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -1,13 +1,29 @@
-// Writes batches of messages into SQLite: each batch is one transaction that inserts the new rows
-// and the aggregates together. The trigram index of their text is built afterwards, in chunks
-// (indexText). Used on the main thread or inside the writer thread (sqlite-writer.worker.ts).
+// Writes into SQLite: each call is one transaction that inserts the new rows and the aggregates
+// together; a provider delivery adds its statuses and dead letters to the same transaction. The
+// trigram index of the text is built afterwards, in chunks (indexText). Used on the main thread or
+// inside the writer thread (sqlite-writer.worker.ts).
 
 import type Database from 'better-sqlite3';
-import { foldCase, type IncomingMessage, type InsertOutcome } from './store.js';
+import { deadLetterHash } from './delivery-rows.js';
+import { type Delivery, type DeliveryOutcome, foldCase, type IncomingMessage, type InsertOutcome } from './store.js';
+
+/**
+ * One caller's share of a transaction: an insertMany batch (no statuses, no dead letters) or a
+ * provider delivery, with the server time of the call.
+ */
+export interface WritePart extends Delivery {
+  /** created_at of its rows, received_at of its dead letters. */
+  readonly createdAt: string;
+}
+
+/** An insertMany batch as a part: messages only. */
+export function messagesPart(messages: readonly IncomingMessage[], createdAt: string): WritePart {
+  return { messages, statuses: [], deadLetters: [], source: '', createdAt };
+}
 
 export class SqliteWriter {
   readonly #db: Database.Database;
-  readonly #batch: (messages: readonly IncomingMessage[], createdAt: string) => InsertOutcome[];
+  readonly #commit: (parts: readonly WritePart[]) => DeliveryOutcome[];
   /** Indexes one chunk; returns how many rows it covered and how many are left. */
   readonly #indexChunk: (limit: number) => { covered: number; left: number };
   /** Rows stored but not yet in the trigram index. */
@@ -16,8 +32,8 @@ export class SqliteWriter {
   constructor(db: Database.Database) {
     this.#db = db;
     const insert = db.prepare(
-      `INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (message_id) DO NOTHING`,
     );
     const addSender = db
@@ -30,19 +46,40 @@ export class SqliteWriter {
       'INSERT INTO hour_counts (hour, count) VALUES (?, ?) ON CONFLICT (hour) DO UPDATE SET count = count + excluded.count',
     );
     const addTotals = db.prepare('UPDATE totals SET messages = messages + ?, senders = senders + ? WHERE id = 1');
-    this.#batch = db.transaction((messages: readonly IncomingMessage[], createdAt: string) => {
+    const insertStatus = db.prepare(
+      `INSERT INTO delivery_statuses (message_id, status, ts, ts_key, recipient_id, errors, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (message_id, status) DO NOTHING`,
+    );
+    const insertDeadLetter = db.prepare(
+      `INSERT INTO dead_letters (received_at, source, kind, reason, item, item_hash, item_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (source, kind, item_hash) DO NOTHING`,
+    );
+    this.#commit = db.transaction((parts: readonly WritePart[]) => {
       const perSender = new Map<string, number>();
       const perHour = new Map<string, number>();
       let created = 0;
-      const outcomes = messages.map((m): InsertOutcome => {
-        const folded = m.text === null ? null : foldCase(m.text);
-        const info = insert.run(m.messageId, m.from, m.to, m.ts, m.tsKey, m.text, folded, createdAt);
-        if (info.changes === 0) return 'duplicate';
-        created++;
-        perSender.set(m.from, (perSender.get(m.from) ?? 0) + 1);
-        const hour = m.tsKey.slice(0, 13);
-        perHour.set(hour, (perHour.get(hour) ?? 0) + 1);
-        return 'created';
+      // Parts in the order they came: a message_id or (message_id, status) pair that several of
+      // them carry is created by the first, exactly as if they had been committed one by one.
+      const outcomes = parts.map((part): DeliveryOutcome => {
+        const messages = part.messages.map((m): InsertOutcome => {
+          const folded = m.text === null ? null : foldCase(m.text);
+          const info = insert.run(m.messageId, m.from, m.to, m.ts, m.tsKey, m.text, folded, m.type ?? null, part.createdAt);
+          if (info.changes === 0) return 'duplicate';
+          created++;
+          perSender.set(m.from, (perSender.get(m.from) ?? 0) + 1);
+          const hour = m.tsKey.slice(0, 13);
+          perHour.set(hour, (perHour.get(hour) ?? 0) + 1);
+          return 'created';
+        });
+        const statuses = part.statuses.map((s): InsertOutcome => {
+          const info = insertStatus.run(s.messageId, s.status, s.ts, s.tsKey, s.recipientId, s.errors, part.createdAt);
+          return info.changes === 0 ? 'duplicate' : 'created';
+        });
+        for (const d of part.deadLetters) {
+          insertDeadLetter.run(part.createdAt, part.source, d.kind, d.reason, d.item, deadLetterHash(d.item), d.itemId);
+        }
+        return { messages, statuses };
       });
       // Aggregates in the same transaction, one upsert per distinct sender and hour of the batch.
       let newSenders = 0;
@@ -86,8 +123,19 @@ export class SqliteWriter {
    * positional. The unique constraint decides duplicates, including repeats inside the batch.
    */
   write(messages: readonly IncomingMessage[], createdAt: string): InsertOutcome[] {
-    const outcomes = this.#batch(messages, createdAt);
-    for (const outcome of outcomes) if (outcome === 'created') this.#unindexed++;
+    return this.commit([messagesPart(messages, createdAt)])[0]?.messages ?? [];
+  }
+
+  /**
+   * Commits every part in one transaction and returns once it is committed: one outcome per
+   * part, each positional like write's. Throws, having committed nothing of any part, when the
+   * database fails.
+   */
+  commit(parts: readonly WritePart[]): DeliveryOutcome[] {
+    const outcomes = this.#commit(parts);
+    for (const outcome of outcomes) {
+      for (const message of outcome.messages) if (message === 'created') this.#unindexed++;
+    }
     return outcomes;
   }
 

@@ -1,12 +1,12 @@
-// The writer thread: owns one write connection and commits the batches the main thread posts, so
-// the disk sync of each commit never blocks the event loop that serves HTTP. Batches that queued
-// up while a commit was running are merged into the next transaction: one disk sync answers all.
+// The writer thread: owns one write connection and commits the batches and deliveries the main
+// thread posts, so the disk sync of each commit never blocks the event loop that serves HTTP.
+// Requests that queued up while a commit was running are merged into the next transaction: one
+// disk sync answers all.
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openConnection } from './sqlite-connection.js';
-import { SqliteWriter } from './sqlite-writer.js';
+import { messagesPart, SqliteWriter, type WritePart } from './sqlite-writer.js';
 import type { WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
-import type { IncomingMessage } from './store.js';
 
 /** The most rows merged into one transaction. */
 const MAX_MERGED_ROWS = 4096;
@@ -51,22 +51,32 @@ function scheduleIndexing(): void {
   }
 }
 
-type WriteRequest = Extract<WriterRequest, { type: 'write' }>;
+type CommitRequest = Exclude<WriterRequest, { type: 'close' }>;
 
-function commit(requests: WriteRequest[]): void {
-  const messages: IncomingMessage[] = [];
-  for (const request of requests) messages.push(...request.messages);
-  const createdAt = requests[requests.length - 1]?.createdAt ?? new Date().toISOString();
+function part(request: CommitRequest): WritePart {
+  return request.type === 'write'
+    ? messagesPart(request.messages, request.createdAt)
+    : { ...request.delivery, createdAt: request.createdAt };
+}
+
+/** Rows a request adds to a transaction. */
+function rowsOf(request: CommitRequest): number {
+  if (request.type === 'write') return request.messages.length;
+  const { messages, statuses, deadLetters } = request.delivery;
+  return messages.length + statuses.length + deadLetters.length;
+}
+
+function commit(requests: CommitRequest[]): void {
   let replies: WriterReply[];
   try {
-    const outcomes = writer.write(messages, createdAt);
-    let offset = 0;
-    replies = requests.map((request) => {
-      const mine = outcomes.slice(offset, offset + request.messages.length);
-      offset += request.messages.length;
-      return { id: request.id, outcomes: mine };
+    const outcomes = writer.commit(requests.map(part));
+    replies = requests.map((request, i): WriterReply => {
+      const mine = outcomes[i];
+      if (mine === undefined) return { id: request.id, error: 'the writer returned no outcome for this request' };
+      return request.type === 'write' ? { id: request.id, outcomes: mine.messages } : { id: request.id, delivered: mine };
     });
   } catch (error) {
+    // One transaction: nothing of any request in it was committed, so every one of them fails.
     const reason = error instanceof Error ? error.message : String(error);
     replies = requests.map((request) => ({ id: request.id, error: reason }));
   }
@@ -77,9 +87,10 @@ port.on('message', (first: WriterRequest) => {
   if (first.type === 'close') {
     closing = true;
   } else {
-    const batch: WriteRequest[] = [first];
-    let rows = first.messages.length;
-    // Take whatever else is already waiting, without yielding to the event loop.
+    const batch: CommitRequest[] = [first];
+    let rows = rowsOf(first);
+    // Take whatever else is already waiting, batches and deliveries alike, without yielding to
+    // the event loop.
     while (rows < MAX_MERGED_ROWS) {
       const next = receiveMessageOnPort(port)?.message as WriterRequest | undefined;
       if (next === undefined) break;
@@ -88,7 +99,7 @@ port.on('message', (first: WriterRequest) => {
         break;
       }
       batch.push(next);
-      rows += next.messages.length;
+      rows += rowsOf(next);
     }
     commit(batch);
     scheduleIndexing();

@@ -1,23 +1,30 @@
 // The SQLite MessageStore: one file, WAL journal with synchronous=FULL so that a commit has
-// reached the disk before insertMany resolves. Reads run on the calling thread; writes run either
-// inline or on a writer thread (the default for the server), so disk syncs never block HTTP.
+// reached the disk before insertMany or storeDelivery resolves. Reads run on the calling thread;
+// writes run either inline or on a writer thread (the default for the server), so disk syncs
+// never block HTTP.
 
 import type Database from 'better-sqlite3';
 import { codePointLength } from '../ingest/issues.js';
+import { asDeadLetterKind, asStatusName, isStorableId, STATUS_ORDER_SQL } from './delivery-rows.js';
 import { SQLITE_SCHEMA_VERSION } from './migrations/sqlite.js';
 import { openConnection } from './sqlite-connection.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import { SqliteWriterThread } from './sqlite-writer-thread.js';
 import {
+  type DeadLetterPage,
+  type Delivery,
+  type DeliveryOutcome,
   foldCase,
   type IncomingMessage,
   type InsertOutcome,
+  type MessageDetail,
   type MessageFilter,
   type MessagePage,
   type MessageStore,
   type Page,
   type Stats,
   type StoredMessage,
+  type StoredStatus,
 } from './store.js';
 
 interface MessageRow {
@@ -27,6 +34,27 @@ interface MessageRow {
   ts: string;
   ts_key: string;
   text: string | null;
+  type: string | null;
+}
+
+/** The columns a MessageRow reads. */
+const MESSAGE_COLUMNS = 'message_id, from_number, to_number, ts, ts_key, text, type';
+
+interface StatusRow {
+  status: string;
+  ts: string;
+  recipient_id: string | null;
+  errors: string | null;
+}
+
+interface DeadLetterRow {
+  id: number;
+  received_at: string;
+  source: string;
+  kind: string;
+  reason: string;
+  item: string;
+  item_id: string | null;
 }
 
 interface ListStatements {
@@ -56,7 +84,20 @@ function trigramQuery(q: string): string {
 }
 
 function toStored(row: MessageRow): StoredMessage {
-  return { messageId: row.message_id, from: row.from_number, to: row.to_number, ts: row.ts, tsKey: row.ts_key, text: row.text };
+  const message = {
+    messageId: row.message_id,
+    from: row.from_number,
+    to: row.to_number,
+    ts: row.ts,
+    tsKey: row.ts_key,
+    text: row.text,
+  };
+  // A SPEC message has no type: it reads back without the key, exactly as it was given.
+  return row.type === null ? message : { ...message, type: row.type };
+}
+
+function toStatus(row: StatusRow): StoredStatus {
+  return { status: asStatusName(row.status), ts: row.ts, recipientId: row.recipient_id, errors: row.errors };
 }
 
 export interface SqliteStoreOptions {
@@ -80,8 +121,12 @@ export class SqliteStore implements MessageStore {
   readonly #thread: SqliteWriterThread | null;
   /** Commits a batch: inline on this thread, or on the writer thread. */
   readonly #write: (messages: readonly IncomingMessage[], createdAt: string) => InsertOutcome[] | Promise<InsertOutcome[]>;
+  /** Commits a delivery, where #write commits a batch. */
+  readonly #deliver: (delivery: Delivery, createdAt: string) => DeliveryOutcome | Promise<DeliveryOutcome>;
   readonly #listCache = new Map<string, ListStatements>();
   readonly #stats: { totals: Database.Statement; top: Database.Statement; first: Database.Statement; last: Database.Statement };
+  readonly #detail: { message: Database.Statement; statuses: Database.Statement };
+  readonly #deadLetters: { rows: Database.Statement; count: Database.Statement };
   #closed = false;
 
   /** The writer thread merges batches that queue up during a commit, so they need not wait here. */
@@ -107,14 +152,22 @@ export class SqliteStore implements MessageStore {
     const thread =
       options.writerThread && options.path !== ':memory:' ? new SqliteWriterThread(options.path, options.writerThread) : null;
     this.#thread = thread;
-    if (thread !== null) this.#write = (messages, createdAt) => thread.write(messages, createdAt);
-    else {
+    if (thread !== null) {
+      this.#write = (messages, createdAt) => thread.write(messages, createdAt);
+      this.#deliver = (delivery, createdAt) => thread.deliver(delivery, createdAt);
+    } else {
       const inline = new SqliteWriter(this.#db);
       this.#write = (messages, createdAt) => {
         const outcomes = inline.write(messages, createdAt);
         // No thread to index in the background: index now, so that searches never scan.
         inline.indexText(Number.MAX_SAFE_INTEGER);
         return outcomes;
+      };
+      this.#deliver = (delivery, createdAt) => {
+        const [outcome] = inline.commit([{ ...delivery, createdAt }]);
+        inline.indexText(Number.MAX_SAFE_INTEGER);
+        if (outcome === undefined) throw new Error('the writer returned no outcome for the delivery');
+        return outcome;
       };
     }
     this.#stats = {
@@ -123,6 +176,19 @@ export class SqliteStore implements MessageStore {
       first: this.#db.prepare('SELECT ts FROM messages ORDER BY ts_key, message_id LIMIT 1').pluck(),
       last: this.#db.prepare('SELECT ts FROM messages ORDER BY ts_key DESC, message_id DESC LIMIT 1').pluck(),
     };
+    this.#detail = {
+      message: this.#db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE message_id = ?`),
+      statuses: this.#db.prepare(
+        `SELECT status, ts, recipient_id, errors FROM delivery_statuses WHERE message_id = ? ORDER BY ${STATUS_ORDER_SQL}`,
+      ),
+    };
+    this.#deadLetters = {
+      rows: this.#db.prepare(
+        'SELECT id, received_at, source, kind, reason, item, item_id FROM dead_letters ORDER BY id LIMIT ? OFFSET ?',
+      ),
+      // Exact, by counting: dead letters are the rare unreadable items, not the stream of messages.
+      count: this.#db.prepare('SELECT count(*) FROM dead_letters').pluck(),
+    };
   }
 
   async insertMany(messages: readonly IncomingMessage[]): Promise<InsertOutcome[]> {
@@ -130,6 +196,14 @@ export class SqliteStore implements MessageStore {
     if (messages.length === 0) return [];
     const createdAt = this.#now().toISOString();
     return this.#write(messages, createdAt);
+  }
+
+  async storeDelivery(delivery: Delivery): Promise<DeliveryOutcome> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (delivery.messages.length === 0 && delivery.statuses.length === 0 && delivery.deadLetters.length === 0) {
+      return { messages: [], statuses: [] };
+    }
+    return this.#deliver(delivery, this.#now().toISOString());
   }
 
   #listStatements(filter: MessageFilter, page: Page, q: string | undefined): ListStatements {
@@ -173,7 +247,7 @@ export class SqliteStore implements MessageStore {
 
     const statements: ListStatements = {
       rows: this.#db.prepare(
-        `SELECT message_id, from_number, to_number, ts, ts_key, text FROM messages
+        `SELECT ${MESSAGE_COLUMNS} FROM messages
          ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
          ORDER BY ts_key, message_id LIMIT @limit OFFSET @offset`,
       ),
@@ -206,6 +280,37 @@ export class SqliteStore implements MessageStore {
       const found = (rows.all(rowParams) as MessageRow[]).map(toStored);
       const hasMore = found.length > page.limit;
       return { data: hasMore ? found.slice(0, page.limit) : found, total: Number(count.get(params)), hasMore };
+    });
+    return read.deferred();
+  }
+
+  async getMessage(messageId: string): Promise<MessageDetail | null> {
+    if (!isStorableId(messageId)) return null;
+    // One read transaction: the message and its statuses come from the same snapshot.
+    const read = this.#db.transaction((): MessageDetail | null => {
+      const row = this.#detail.message.get(messageId) as MessageRow | undefined;
+      const statuses = (this.#detail.statuses.all(messageId) as StatusRow[]).map(toStatus);
+      if (row === undefined && statuses.length === 0) return null;
+      return { messageId, message: row === undefined ? null : toStored(row), statuses };
+    });
+    return read.deferred();
+  }
+
+  async listDeadLetters(page: { readonly limit: number; readonly offset: number }): Promise<DeadLetterPage> {
+    const read = this.#db.transaction((): DeadLetterPage => {
+      const rows = this.#deadLetters.rows.all(page.limit, page.offset) as DeadLetterRow[];
+      return {
+        data: rows.map((r) => ({
+          id: r.id,
+          source: r.source,
+          receivedAt: r.received_at,
+          kind: asDeadLetterKind(r.kind),
+          reason: r.reason,
+          item: r.item,
+          itemId: r.item_id,
+        })),
+        total: Number(this.#deadLetters.count.get()),
+      };
     });
     return read.deferred();
   }

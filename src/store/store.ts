@@ -2,8 +2,9 @@
 // implement it; the HTTP layer never sees SQL.
 
 import type { IncomingMessage } from '../ingest/message.js';
+import type { DeadLetter, DeliveryStatus, DeliveryStatusName } from '../ingest/whatsapp.js';
 
-export type { IncomingMessage };
+export type { DeadLetter, DeliveryStatus, DeliveryStatusName, IncomingMessage };
 
 /** The outcome of storing one message: the first delivery of a message_id creates, later ones are duplicates. */
 export type InsertOutcome = 'created' | 'duplicate';
@@ -55,6 +56,56 @@ export interface Stats {
   readonly lastMessageTs: string | null;
 }
 
+/**
+ * Everything one provider delivery (a WhatsApp Cloud API envelope) asks to keep, written in one
+ * transaction: its messages, its delivery statuses and the items that could not be read.
+ */
+export interface Delivery {
+  readonly messages: readonly IncomingMessage[];
+  readonly statuses: readonly DeliveryStatus[];
+  /** Kept whole with their reason; `source` names the provider ("whatsapp"). */
+  readonly deadLetters: readonly DeadLetter[];
+  readonly source: string;
+}
+
+export interface DeliveryOutcome {
+  /** Positional, as insertMany's. */
+  readonly messages: InsertOutcome[];
+  /** Positional: a (message id, status) pair is stored once; later deliveries of it are duplicates. */
+  readonly statuses: InsertOutcome[];
+}
+
+export interface StoredStatus {
+  readonly status: DeliveryStatusName;
+  readonly ts: string;
+  readonly recipientId: string | null;
+  /** JSON text of the provider's errors array, as received. */
+  readonly errors: string | null;
+}
+
+/** One message id with what is known about it: the message itself (if received) and its delivery statuses. */
+export interface MessageDetail {
+  readonly messageId: string;
+  /** Null when only statuses are known: statuses usually describe messages the business sent. */
+  readonly message: StoredMessage | null;
+  /** Ordered by instant, then sent < delivered < read < failed. */
+  readonly statuses: StoredStatus[];
+}
+
+export interface StoredDeadLetter extends DeadLetter {
+  /** Increasing in the order the dead letters were stored. */
+  readonly id: number;
+  readonly source: string;
+  /** Server time (ISO-8601) of the delivery that carried it. */
+  readonly receivedAt: string;
+}
+
+export interface DeadLetterPage {
+  /** Oldest first. */
+  readonly data: StoredDeadLetter[];
+  readonly total: number;
+}
+
 export interface MessageStore {
   /**
    * Stores a batch in one transaction and resolves only once it is durably committed.
@@ -67,7 +118,15 @@ export interface MessageStore {
    * batches (the SQLite writer thread) or runs them in parallel (a connection pool).
    */
   readonly concurrentWrites?: number;
+  /**
+   * Stores a provider delivery in one transaction and resolves once it is durably committed;
+   * rejects (committing nothing) when the database fails. Messages follow insertMany's rules.
+   */
+  storeDelivery(delivery: Delivery): Promise<DeliveryOutcome>;
   listMessages(filter: MessageFilter, page: Page): Promise<MessagePage>;
+  /** The message and its statuses; null when the id has neither. */
+  getMessage(messageId: string): Promise<MessageDetail | null>;
+  listDeadLetters(page: { readonly limit: number; readonly offset: number }): Promise<DeadLetterPage>;
   stats(topSenders: number): Promise<Stats>;
   /** Resolves when the database answers a query on the applied schema; rejects with the reason otherwise. */
   checkHealth(): Promise<void>;

@@ -91,7 +91,7 @@ describe('GET /metrics', () => {
 
   it('gives all unknown URLs one shared path label', async () => {
     const t = app();
-    for (const url of ['/nope/1', '/nope/2', '/wp-admin.php?x=1', '/messages/123']) {
+    for (const url of ['/nope/1', '/nope/2', '/wp-admin.php?x=1', '/messages/123/extra']) {
       expect((await t.app.inject({ method: 'GET', url })).statusCode).toBe(404);
     }
     const samples = await scrape(t);

@@ -1,6 +1,7 @@
 // Shared pieces of the HTTP-tier tests: a fresh app per test, message payloads, typed response
 // bodies and a small reader for the Prometheus text format.
 
+import { readFileSync } from 'node:fs';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach } from 'vitest';
 import { makeTestApp, type TestApp, testStoreKind } from '../helpers/app.js';
@@ -156,4 +157,123 @@ export async function scrape(t: TestApp): Promise<Sample[]> {
   const res = await t.app.inject({ method: 'GET', url: '/metrics' });
   if (res.statusCode !== 200) throw new Error(`GET /metrics answered ${res.statusCode}`);
   return parseSamples(res.body);
+}
+
+/** POST /webhook with exactly these bytes and headers (no signature is added). */
+export function postWebhook(
+  t: TestApp,
+  body: string | Buffer | object,
+  headers: Record<string, string | string[]> = {},
+): Promise<LightMyRequestResponse> {
+  const payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+  return t.app.inject({ method: 'POST', url: '/webhook', payload, headers: { 'content-type': 'application/json', ...headers } });
+}
+
+/** The raw bytes of a WhatsApp envelope fixture (test/fixtures/whatsapp/<name>.json), exactly as stored. */
+export function whatsappFixture(name: string): Buffer {
+  return readFileSync(new URL(`../fixtures/whatsapp/${name}.json`, import.meta.url));
+}
+
+/** The value at `path` inside parsed JSON, or undefined when the path leads nowhere. */
+export function jsonAt(value: unknown, ...path: (string | number)[]): unknown {
+  let current = value;
+  for (const step of path) {
+    if (typeof step === 'number') {
+      if (!Array.isArray(current)) return undefined;
+      current = current[step];
+    } else {
+      if (typeof current !== 'object' || current === null || Array.isArray(current) || !Object.hasOwn(current, step)) {
+        return undefined;
+      }
+      current = (current as Record<string, unknown>)[step];
+    }
+  }
+  return current;
+}
+
+export interface StatusItem {
+  status: string;
+  ts: string;
+  recipient_id: string | null;
+  errors: unknown;
+}
+
+export interface MessageDetailBody {
+  message_id: string;
+  from: string | null;
+  to: string | null;
+  ts: string | null;
+  text: string | null;
+  type: string | null;
+  statuses: StatusItem[];
+}
+
+export interface DeadLetterItem {
+  id: number;
+  received_at: string;
+  source: string;
+  kind: string;
+  reason: string;
+  item_id: string | null;
+  item: unknown;
+}
+
+export interface DeadLettersBody {
+  data: DeadLetterItem[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+/** GET /messages/{message_id}, the id percent-encoded as a client would. */
+export function getMessageDetail(
+  t: TestApp,
+  messageId: string,
+  headers: Record<string, string> = {},
+): Promise<LightMyRequestResponse> {
+  return t.app.inject({ method: 'GET', url: `/messages/${encodeURIComponent(messageId)}`, headers });
+}
+
+/** The detail of a message that must exist. */
+export async function messageDetail(t: TestApp, messageId: string): Promise<MessageDetailBody> {
+  const res = await getMessageDetail(t, messageId);
+  if (res.statusCode !== 200) throw new Error(`GET /messages/${messageId} answered ${res.statusCode}: ${res.body}`);
+  return res.json<MessageDetailBody>();
+}
+
+export async function getDeadLetters(t: TestApp, query = ''): Promise<DeadLettersBody> {
+  const res = await t.app.inject({ method: 'GET', url: `/dead-letters${query}` });
+  if (res.statusCode !== 200) throw new Error(`GET /dead-letters${query} answered ${res.statusCode}: ${res.body}`);
+  return res.json<DeadLettersBody>();
+}
+
+/** Every dead letter, oldest first, read page by page. */
+export async function allDeadLetters(t: TestApp): Promise<DeadLetterItem[]> {
+  const all: DeadLetterItem[] = [];
+  for (;;) {
+    const page = await getDeadLetters(t, `?limit=100&offset=${all.length}`);
+    all.push(...page.data);
+    if (page.data.length === 0 || all.length >= page.total) return all;
+  }
+}
+
+export async function getStats(t: TestApp): Promise<StatsBody> {
+  const res = await t.app.inject({ method: 'GET', url: '/stats' });
+  if (res.statusCode !== 200) throw new Error(`GET /stats answered ${res.statusCode}: ${res.body}`);
+  return res.json<StatsBody>();
+}
+
+/** The log lines written while serving the request this response answers (found by its X-Request-ID). */
+export function logLinesOf(t: TestApp, res: LightMyRequestResponse): Record<string, unknown>[] {
+  const id = res.headers['x-request-id'];
+  if (typeof id !== 'string') throw new Error(`response without X-Request-ID: ${res.statusCode}`);
+  return t.logs.filter((l) => l.request_id === id);
+}
+
+/** The one "request completed" line of the request this response answers. */
+export function requestLine(t: TestApp, res: LightMyRequestResponse): Record<string, unknown> {
+  const lines = logLinesOf(t, res).filter((l) => l.msg === 'request completed');
+  const [line] = lines;
+  if (lines.length !== 1 || line === undefined) throw new Error(`expected one request line, found ${JSON.stringify(lines)}`);
+  return line;
 }

@@ -1,18 +1,47 @@
 // The MessageStore contract: what every database implementation must do, in domain terms
-// (SPEC A.2 step 4, A.3, A.4, A.5). sqlite.test.ts runs it on SQLite and postgres.test.ts on
-// PostgreSQL, the very same suite. Each test opens its own fresh store.
+// (SPEC A.2 step 4, A.3, A.4, A.5, and provider deliveries). sqlite.test.ts runs it on SQLite and
+// postgres.test.ts on PostgreSQL, the very same suite. Each test opens its own fresh store.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { instantKey } from '../../src/ingest/timestamp.js';
-import type { IncomingMessage, MessageFilter, MessageStore, Page, Position, StoredMessage } from '../../src/store/store.js';
+import type {
+  DeadLetter,
+  Delivery,
+  DeliveryOutcome,
+  DeliveryStatus,
+  DeliveryStatusName,
+  IncomingMessage,
+  InsertOutcome,
+  MessageFilter,
+  MessageStore,
+  Page,
+  Position,
+  StoredMessage,
+  StoredStatus,
+} from '../../src/store/store.js';
 
-export type OpenStore = () => Promise<{ store: MessageStore; cleanup: () => Promise<void> }>;
+/** The tables a failure can be planted in (see OpenedStore.refuse). */
+export type RefusingTable = 'messages' | 'delivery_statuses' | 'dead_letters';
+
+export interface OpenedStore {
+  readonly store: MessageStore;
+  readonly cleanup: () => Promise<void>;
+  /**
+   * Makes the database itself fail (as a full disk or a broken constraint would) every later
+   * insert into `table` of a row for `id`: its message_id, or item_id for dead letters. The
+   * store's code is untouched; only the statement that meets the row fails.
+   */
+  readonly refuse: (table: RefusingTable, id: string) => Promise<void>;
+}
+
+export type OpenStore = () => Promise<OpenedStore>;
 
 interface MessageFields {
   from?: string;
   to?: string;
   ts?: string;
   text?: string | null;
+  type?: string;
 }
 
 /** An IncomingMessage as ingest hands it to the store: tsKey is the instant the ts names. */
@@ -27,12 +56,64 @@ export function incoming(messageId: string, fields: MessageFields = {}): Incomin
     ts,
     tsKey,
     text: fields.text === undefined ? 'Hello' : fields.text,
+    ...(fields.type === undefined ? {} : { type: fields.type }),
   };
 }
 
-/** What listMessages gives back for a stored message: everything it was given. */
+/** What listMessages gives back for a stored message: everything it was given, type only if it had one. */
 function stored(m: IncomingMessage): StoredMessage {
-  return { messageId: m.messageId, from: m.from, to: m.to, ts: m.ts, tsKey: m.tsKey, text: m.text };
+  const message = { messageId: m.messageId, from: m.from, to: m.to, ts: m.ts, tsKey: m.tsKey, text: m.text };
+  return m.type === undefined ? message : { ...message, type: m.type };
+}
+
+interface StatusFields {
+  ts?: string;
+  recipientId?: string | null;
+  errors?: string | null;
+}
+
+/** A DeliveryStatus as ingest hands it to the store. */
+export function statusOf(messageId: string, status: DeliveryStatusName, fields: StatusFields = {}): DeliveryStatus {
+  const ts = fields.ts ?? '2025-01-15T10:00:00Z';
+  const tsKey = instantKey(ts);
+  if (tsKey === null) throw new Error(`test bug: ${ts} is not a valid timestamp`);
+  return {
+    messageId,
+    status,
+    ts,
+    tsKey,
+    recipientId: fields.recipientId === undefined ? '919876543210' : fields.recipientId,
+    errors: fields.errors === undefined ? null : fields.errors,
+  };
+}
+
+/** What getMessage gives back for a stored status. */
+function storedStatus(s: DeliveryStatus): StoredStatus {
+  return { status: s.status, ts: s.ts, recipientId: s.recipientId, errors: s.errors };
+}
+
+/** A dead letter for an unreadable item; `itemId` also goes into the item as its id. */
+export function deadLetterOf(
+  itemId: string | null,
+  kind: DeadLetter['kind'] = 'message',
+  reason = 'from: field required',
+): DeadLetter {
+  return { kind, reason, item: JSON.stringify(itemId === null ? { type: 'text' } : { id: itemId, type: 'text' }), itemId };
+}
+
+/** A WhatsApp delivery holding what it is given and nothing else. */
+export function deliveryOf(parts: Partial<Delivery>): Delivery {
+  return { messages: [], statuses: [], deadLetters: [], source: 'whatsapp', ...parts };
+}
+
+/** What a run of one-by-one commits would answer: the first occurrence of a key creates, later ones are duplicates. */
+function expectedOutcomes<T>(items: readonly T[], keyOf: (item: T) => string, seen: Set<string>): InsertOutcome[] {
+  return items.map((item) => {
+    const key = keyOf(item);
+    if (seen.has(key)) return 'duplicate';
+    seen.add(key);
+    return 'created';
+  });
 }
 
 function position(m: { tsKey: string; messageId: string }): Position {
@@ -246,11 +327,13 @@ export function describeStoreContract(name: string, open: OpenStore): void {
   describe(`MessageStore contract: ${name}`, () => {
     let store: MessageStore;
     let cleanup: (() => Promise<void>) | undefined;
+    let refuse: OpenedStore['refuse'];
 
     beforeEach(async () => {
       const opened = await open();
       store = opened.store;
       cleanup = opened.cleanup;
+      refuse = opened.refuse;
     });
     afterEach(async () => {
       await cleanup?.();
@@ -737,6 +820,389 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       });
     });
 
+    describe('storeDelivery', () => {
+      it('answers an empty delivery with no outcomes and stores nothing', async () => {
+        expect(await store.storeDelivery(deliveryOf({}))).toEqual({ messages: [], statuses: [] });
+        expect((await store.listMessages({}, ALL)).total).toBe(0);
+        expect(await store.listDeadLetters(ALL)).toEqual({ data: [], total: 0 });
+      });
+
+      it('stores messages, statuses and dead letters together, with positional outcomes', async () => {
+        const text = incoming('wamid.text', { type: 'text', text: 'hi', ts: '2025-01-15T10:00:00Z' });
+        const image = incoming('wamid.image', { type: 'image', text: null, ts: '2025-01-15T10:00:01Z' });
+        const sent = statusOf('wamid.out', 'sent', { ts: '2025-01-15T09:00:00Z' });
+        const read = statusOf('wamid.out', 'read', { ts: '2025-01-15T09:05:00Z', recipientId: null });
+        const bad = deadLetterOf('wamid.bad');
+        const before = Date.now();
+        const outcome = await store.storeDelivery(
+          deliveryOf({ messages: [text, image], statuses: [sent, read], deadLetters: [bad] }),
+        );
+        const after = Date.now();
+        expect(outcome).toEqual({ messages: ['created', 'created'], statuses: ['created', 'created'] });
+        expect(await store.listMessages({}, ALL)).toEqual({ data: [stored(text), stored(image)], total: 2, hasMore: false });
+        expect(await store.getMessage('wamid.out')).toEqual({
+          messageId: 'wamid.out',
+          message: null,
+          statuses: [storedStatus(sent), storedStatus(read)],
+        });
+        const letters = await store.listDeadLetters(ALL);
+        expect(letters.total).toBe(1);
+        expect(letters.data).toEqual([{ ...bad, id: expect.any(Number), source: 'whatsapp', receivedAt: expect.any(String) }]);
+        const receivedAt = letters.data[0]?.receivedAt ?? '';
+        expect(new Date(receivedAt).toISOString()).toBe(receivedAt);
+        expect(Date.parse(receivedAt)).toBeGreaterThanOrEqual(before);
+        expect(Date.parse(receivedAt)).toBeLessThanOrEqual(after);
+      });
+
+      it("follows insertMany's rules for messages: earlier rows and repeats inside the delivery are duplicates", async () => {
+        const old = incoming('old', { text: 'first', from: '+1' });
+        expect(await store.insertMany([old])).toEqual(['created']);
+        const changedOld = incoming('old', { text: 'changed', from: '+2', type: 'text' });
+        const fresh = incoming('new', { text: 'one', type: 'text' });
+        const freshAgain = incoming('new', { text: 'two', from: '+3', type: 'image' });
+        const outcome = await store.storeDelivery(deliveryOf({ messages: [changedOld, fresh, freshAgain, incoming('other')] }));
+        expect(outcome).toEqual({ messages: ['duplicate', 'created', 'duplicate', 'created'], statuses: [] });
+        // The first write wins, type included.
+        expect((await store.getMessage('old'))?.message).toStrictEqual(stored(old));
+        expect((await store.getMessage('new'))?.message).toStrictEqual(stored(fresh));
+        // And messages a delivery stored are duplicates for insertMany afterwards.
+        expect(await store.insertMany([incoming('new'), incoming('newest')])).toEqual(['duplicate', 'created']);
+        expect((await store.listMessages({}, ALL)).total).toBe(4);
+      });
+
+      it('stores each (message id, status) pair once: the first report wins, later and repeated ones are duplicates', async () => {
+        const sent = statusOf('m1', 'sent', { ts: '2025-01-15T10:00:00Z' });
+        const delivered = statusOf('m1', 'delivered', { ts: '2025-01-15T10:00:01Z' });
+        const sentAgain = statusOf('m1', 'sent', { ts: '2025-01-15T11:00:00Z', recipientId: 'other' });
+        expect(await store.storeDelivery(deliveryOf({ statuses: [sent, delivered, sentAgain] }))).toEqual({
+          messages: [],
+          statuses: ['created', 'created', 'duplicate'],
+        });
+        const deliveredLater = statusOf('m1', 'delivered', { ts: '2025-01-15T12:00:00Z' });
+        const read = statusOf('m1', 'read', { ts: '2025-01-15T10:00:02Z' });
+        const otherSent = statusOf('m2', 'sent');
+        expect(await store.storeDelivery(deliveryOf({ statuses: [deliveredLater, read, otherSent, read] }))).toEqual({
+          messages: [],
+          statuses: ['duplicate', 'created', 'created', 'duplicate'],
+        });
+        expect((await store.getMessage('m1'))?.statuses).toEqual([sent, delivered, read].map(storedStatus));
+        expect((await store.getMessage('m2'))?.statuses).toEqual([storedStatus(otherSent)]);
+      });
+
+      it('keeps an identical dead letter once however often it is delivered, and each different one with its own increasing id', async () => {
+        const letter = deadLetterOf('same');
+        const other = deadLetterOf('other');
+        await store.storeDelivery(deliveryOf({ deadLetters: [letter, letter] }));
+        await store.storeDelivery(deliveryOf({ deadLetters: [other, letter] }));
+        // The same item as another kind is another dead letter.
+        await store.storeDelivery(deliveryOf({ deadLetters: [{ ...letter, kind: 'status' }] }));
+        const page = await store.listDeadLetters(ALL);
+        expect(page.total).toBe(3);
+        expect(page.data.map((d) => [d.kind, d.item])).toEqual([
+          [letter.kind, letter.item],
+          [other.kind, other.item],
+          ['status', letter.item],
+        ]);
+        const ids = page.data.map((d) => d.id);
+        expect(ids).toEqual([...ids].sort((a, b) => a - b));
+        expect(new Set(ids).size).toBe(3);
+      });
+
+      it('counts and lists delivered messages like any others: totals, senders, hours, search', async () => {
+        await store.insertMany([
+          incoming('a', { from: '+1', ts: '2025-01-15T10:00:00Z', text: 'needle one' }),
+          incoming('b', { from: '+2', ts: '2025-01-15T12:00:00Z', text: 'hay' }),
+        ]);
+        await store.storeDelivery(
+          deliveryOf({
+            messages: [
+              incoming('c', { from: '+1', ts: '2025-01-15T09:00:00Z', text: 'a NEEDLE two', type: 'text' }),
+              incoming('a', { from: '+3', text: 'needle again', type: 'text' }),
+              incoming('d', { from: '+3', ts: '2025-01-15T13:30:00Z', text: null, type: 'image' }),
+              incoming('e', { from: '+1', ts: '2025-01-15T11:00:00Z', text: 'needle three', type: 'text' }),
+            ],
+            statuses: [statusOf('a', 'read')],
+            deadLetters: [deadLetterOf(null)],
+          }),
+        );
+        expect(await ids(store)).toEqual(['c', 'a', 'e', 'b', 'd']);
+        expect((await store.listMessages({}, ALL)).total).toBe(5);
+        expect((await store.listMessages({ from: '+1' }, ALL)).total).toBe(3);
+        expect((await store.listMessages({ from: '+3' }, ALL)).total).toBe(1);
+        expect((await store.listMessages({ sinceKey: sinceKey('2025-01-15T10:30:00Z') }, ALL)).total).toBe(3);
+        expect(await store.listMessages({ sinceKey: sinceKey('2025-01-15T13:00:00Z') }, ALL)).toMatchObject({ total: 1 });
+        expect(await ids(store, { q: 'needle' })).toEqual(['c', 'a', 'e']);
+        expect((await store.listMessages({ q: 'needle' }, ALL)).total).toBe(3);
+        expect(await store.stats(10)).toEqual({
+          totalMessages: 5,
+          sendersCount: 3,
+          messagesPerSender: [
+            { from: '+1', count: 3 },
+            { from: '+2', count: 1 },
+            { from: '+3', count: 1 },
+          ],
+          firstMessageTs: '2025-01-15T09:00:00Z',
+          lastMessageTs: '2025-01-15T13:30:00Z',
+        });
+      });
+
+      it.each<[RefusingTable, string]>([
+        ['messages', 'poison'],
+        ['delivery_statuses', 'poison'],
+        ['dead_letters', 'poison'],
+      ])('commits nothing of a delivery when the database refuses a row of %s', async (table) => {
+        await store.insertMany([incoming('before', { from: '+1' })]);
+        await refuse(table, 'poison');
+        const failing = deliveryOf({
+          messages: [
+            incoming('d1', { from: '+1', type: 'text' }),
+            incoming('d2', { from: '+2', type: 'text' }),
+            incoming(table === 'messages' ? 'poison' : 'd3', { from: '+2' }),
+          ],
+          statuses: [
+            statusOf('d1', 'sent'),
+            statusOf(table === 'delivery_statuses' ? 'poison' : 'other', 'sent'),
+            statusOf('before', 'read'),
+          ],
+          deadLetters: [deadLetterOf('x'), deadLetterOf(table === 'dead_letters' ? 'poison' : 'y')],
+        });
+        await expect(store.storeDelivery(failing)).rejects.toThrow();
+
+        expect(await ids(store)).toEqual(['before']);
+        expect(await store.getMessage('d1')).toBeNull();
+        expect(await store.getMessage('other')).toBeNull();
+        expect(await store.getMessage('before')).toEqual({
+          messageId: 'before',
+          message: stored(incoming('before', { from: '+1' })),
+          statuses: [],
+        });
+        expect(await store.listDeadLetters(ALL)).toEqual({ data: [], total: 0 });
+        expect(await store.stats(10)).toMatchObject({
+          totalMessages: 1,
+          sendersCount: 1,
+          messagesPerSender: [{ from: '+1', count: 1 }],
+        });
+        expect((await store.listMessages({ from: '+2' }, ALL)).total).toBe(0);
+        expect((await store.listMessages({ sinceKey: sinceKey('2025-01-15T00:00:00Z') }, ALL)).total).toBe(1);
+
+        // Nothing of it was kept: the same delivery without the refused row creates everything.
+        const retried = await store.storeDelivery(
+          deliveryOf({
+            messages: failing.messages.filter((m) => m.messageId !== 'poison'),
+            statuses: failing.statuses.filter((s) => s.messageId !== 'poison'),
+            deadLetters: failing.deadLetters.filter((d) => d.itemId !== 'poison'),
+          }),
+        );
+        expect(retried.messages.every((o) => o === 'created')).toBe(true);
+        expect(retried.statuses.every((o) => o === 'created')).toBe(true);
+        expect((await store.stats(10)).sendersCount).toBe(2);
+      });
+
+      it('rejects, with a reason, once the store is closed', async () => {
+        await store.close();
+        await expect(store.storeDelivery(deliveryOf({ messages: [incoming('late')] }))).rejects.toThrow(/\S/);
+      });
+
+      it('answers concurrent deliveries and batches as one-by-one commits would, each call its own outcomes', async () => {
+        // Overlapping ids and pairs across calls, repeats inside calls. The merged transactions of
+        // a writer thread and the pool's parallel ones must both give every key one creation.
+        const calls = Array.from({ length: 24 }, (_, c) => {
+          const messages = Array.from({ length: 1 + (c % 5) }, (_, i) =>
+            incoming(`c${(c * 3 + i) % 40}`, { from: `+${c % 4}`, type: c % 2 === 0 ? 'text' : 'image' }),
+          );
+          if (c % 3 === 0) messages.push(messages[0] ?? incoming('x'));
+          if (c % 2 === 0) return { kind: 'batch' as const, messages };
+          const names: DeliveryStatusName[] = ['sent', 'delivered', 'read', 'failed'];
+          const statuses = Array.from({ length: 1 + (c % 4) }, (_, i) =>
+            statusOf(`c${(c + i) % 6}`, names[(c + i) % names.length] ?? 'sent'),
+          );
+          statuses.push(...statuses.slice(0, 1));
+          return {
+            kind: 'delivery' as const,
+            delivery: deliveryOf({ messages, statuses, deadLetters: [deadLetterOf(`c${c}`)] }),
+          };
+        });
+        const answers = await Promise.all(
+          calls.map(
+            async (call): Promise<DeliveryOutcome> =>
+              call.kind === 'batch'
+                ? { messages: await store.insertMany(call.messages), statuses: [] }
+                : store.storeDelivery(call.delivery),
+          ),
+        );
+
+        const created = new Map<string, number>();
+        const createdPairs = new Map<string, number>();
+        calls.forEach((call, c) => {
+          const answer = answers[c];
+          const messages = call.kind === 'batch' ? call.messages : call.delivery.messages;
+          const statuses = call.kind === 'batch' ? [] : call.delivery.statuses;
+          expect(answer?.messages, `call ${c}`).toHaveLength(messages.length);
+          expect(answer?.statuses, `call ${c}`).toHaveLength(statuses.length);
+          // Inside one call, only a key's first occurrence can be the created one.
+          const seen = new Set<string>();
+          messages.forEach((m, i) => {
+            if (answer?.messages[i] === 'created') {
+              expect(seen.has(m.messageId), `call ${c}: ${m.messageId} created twice`).toBe(false);
+              created.set(m.messageId, (created.get(m.messageId) ?? 0) + 1);
+            }
+            seen.add(m.messageId);
+          });
+          statuses.forEach((s, i) => {
+            const key = `${s.messageId} ${s.status}`;
+            if (answer?.statuses[i] === 'created') createdPairs.set(key, (createdPairs.get(key) ?? 0) + 1);
+          });
+        });
+        const allIds = new Set(
+          calls.flatMap((call) => (call.kind === 'batch' ? call.messages : call.delivery.messages)).map((m) => m.messageId),
+        );
+        const allPairs = new Set(
+          calls.flatMap((call) => (call.kind === 'batch' ? [] : call.delivery.statuses)).map((s) => `${s.messageId} ${s.status}`),
+        );
+        expect([...created.keys()].sort()).toEqual([...allIds].sort());
+        expect([...created.values()].every((n) => n === 1)).toBe(true);
+        expect([...createdPairs.keys()].sort()).toEqual([...allPairs].sort());
+        expect([...createdPairs.values()].every((n) => n === 1)).toBe(true);
+        expect((await store.listMessages({}, ALL)).total).toBe(allIds.size);
+        expect((await store.stats(10)).totalMessages).toBe(allIds.size);
+        expect((await store.listDeadLetters(ALL)).total).toBe(calls.filter((call) => call.kind === 'delivery').length);
+      });
+
+      it('keeps concurrent calls apart when one fails: what resolved is stored, what rejected is not', async () => {
+        await refuse('messages', 'poison');
+        const calls = Array.from({ length: 16 }, (_, c) => {
+          const messages = [incoming(`k${c}a`), incoming(c === 7 ? 'poison' : `k${c}b`)];
+          return c % 2 === 0
+            ? { ids: messages.map((m) => m.messageId), run: () => store.insertMany(messages) }
+            : {
+                ids: messages.map((m) => m.messageId),
+                run: () => store.storeDelivery(deliveryOf({ messages, statuses: [statusOf(`k${c}a`, 'sent')] })),
+              };
+        });
+        const settled = await Promise.allSettled(calls.map((call) => call.run()));
+        expect(settled[7]?.status).toBe('rejected');
+        const listed = new Set(await ids(store));
+        calls.forEach((call, c) => {
+          const wasStored = settled[c]?.status === 'fulfilled';
+          for (const id of call.ids.filter((id) => id !== 'poison')) {
+            expect(listed.has(id), `call ${c} ${settled[c]?.status}: ${id}`).toBe(wasStored);
+          }
+        });
+        const statusesKept = await Promise.all(calls.map((_, c) => store.getMessage(`k${c}a`)));
+        calls.forEach((_, c) => {
+          const expected = c % 2 === 1 && settled[c]?.status === 'fulfilled' ? 1 : 0;
+          expect(statusesKept[c]?.statuses.length ?? 0, `call ${c}`).toBe(expected);
+        });
+      });
+    });
+
+    describe('getMessage', () => {
+      it('answers null for an id with neither a message nor statuses', async () => {
+        await store.storeDelivery(
+          deliveryOf({ messages: [incoming('m1')], statuses: [statusOf('m2', 'sent')], deadLetters: [deadLetterOf('m3')] }),
+        );
+        expect(await store.getMessage('absent')).toBeNull();
+        expect(await store.getMessage('M1')).toBeNull();
+        // A dead letter's item id is not a message.
+        expect(await store.getMessage('m3')).toBeNull();
+        // Ids no message can have: U+0000 and an unpaired surrogate.
+        expect(await store.getMessage('m1\u0000')).toBeNull();
+        expect(await store.getMessage('\ud800')).toBeNull();
+      });
+
+      it('gives a message without statuses exactly as it was stored, no type key for a SPEC message', async () => {
+        const spec = incoming('spec', { text: 'héllo 😀' });
+        const typed = incoming('typed', { type: 'document', text: null });
+        await store.insertMany([spec]);
+        await store.storeDelivery(deliveryOf({ messages: [typed] }));
+        const specDetail = await store.getMessage('spec');
+        expect(specDetail).toStrictEqual({ messageId: 'spec', message: stored(spec), statuses: [] });
+        expect(Object.keys(specDetail?.message ?? {})).not.toContain('type');
+        expect(await store.getMessage('typed')).toStrictEqual({ messageId: 'typed', message: stored(typed), statuses: [] });
+        expect((await store.listMessages({}, ALL)).data).toStrictEqual([stored(spec), stored(typed)]);
+      });
+
+      it('gives statuses without a message, the usual case for messages the business sent', async () => {
+        const failed = statusOf('out', 'failed', {
+          recipientId: null,
+          errors: JSON.stringify([{ code: 131047, title: 'Re-engagement message', details: 'ü "quoted"' }]),
+        });
+        await store.storeDelivery(deliveryOf({ statuses: [failed] }));
+        expect(await store.getMessage('out')).toStrictEqual({
+          messageId: 'out',
+          message: null,
+          statuses: [storedStatus(failed)],
+        });
+      });
+
+      it('gives a message with its statuses', async () => {
+        const message = incoming('both', { type: 'text' });
+        const sent = statusOf('both', 'sent', { ts: '2025-01-15T10:00:05Z' });
+        await store.storeDelivery(deliveryOf({ messages: [message] }));
+        await store.storeDelivery(deliveryOf({ statuses: [sent] }));
+        expect(await store.getMessage('both')).toStrictEqual({
+          messageId: 'both',
+          message: stored(message),
+          statuses: [storedStatus(sent)],
+        });
+      });
+
+      it('orders statuses by instant, then sent < delivered < read < failed at the same instant', async () => {
+        const a = [
+          statusOf('a', 'read', { ts: '2025-01-15T10:00:00.5Z' }),
+          statusOf('a', 'delivered', { ts: '2025-01-15T10:00:00Z' }),
+          statusOf('a', 'failed', { ts: '2025-01-15T09:59:59Z' }),
+          statusOf('a', 'sent', { ts: '2025-01-15T10:00:00.000Z' }),
+        ];
+        const b = (['failed', 'read', 'delivered', 'sent'] as const).map((name) => statusOf('b', name));
+        await store.storeDelivery(deliveryOf({ statuses: [...a.slice(0, 2), ...b.slice(0, 2)] }));
+        await store.storeDelivery(deliveryOf({ statuses: [...a.slice(2), ...b.slice(2)] }));
+        // '…00.5Z' sorts before '…00Z' as a string but is the later instant.
+        expect((await store.getMessage('a'))?.statuses.map((s) => s.status)).toEqual(['failed', 'sent', 'delivered', 'read']);
+        expect((await store.getMessage('b'))?.statuses.map((s) => s.status)).toEqual(['sent', 'delivered', 'read', 'failed']);
+        expect((await store.getMessage('a'))?.statuses.map((s) => s.ts)).toEqual([
+          '2025-01-15T09:59:59Z',
+          '2025-01-15T10:00:00.000Z',
+          '2025-01-15T10:00:00Z',
+          '2025-01-15T10:00:00.5Z',
+        ]);
+      });
+    });
+
+    describe('listDeadLetters', () => {
+      it('answers an empty store with no rows and total 0', async () => {
+        expect(await store.listDeadLetters({ limit: 10, offset: 0 })).toEqual({ data: [], total: 0 });
+      });
+
+      it('pages oldest first with an exact total, each item kept whole', async () => {
+        const letters = [
+          deadLetterOf('d0', 'entry', 'changes: field required'),
+          deadLetterOf(null, 'change', 'value: expected an object, got a number'),
+          { kind: 'message' as const, reason: 'r', item: JSON.stringify({ text: 'é😀\u0000"\\'.repeat(500) }), itemId: null },
+          deadLetterOf('d3', 'status', 'status: expected one of sent, delivered, read, failed, got "x"'),
+          deadLetterOf('d4'),
+        ];
+        await store.storeDelivery(deliveryOf({ deadLetters: letters.slice(0, 2) }));
+        await store.storeDelivery(deliveryOf({ deadLetters: letters.slice(2, 3), source: 'other' }));
+        await store.storeDelivery(deliveryOf({ messages: [incoming('m')], deadLetters: letters.slice(3) }));
+
+        const all = await store.listDeadLetters({ limit: 100, offset: 0 });
+        expect(all.total).toBe(5);
+        expect(all.data.map(({ kind, reason, item, itemId }) => ({ kind, reason, item, itemId }))).toEqual(letters);
+        expect(all.data.map((d) => d.source)).toEqual(['whatsapp', 'whatsapp', 'other', 'whatsapp', 'whatsapp']);
+        const ids = all.data.map((d) => d.id);
+        expect(ids).toEqual([...ids].sort((x, y) => x - y));
+        expect(new Set(ids).size).toBe(5);
+        const times = all.data.map((d) => d.receivedAt);
+        expect(times).toEqual([...times].sort());
+
+        expect(await store.listDeadLetters({ limit: 2, offset: 0 })).toEqual({ data: all.data.slice(0, 2), total: 5 });
+        expect(await store.listDeadLetters({ limit: 2, offset: 2 })).toEqual({ data: all.data.slice(2, 4), total: 5 });
+        expect(await store.listDeadLetters({ limit: 2, offset: 4 })).toEqual({ data: all.data.slice(4), total: 5 });
+        expect(await store.listDeadLetters({ limit: 2, offset: 10 })).toEqual({ data: [], total: 5 });
+      });
+    });
+
     describe('checkHealth', () => {
       it('resolves on an open store', async () => {
         await expect(store.checkHealth()).resolves.toBeUndefined();
@@ -754,6 +1220,9 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       for (const seed of [1, 20250115, 777]) {
         it(`answers like the reference on random data and random filters (seed ${seed})`, async () => {
           const random = seededRandom(seed);
+          // Which batches go through storeDelivery (with provider types), drawn apart so the
+          // data itself stays what this seed has always made.
+          const route = seededRandom(seed + 1);
           const reference = new Map<string, StoredMessage>();
           let n = 0;
           // A few hundred messages in batches of varied size; some ids repeat, with other content.
@@ -765,12 +1234,18 @@ export function describeStoreContract(name: string, open: OpenStore): void {
               const fresh = randomMessage(random, n++);
               batch.push(repeat ? { ...fresh, messageId: pick(random, [...reference.keys()]) } : fresh);
             }
-            const expected = batch.map((m) => {
-              if (reference.has(m.messageId)) return 'duplicate';
-              reference.set(m.messageId, stored(m));
-              return 'created';
+            const viaDelivery = route() < 0.3;
+            const sent = viaDelivery
+              ? batch.map((m) => (route() < 0.8 ? { ...m, type: pick(route, ['text', 'image', 'x']) } : m))
+              : batch;
+            const expected = expectedOutcomes(sent, (m) => m.messageId, new Set(reference.keys()));
+            sent.forEach((m, i) => {
+              if (expected[i] === 'created') reference.set(m.messageId, stored(m));
             });
-            expect(await store.insertMany(batch), `seed ${seed}: outcomes of batch ending at #${n}`).toEqual(expected);
+            const outcomes = viaDelivery
+              ? (await store.storeDelivery(deliveryOf({ messages: sent }))).messages
+              : await store.insertMany(sent);
+            expect(outcomes, `seed ${seed}: outcomes of batch ending at #${n}`).toEqual(expected);
           }
           const rows = [...reference.values()];
 

@@ -6,12 +6,12 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { POSTGRES_SCHEMA_VERSION } from '../../src/store/migrations/postgres.js';
+import { POSTGRES_SCHEMA_VERSION, postgresMigrations } from '../../src/store/migrations/postgres.js';
 import { containsPattern, PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
-import { type IncomingMessage, StoreUnavailable } from '../../src/store/store.js';
+import { type DeliveryStatus, type DeliveryStatusName, type IncomingMessage, StoreUnavailable } from '../../src/store/store.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { describeStoreContract, incoming } from './contract.js';
+import { deadLetterOf, deliveryOf, describeStoreContract, incoming, type RefusingTable, statusOf } from './contract.js';
 
 const database = useTestDatabase('store');
 
@@ -19,8 +19,25 @@ describeStoreContract('PostgreSQL', async () => {
   const db = await database();
   await db.reset();
   const store = await PostgresStore.open({ url: db.url, poolMax: 4 });
-  return { store, cleanup: () => store.close() };
+  return { store, cleanup: () => store.close(), refuse };
 });
+
+let planted = 0;
+
+/** A trigger that fails every later insert into `table` of a row for `id` (see OpenedStore.refuse). */
+async function refuse(table: RefusingTable, id: string): Promise<void> {
+  const column = table === 'dead_letters' ? 'item_id' : 'message_id';
+  const client = new pg.Client({ connectionString: (await database()).url });
+  await client.connect();
+  try {
+    await client.query(`CREATE OR REPLACE FUNCTION refuse_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+    await client.query(`CREATE TRIGGER refuse_${planted++} BEFORE INSERT ON ${table} FOR EACH ROW
+      WHEN (NEW.${column} = ${client.escapeLiteral(id)}) EXECUTE FUNCTION refuse_row()`);
+  } finally {
+    await client.end();
+  }
+}
 
 /** Runs `sql` on the test database on a connection of its own. */
 async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(query: string, values: unknown[] = []): Promise<R[]> {
@@ -74,6 +91,50 @@ describe('PostgreSQL migrations', () => {
     expect((await second.listMessages({}, { limit: 10, offset: 0 })).data.map((m) => m.messageId)).toEqual(['kept']);
   });
 
+  it('bring a database at schema version 1 to the current version, keeping its rows', async () => {
+    expect(POSTGRES_SCHEMA_VERSION).toBe(2);
+    // The database as release 1 of the schema left it, with rows its store wrote.
+    const [first] = postgresMigrations;
+    if (first?.version !== 1) throw new Error('test bug: migration 1 not found');
+    await sql(`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+      ${first.sql}
+      INSERT INTO schema_migrations (version, name) VALUES (1, 'messages and aggregates');
+      INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, created_at) VALUES
+        ('old1', '+1', '+2', '2025-01-15T10:00:00Z', '2025-01-15T10:00:00', 'Old Needle', 'old needle', now()),
+        ('old2', '+3', '+2', '2025-01-15T11:00:00.5Z', '2025-01-15T11:00:00.5', NULL, NULL, now());
+      UPDATE totals SET messages = 2, senders = 2;
+      INSERT INTO sender_counts (sender, count) VALUES ('+1', 1), ('+3', 1);
+      INSERT INTO hour_counts (hour, count) VALUES ('2025-01-15T10', 1), ('2025-01-15T11', 1);`);
+
+    const store = await open();
+    await expect(store.checkHealth()).resolves.toBeUndefined();
+    const versions = await sql<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    expect(versions.map((r) => r.version)).toEqual([1, 2]);
+    const old1 = incoming('old1', { from: '+1', to: '+2', ts: '2025-01-15T10:00:00Z', text: 'Old Needle' });
+    const old2 = incoming('old2', { from: '+3', to: '+2', ts: '2025-01-15T11:00:00.5Z', text: null });
+    expect((await store.listMessages({}, { limit: 10, offset: 0 })).data).toStrictEqual([old1, old2]);
+    expect(await store.getMessage('old1')).toStrictEqual({ messageId: 'old1', message: old1, statuses: [] });
+
+    const outcome = await store.storeDelivery(
+      deliveryOf({
+        messages: [
+          incoming('old1', { type: 'text' }),
+          incoming('new', { from: '+1', ts: '2025-01-15T12:00:00Z', type: 'text', text: 'new needle' }),
+        ],
+        statuses: [statusOf('old2', 'read')],
+        deadLetters: [deadLetterOf(null)],
+      }),
+    );
+    expect(outcome).toEqual({ messages: ['duplicate', 'created'], statuses: ['created'] });
+    expect((await store.getMessage('old2'))?.statuses.map((s) => s.status)).toEqual(['read']);
+    expect((await store.listDeadLetters({ limit: 10, offset: 0 })).total).toBe(1);
+    expect((await store.listMessages({ q: 'needle' }, { limit: 10, offset: 0 })).data.map((m) => m.messageId)).toEqual([
+      'old1',
+      'new',
+    ]);
+    expect(await store.stats(10)).toMatchObject({ totalMessages: 3, sendersCount: 2 });
+  });
+
   it('refuse a database whose schema is newer than the code, and readiness names the version', async () => {
     const store = await open();
     await sql('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [POSTGRES_SCHEMA_VERSION + 1, 'from the future']);
@@ -110,7 +171,11 @@ describe('PostgreSQL migrations', () => {
           BEGIN INSERT INTO seen VALUES (current_setting('synchronous_commit')); RETURN NEW; END $$;
         CREATE TRIGGER note AFTER INSERT ON messages FOR EACH ROW EXECUTE FUNCTION note_setting();`);
       expect(await store.insertMany([incoming('durable')])).toEqual(['created']);
-      expect(await sql('SELECT setting FROM seen')).toEqual([{ setting: 'on' }]);
+      expect(await store.storeDelivery(deliveryOf({ messages: [incoming('delivered')] }))).toEqual({
+        messages: ['created'],
+        statuses: [],
+      });
+      expect(await sql('SELECT setting FROM seen')).toEqual([{ setting: 'on' }, { setting: 'on' }]);
       expect(await sql('SHOW synchronous_commit')).toEqual([{ synchronous_commit: 'off' }]);
     } finally {
       await sql(`ALTER DATABASE "${db.name}" RESET synchronous_commit`);
@@ -161,6 +226,45 @@ describe('PostgreSQL with several stores on one database (replicas)', () => {
     expect(stats.messagesPerSender).toEqual(senders.map((from) => ({ from, count: ids.length / senders.length })));
     for (const from of senders) expect((await first.listMessages({ from }, { limit: 1, offset: 0 })).total).toBe(30);
     expect((await first.listMessages({ sinceKey: '2025-01-15T15:00:00' }, { limit: 1, offset: 0 })).total).toBe(60);
+  });
+});
+
+describe('PostgreSQL deliveries through several stores on one database (replicas)', () => {
+  const open = useStores();
+
+  it('stores each message and status once, without deadlocks, when the same deliveries race through several stores', async () => {
+    const stores = await Promise.all([open(), open(), open()]);
+    const names: DeliveryStatusName[] = ['sent', 'delivered', 'read', 'failed'];
+    const ids = Array.from({ length: 40 }, (_, i) => `w${i}`);
+    const pairs = ids.flatMap((id) => names.map((name) => statusOf(id, name)));
+    const message = (id: string): IncomingMessage => incoming(id, { from: `+${Number(id.slice(1)) % 5}`, type: 'text' });
+    // Each store sends everything, in deliveries and orders of its own, all at once.
+    const order = <T>(items: readonly T[], s: number): T[] =>
+      s === 1 ? [...items].reverse() : [...items.slice(s * 13), ...items.slice(0, s * 13)];
+    const calls = stores.flatMap((store, s) => {
+      const myIds = order(ids, s);
+      const myPairs: DeliveryStatus[] = order(pairs, s);
+      return Array.from({ length: 8 }, (_, d) =>
+        store.storeDelivery(
+          deliveryOf({
+            messages: myIds.slice(d * 5, d * 5 + 5).map(message),
+            statuses: myPairs.slice(d * 20, d * 20 + 20),
+            deadLetters: [deadLetterOf(`s${s}d${d}`)],
+          }),
+        ),
+      );
+    });
+    const outcomes = await Promise.all(calls);
+    const messages = outcomes.flatMap((o) => o.messages);
+    const statuses = outcomes.flatMap((o) => o.statuses);
+    expect(messages.filter((o) => o === 'created')).toHaveLength(ids.length);
+    expect(statuses.filter((o) => o === 'created')).toHaveLength(pairs.length);
+    expect(statuses).toHaveLength(pairs.length * stores.length);
+    const [first] = stores;
+    if (first === undefined) throw new Error('test bug');
+    expect(await first.stats(10)).toMatchObject({ totalMessages: ids.length, sendersCount: 5 });
+    expect((await first.getMessage('w7'))?.statuses.map((s) => s.status)).toEqual(names);
+    expect((await first.listDeadLetters({ limit: 100, offset: 0 })).total).toBe(calls.length);
   });
 });
 
@@ -276,7 +380,10 @@ describe('PostgreSQL outages', () => {
     const store = await open();
     await store.close();
     await expect(store.insertMany([incoming('x')])).rejects.toThrow(/closed/);
+    await expect(store.storeDelivery(deliveryOf({ messages: [incoming('x')] }))).rejects.toThrow(/closed/);
     await expect(store.listMessages({}, { limit: 1, offset: 0 })).rejects.toThrow(/closed/);
+    await expect(store.getMessage('x')).rejects.toThrow(/closed/);
+    await expect(store.listDeadLetters({ limit: 1, offset: 0 })).rejects.toThrow(/closed/);
     await expect(store.checkHealth()).rejects.toThrow(/closed/);
   });
 });

@@ -1,35 +1,62 @@
-// Runs the MessageStore contract on the SQLite store, each test on a fresh file in its own temp dir.
+// Runs the MessageStore contract on the SQLite store, each test on a fresh file in its own temp dir,
+// then what only SQLite has: the text index built behind the writes, the writer's merged
+// transactions, and migrations of a file made by an earlier release.
 
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { SQLITE_SCHEMA_VERSION, sqliteMigrations } from '../../src/store/migrations/sqlite.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { openConnection } from '../../src/store/sqlite-connection.js';
-import { SqliteWriter } from '../../src/store/sqlite-writer.js';
+import { messagesPart, SqliteWriter } from '../../src/store/sqlite-writer.js';
 import { tempDir } from '../helpers/tmp.js';
 import { compiledWriterUrl } from '../helpers/writer.js';
-import { describeStoreContract, incoming } from './contract.js';
+import { deadLetterOf, deliveryOf, describeStoreContract, incoming, type OpenedStore, statusOf } from './contract.js';
+
+/**
+ * Plants a trigger, from a connection of its own, that fails every insert into `table` of a row
+ * for `id`: the store's connections notice the new schema by themselves.
+ */
+function refuser(file: string): OpenedStore['refuse'] {
+  let planted = 0;
+  return async (table, id) => {
+    const db = new Database(file);
+    try {
+      const column = table === 'dead_letters' ? 'item_id' : 'message_id';
+      db.exec(`CREATE TRIGGER refuse_${planted++} BEFORE INSERT ON ${table}
+        WHEN NEW.${column} = '${id.replaceAll("'", "''")}'
+        BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    } finally {
+      db.close();
+    }
+  };
+}
 
 describeStoreContract('SQLite', async () => {
   const tmp = tempDir('webhook-inbox-store-');
-  const store = new SqliteStore({ path: path.join(tmp.dir, 'nested', 'messages.db') });
+  const file = path.join(tmp.dir, 'nested', 'messages.db');
+  const store = new SqliteStore({ path: file });
   return {
     store,
     cleanup: async () => {
       await store.close();
       tmp.cleanup();
     },
+    refuse: refuser(file),
   };
 });
 
 describeStoreContract('SQLite with a writer thread', async () => {
   const tmp = tempDir('webhook-inbox-store-');
-  const store = await SqliteStore.open({ path: path.join(tmp.dir, 'messages.db'), writerThread: compiledWriterUrl });
+  const file = path.join(tmp.dir, 'messages.db');
+  const store = await SqliteStore.open({ path: file, writerThread: compiledWriterUrl });
   return {
     store,
     cleanup: async () => {
       await store.close();
       tmp.cleanup();
     },
+    refuse: refuser(file),
   };
 });
 
@@ -75,6 +102,153 @@ describe('SQLite text index built behind the writes', () => {
     } finally {
       writerDb.close();
       await store.close();
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('SQLite writer: requests merged into one transaction', () => {
+  it('gives each part the outcomes it would get committed alone, in the order of the parts', () => {
+    const tmp = tempDir('webhook-inbox-merge-');
+    const db = openConnection(path.join(tmp.dir, 'messages.db'), 'writer');
+    try {
+      const writer = new SqliteWriter(db);
+      const at = '2025-01-15T10:00:00.000Z';
+      const outcomes = writer.commit([
+        messagesPart([incoming('m1'), incoming('m2')], at),
+        {
+          ...deliveryOf({
+            messages: [incoming('m2', { type: 'text' }), incoming('m3', { type: 'text' }), incoming('m3')],
+            statuses: [statusOf('m1', 'sent'), statusOf('m1', 'sent'), statusOf('m1', 'read')],
+            deadLetters: [deadLetterOf('x')],
+          }),
+          createdAt: at,
+        },
+        messagesPart([incoming('m3'), incoming('m4')], at),
+        { ...deliveryOf({ statuses: [statusOf('m1', 'read'), statusOf('m4', 'sent')] }), createdAt: at },
+      ]);
+      expect(outcomes).toEqual([
+        { messages: ['created', 'created'], statuses: [] },
+        { messages: ['duplicate', 'created', 'duplicate'], statuses: ['created', 'duplicate', 'created'] },
+        { messages: ['duplicate', 'created'], statuses: [] },
+        { messages: [], statuses: ['duplicate', 'created'] },
+      ]);
+      expect(writer.unindexedRows).toBe(4);
+      expect(db.prepare('SELECT messages, senders FROM totals').get()).toEqual({ messages: 4, senders: 1 });
+      expect(db.prepare('SELECT count(*) FROM dead_letters').pluck().get()).toBe(1);
+    } finally {
+      db.close();
+      tmp.cleanup();
+    }
+  });
+
+  it('commits nothing of any part when one of them fails', () => {
+    const tmp = tempDir('webhook-inbox-merge-');
+    const file = path.join(tmp.dir, 'messages.db');
+    const db = openConnection(file, 'writer');
+    try {
+      const writer = new SqliteWriter(db);
+      db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON dead_letters WHEN NEW.item_id = 'poison'
+        BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+      const at = '2025-01-15T10:00:00.000Z';
+      expect(() =>
+        writer.commit([
+          messagesPart([incoming('m1')], at),
+          { ...deliveryOf({ messages: [incoming('m2')], statuses: [statusOf('m1', 'sent')] }), createdAt: at },
+          { ...deliveryOf({ deadLetters: [deadLetterOf('poison')] }), createdAt: at },
+        ]),
+      ).toThrow(/refused by the test/);
+      expect(writer.unindexedRows).toBe(0);
+      for (const table of ['messages', 'delivery_statuses', 'dead_letters', 'sender_counts', 'hour_counts']) {
+        expect(db.prepare(`SELECT count(*) FROM ${table}`).pluck().get(), table).toBe(0);
+      }
+      expect(db.prepare('SELECT messages, senders FROM totals').get()).toEqual({ messages: 0, senders: 0 });
+    } finally {
+      db.close();
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('SQLite migrations', () => {
+  /** A file as release 2 of the schema left it: migrations 1 and 2 applied, rows written by that release's writer. */
+  function fileAtVersion2(file: string): void {
+    const db = new Database(file);
+    try {
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      for (const migration of sqliteMigrations.filter((m) => m.version <= 2)) {
+        db.exec(migration.sql);
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+          migration.version,
+          migration.name,
+          '2025-01-01T00:00:00.000Z',
+        );
+      }
+      db.exec(`
+        INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, created_at) VALUES
+          ('old1', '+1', '+2', '2025-01-15T10:00:00Z', '2025-01-15T10:00:00', 'Old Needle', 'old needle', '2025-01-15T10:00:01.000Z'),
+          ('old2', '+3', '+2', '2025-01-15T11:00:00.5Z', '2025-01-15T11:00:00.5', NULL, NULL, '2025-01-15T11:00:01.000Z');
+        UPDATE totals SET messages = 2, senders = 2;
+        INSERT INTO sender_counts (sender, count) VALUES ('+1', 1), ('+3', 1);
+        INSERT INTO hour_counts (hour, count) VALUES ('2025-01-15T10', 1), ('2025-01-15T11', 1);
+      `);
+    } finally {
+      db.close();
+    }
+  }
+
+  it.each([
+    ['inline', undefined],
+    ['with a writer thread', compiledWriterUrl],
+  ])('bring a file at schema version 2 to the current version, keeping its rows (%s)', async (_, writerThread) => {
+    expect(SQLITE_SCHEMA_VERSION).toBe(3);
+    const tmp = tempDir('webhook-inbox-migrate-');
+    const file = path.join(tmp.dir, 'messages.db');
+    fileAtVersion2(file);
+    const store = await SqliteStore.open({ path: file, ...(writerThread ? { writerThread } : {}) });
+    try {
+      await expect(store.checkHealth()).resolves.toBeUndefined();
+      const old1 = incoming('old1', { from: '+1', to: '+2', ts: '2025-01-15T10:00:00Z', text: 'Old Needle' });
+      const old2 = incoming('old2', { from: '+3', to: '+2', ts: '2025-01-15T11:00:00.5Z', text: null });
+      // Rows from before read back as they were written: no type key.
+      expect((await store.listMessages({}, { limit: 10, offset: 0 })).data).toStrictEqual([old1, old2]);
+      expect(await store.getMessage('old1')).toStrictEqual({ messageId: 'old1', message: old1, statuses: [] });
+
+      const outcome = await store.storeDelivery(
+        deliveryOf({
+          messages: [
+            incoming('old1', { type: 'text' }),
+            incoming('new', { from: '+1', ts: '2025-01-15T12:00:00Z', type: 'text', text: 'new needle' }),
+          ],
+          statuses: [statusOf('old2', 'read')],
+          deadLetters: [deadLetterOf(null)],
+        }),
+      );
+      expect(outcome).toEqual({ messages: ['duplicate', 'created'], statuses: ['created'] });
+      expect((await store.getMessage('old2'))?.statuses.map((s) => s.status)).toEqual(['read']);
+      expect((await store.listDeadLetters({ limit: 10, offset: 0 })).total).toBe(1);
+      expect((await store.listMessages({ q: 'needle' }, { limit: 10, offset: 0 })).data.map((m) => m.messageId)).toEqual([
+        'old1',
+        'new',
+      ]);
+      expect(await store.stats(10)).toEqual({
+        totalMessages: 3,
+        sendersCount: 2,
+        messagesPerSender: [
+          { from: '+1', count: 2 },
+          { from: '+3', count: 1 },
+        ],
+        firstMessageTs: '2025-01-15T10:00:00Z',
+        lastMessageTs: '2025-01-15T12:00:00Z',
+      });
+    } finally {
+      await store.close();
+    }
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual([1, 2, 3]);
+    } finally {
+      db.close();
       tmp.cleanup();
     }
   });

@@ -26,10 +26,18 @@ describe('loadConfig defaults', () => {
     ['host', '0.0.0.0'],
     ['maxBodyBytes', 4194304],
     ['logLevel', 'info'],
-    ['webhookSecret', null],
+    ['webhookToleranceSeconds', 300],
+    ['maxEventLoopDelayMs', 500],
   ] as const)('%s defaults to %j', (key, expected) => {
     expect(config[key]).toBe(expected);
   });
+
+  it.each(['webhookSecrets', 'whatsappAppSecrets', 'whatsappVerifyTokens', 'standardWebhooksKeys', 'apiTokens'] as const)(
+    '%s defaults to none',
+    (key) => {
+      expect(config[key]).toEqual([]);
+    },
+  );
 
   it('DATABASE_URL defaults to sqlite:///./data/app.db resolved against the cwd argument', () => {
     expect(config.database).toEqual({
@@ -186,11 +194,64 @@ describe('LOG_LEVEL', () => {
 
 describe('WEBHOOK_SECRET', () => {
   it.each([
-    ['unset', {}, null],
-    ['empty', { WEBHOOK_SECRET: '' }, null],
-    ['set', { WEBHOOK_SECRET: 's3cret' }, 's3cret'],
+    ['unset', {}, []],
+    ['empty', { WEBHOOK_SECRET: '' }, []],
+    ['set', { WEBHOOK_SECRET: 's3cret' }, ['s3cret']],
+    ['blanks kept as the whole value', { WEBHOOK_SECRET: ' s3cret ' }, [' s3cret ', 's3cret']],
+    ['a rotation: the whole value and each key', { WEBHOOK_SECRET: 'old,new' }, ['old,new', 'old', 'new']],
+    ['a rotation with blanks and an empty part', { WEBHOOK_SECRET: 'old , ,new' }, ['old , ,new', 'old', 'new']],
   ] as const)('%s gives %j', (_name, env, expected) => {
-    expect(loadConfig(env, CWD).webhookSecret).toBe(expected);
+    expect(loadConfig(env, CWD).webhookSecrets).toEqual(expected);
+  });
+});
+
+describe('secret lists: WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN, API_TOKEN', () => {
+  it.each([
+    ['WHATSAPP_APP_SECRET', 'whatsappAppSecrets'],
+    ['WHATSAPP_VERIFY_TOKEN', 'whatsappVerifyTokens'],
+    ['API_TOKEN', 'apiTokens'],
+  ] as const)('%s is a comma-separated list, blanks and repeats dropped', (variable, key) => {
+    expect(loadConfig({ [variable]: 'a' }, CWD)[key]).toEqual(['a']);
+    expect(loadConfig({ [variable]: ' a, b ,,a ' }, CWD)[key]).toEqual(['a', 'b']);
+    expect(loadConfig({ [variable]: ' , ' }, CWD)[key]).toEqual([]);
+  });
+});
+
+describe('STANDARD_WEBHOOKS_SECRET', () => {
+  const key = Buffer.from('0123456789abcdef0123456789abcdef');
+  const secret = `whsec_${key.toString('base64')}`;
+
+  it('decodes each whsec_ secret to its key bytes', () => {
+    const other = Buffer.from('another key of some length');
+    const config = loadConfig({ STANDARD_WEBHOOKS_SECRET: `${secret}, whsec_${other.toString('base64')}` }, CWD);
+    expect(config.standardWebhooksKeys.map((k) => k.toString('hex'))).toEqual([key.toString('hex'), other.toString('hex')]);
+  });
+
+  it.each(['whsec_', 'whsec_!!!not base64!!!', `${secret},whsec_***`])(
+    'refuses %j naming the variable, not the value',
+    (value) => {
+      const error = configError(() => loadConfig({ STANDARD_WEBHOOKS_SECRET: value }, CWD));
+      expect(error.variable).toBe('STANDARD_WEBHOOKS_SECRET');
+      expect(error.message).not.toContain(key.toString('base64'));
+    },
+  );
+});
+
+describe('WEBHOOK_TOLERANCE_SECONDS and MAX_EVENT_LOOP_DELAY_MS', () => {
+  it('accept integers in range', () => {
+    const config = loadConfig({ WEBHOOK_TOLERANCE_SECONDS: '60', MAX_EVENT_LOOP_DELAY_MS: '0' }, CWD);
+    expect(config.webhookToleranceSeconds).toBe(60);
+    expect(config.maxEventLoopDelayMs).toBe(0);
+  });
+
+  it.each([
+    ['WEBHOOK_TOLERANCE_SECONDS', '0'],
+    ['WEBHOOK_TOLERANCE_SECONDS', 'five'],
+    ['WEBHOOK_TOLERANCE_SECONDS', '86401'],
+    ['MAX_EVENT_LOOP_DELAY_MS', '-1'],
+    ['MAX_EVENT_LOOP_DELAY_MS', '1.5'],
+  ])('%s=%s stops the start naming the variable', (variable, value) => {
+    expect(configError(() => loadConfig({ [variable]: value }, CWD)).variable).toBe(variable);
   });
 });
 

@@ -5,7 +5,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IncomingMessage } from '../../src/ingest/message.js';
 import { type GroupCommitOptions, GroupCommitter } from '../../src/store/group-commit.js';
-import type { InsertOutcome, MessagePage, MessageStore, Stats } from '../../src/store/store.js';
+import type {
+  DeadLetterPage,
+  DeliveryOutcome,
+  InsertOutcome,
+  MessageDetail,
+  MessagePage,
+  MessageStore,
+  Stats,
+} from '../../src/store/store.js';
 
 function message(id: string): IncomingMessage {
   return { messageId: id, from: '+1', to: '+2', ts: '2025-01-15T10:00:00Z', tsKey: '2025-01-15T10:00:00', text: null };
@@ -41,7 +49,16 @@ class FakeStore implements MessageStore {
     return outcomes;
   }
 
+  storeDelivery(): Promise<DeliveryOutcome> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
   listMessages(): Promise<MessagePage> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  getMessage(): Promise<MessageDetail | null> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  listDeadLetters(): Promise<DeadLetterPage> {
     return Promise.reject(new Error('not used by GroupCommitter'));
   }
   stats(): Promise<Stats> {

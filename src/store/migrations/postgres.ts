@@ -46,6 +46,45 @@ export const postgresMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'message types, delivery statuses and dead letters',
+    // Replicas still running the previous release keep working during a rolling update: they
+    // name their columns, and the new column is nullable. Adding it without a default changes
+    // only the catalog: the exclusive lock it takes on messages is held for a moment, not for a
+    // rewrite of the table.
+    sql: `
+      ALTER TABLE messages ADD COLUMN type text;  -- the provider's message type; null for SPEC messages
+
+      -- Each status of a message is kept once (the first report wins: ON CONFLICT DO NOTHING).
+      -- No list of status names here: the ingest decides which it accepts. The key serves both
+      -- the duplicate check and the reading of one message's statuses.
+      CREATE TABLE delivery_statuses (
+        message_id   text COLLATE "C" NOT NULL,
+        status       text COLLATE "C" NOT NULL,
+        ts           text NOT NULL,                 -- as received, in the SPEC UTC form
+        ts_key       text COLLATE "C" NOT NULL,     -- the instant, byte-ordered (see instantKey)
+        recipient_id text,
+        errors       text,                          -- JSON text of the provider's errors array
+        created_at   timestamptz NOT NULL,
+        PRIMARY KEY (message_id, status)
+      );
+
+      -- Items of a delivery that could not be read, kept whole with the reason; read oldest
+      -- first, by id (the primary key's index serves that order).
+      CREATE TABLE dead_letters (
+        id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        received_at timestamptz NOT NULL,
+        source      text NOT NULL,
+        kind        text NOT NULL,
+        reason      text NOT NULL,
+        item        text NOT NULL,                  -- JSON text of the item
+        item_hash   text COLLATE "C" NOT NULL,      -- sha256 of item: a redelivered item is kept once
+        item_id     text
+      );
+      CREATE UNIQUE INDEX dead_letters_once ON dead_letters (source, kind, item_hash);
+    `,
+  },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

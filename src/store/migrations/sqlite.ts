@@ -68,6 +68,44 @@ export const sqliteMigrations: readonly Migration[] = [
       INSERT INTO text_index_progress (id, indexed_upto) SELECT 1, coalesce(max(id), 0) FROM messages;
     `,
   },
+  {
+    version: 3,
+    name: 'message types, delivery statuses and dead letters',
+    sql: `
+      -- The provider's message type ("text", "image", …); null for SPEC messages, which have none.
+      -- Adding a nullable column without a default rewrites nothing: old rows read it as null.
+      ALTER TABLE messages ADD COLUMN type TEXT;
+
+      -- What a provider reports about a message (usually one the business sent): each status of
+      -- a message is kept once, the first report of it wins. No list of status names here: the
+      -- ingest decides which it accepts, and a new one needs no table rebuild.
+      -- The key serves both the duplicate check and the reading of one message's statuses.
+      CREATE TABLE delivery_statuses (
+        message_id   TEXT NOT NULL,
+        status       TEXT NOT NULL,
+        ts           TEXT NOT NULL,   -- as received, in the SPEC UTC form
+        ts_key       TEXT NOT NULL,   -- the instant, byte-ordered (see instantKey), for order
+        recipient_id TEXT,
+        errors       TEXT,            -- JSON text of the provider's errors array
+        created_at   TEXT NOT NULL,
+        PRIMARY KEY (message_id, status)
+      ) WITHOUT ROWID;
+
+      -- Items of a delivery that could not be read, kept whole with the reason. Read oldest
+      -- first, by id: rows are never deleted, so a new id is always larger than every earlier one.
+      CREATE TABLE dead_letters (
+        id          INTEGER PRIMARY KEY,
+        received_at TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        item        TEXT NOT NULL,    -- JSON text of the item
+        item_hash   TEXT NOT NULL,    -- sha256 of item: a redelivered item is kept once
+        item_id     TEXT
+      );
+      CREATE UNIQUE INDEX dead_letters_once ON dead_letters (source, kind, item_hash);
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

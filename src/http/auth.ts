@@ -1,0 +1,47 @@
+// Bearer-token access to the read API (API_TOKEN), and the constant-time token comparison that
+// the WhatsApp subscription handshake uses too.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { Unauthorized } from './errors.js';
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/**
+ * True when `candidate` equals one of `tokens`. Both sides are hashed first so that every
+ * comparison is of 32 bytes (the length of a token leaks nothing), and every token is compared,
+ * so the time taken does not say which one matched or how many there are to try.
+ */
+export function tokenMatches(candidate: string, tokens: readonly string[]): boolean {
+  const presented = digest(candidate);
+  let matched = false;
+  for (const token of tokens) {
+    if (timingSafeEqual(presented, digest(token))) matched = true;
+  }
+  return matched;
+}
+
+/** RFC 6750: the scheme is case-insensitive; the token is what follows one or more spaces. */
+const BEARER = /^Bearer +(\S+)$/i;
+
+/**
+ * The hook that guards a read route: with no tokens configured reads are open (start-up warns);
+ * otherwise a request needs `Authorization: Bearer <one of the tokens>`.
+ */
+export function requireBearerToken(tokens: readonly string[]): onRequestAsyncHookHandler {
+  return async (request: FastifyRequest) => {
+    if (tokens.length === 0) return;
+    const header = request.headers.authorization;
+    const token = typeof header === 'string' ? BEARER.exec(header.trim())?.[1] : undefined;
+    if (token === undefined) {
+      request.webhookOutcome = { result: 'unauthorized' };
+      throw new Unauthorized('missing bearer token', false);
+    }
+    if (!tokenMatches(token, tokens)) {
+      request.webhookOutcome = { result: 'unauthorized' };
+      throw new Unauthorized('invalid bearer token', true);
+    }
+  };
+}

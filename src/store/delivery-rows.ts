@@ -1,0 +1,47 @@
+// What the SQLite and PostgreSQL stores share about delivery statuses and dead letters: the order
+// statuses are read back in, and the checks that rows read back hold the domain's values.
+
+import { createHash } from 'node:crypto';
+import { codePointLength } from '../ingest/issues.js';
+import type { DeadLetter, DeliveryStatusName } from './store.js';
+
+/** A message's life: a later status in this list comes later when two statuses share an instant. */
+const LIFECYCLE: readonly DeliveryStatusName[] = ['sent', 'delivered', 'read', 'failed'];
+const DEAD_LETTER_KINDS: readonly DeadLetter['kind'][] = ['entry', 'change', 'message', 'status'];
+
+/**
+ * SQL (the same in both dialects) ordering delivery_statuses rows by instant, then by lifecycle.
+ * The ranks live in the query rather than in a column: the schema keeps no list of status names,
+ * so a new provider status needs no migration, only a place here.
+ */
+export const STATUS_ORDER_SQL = `ts_key, CASE status ${LIFECYCLE.map((name, rank) => `WHEN '${name}' THEN ${rank}`).join(' ')} ELSE ${LIFECYCLE.length} END`;
+
+export function asStatusName(value: unknown): DeliveryStatusName {
+  const name = LIFECYCLE.find((candidate) => candidate === value);
+  if (name === undefined) throw new Error(`unexpected delivery status read back: ${String(value)}`);
+  return name;
+}
+
+export function asDeadLetterKind(value: unknown): DeadLetter['kind'] {
+  const kind = DEAD_LETTER_KINDS.find((candidate) => candidate === value);
+  if (kind === undefined) throw new Error(`unexpected dead letter kind read back: ${String(value)}`);
+  return kind;
+}
+
+/**
+ * Whether a message id could be stored at all. Ingest refuses ids holding U+0000 (PostgreSQL text
+ * cannot carry it) or an unpaired surrogate (UTF-8 cannot), so such an id names nothing, and
+ * looking it up answers "not found" in every store instead of an error in one.
+ */
+export function isStorableId(messageId: string): boolean {
+  return !messageId.includes('\0') && codePointLength(messageId) >= 0;
+}
+
+/**
+ * What makes two dead letters the same: their source, kind and item text. A provider that
+ * delivers an envelope again (at least once is the norm) must not double its dead letters, so
+ * the stores keep one row per (source, kind, item_hash) with this hash of the item.
+ */
+export function deadLetterHash(item: string): string {
+  return createHash('sha256').update(item, 'utf8').digest('hex');
+}
