@@ -162,7 +162,7 @@ export function loadConfig(env: Env, cwd: string): Config {
     standardWebhooksKeys: Object.freeze(standardWebhooksKeys(env)),
     webhookToleranceSeconds: integer(env, 'WEBHOOK_TOLERANCE_SECONDS', 300, 1, 86_400),
     apiTokens: Object.freeze(secretList(env, 'API_TOKEN')),
-    maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 500, 0, 60_000),
+    maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),
     // PG_POOL_MAX is checked even when DATABASE_URL names SQLite: a bad value is a mistake either way.
     database: parseDatabaseUrl(
       read(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL,

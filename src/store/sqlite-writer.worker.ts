@@ -27,9 +27,21 @@ const db = openConnection(file, 'writer');
 const writer = new SqliteWriter(db);
 let closing = false;
 
-// Text indexing runs between commits: a full chunk as soon as there is one (after the batches
-// already waiting), the remainder when the writes pause.
+// Text indexing runs between commits. After a commit that leaves a chunk or more unindexed, at
+// least as many rows as it created are indexed at once (its replies are already posted), so the
+// index keeps pace with any write rate; a backlog (rows a previous run left) is worked off a chunk
+// at a time behind the commits, and the remainder once the writes pause.
 let indexing: { readonly cancel: () => void } | null = null;
+
+function keepIndexPace(created: number): void {
+  if (closing || writer.unindexedRows < INDEX_CHUNK_ROWS) return;
+  try {
+    writer.indexText(Math.max(INDEX_CHUNK_ROWS, created));
+  } catch {
+    // The rows stay searchable by scanning; the next commit or step tries again.
+  }
+}
+
 function scheduleIndexing(): void {
   if (closing || indexing !== null || writer.unindexedRows === 0) return;
   const step = () => {
@@ -66,10 +78,13 @@ function rowsOf(request: CommitRequest): number {
   return messages.length + statuses.length + deadLetters.length;
 }
 
-function commit(requests: CommitRequest[]): void {
+/** Commits the requests in one transaction, answers each, and returns how many messages it created. */
+function commit(requests: CommitRequest[]): number {
   let replies: WriterReply[];
+  let created = 0;
   try {
     const outcomes = writer.commit(requests.map(part));
+    for (const outcome of outcomes) created += outcome.messages.filter((o) => o === 'created').length;
     replies = requests.map((request, i): WriterReply => {
       const mine = outcomes[i];
       if (mine === undefined) return { id: request.id, error: 'the writer returned no outcome for this request' };
@@ -81,6 +96,7 @@ function commit(requests: CommitRequest[]): void {
     replies = requests.map((request) => ({ id: request.id, error: reason }));
   }
   for (const reply of replies) port?.postMessage(reply);
+  return created;
 }
 
 port.on('message', (first: WriterRequest) => {
@@ -101,7 +117,7 @@ port.on('message', (first: WriterRequest) => {
       batch.push(next);
       rows += rowsOf(next);
     }
-    commit(batch);
+    keepIndexPace(commit(batch));
     scheduleIndexing();
   }
   if (closing) {
@@ -112,3 +128,4 @@ port.on('message', (first: WriterRequest) => {
   }
 });
 port.postMessage({ type: 'ready' } satisfies WriterReply);
+scheduleIndexing();

@@ -107,6 +107,52 @@ describe('SQLite text index built behind the writes', () => {
   });
 });
 
+describe('SQLite writer thread: the text index keeps up', () => {
+  /** Rows of the file not yet in the trigram index, read on a connection of the test's own. */
+  const unindexed = (file: string): number => {
+    const db = openConnection(file);
+    try {
+      return Number(
+        db.prepare('SELECT (SELECT coalesce(max(id), 0) FROM messages) - indexed_upto FROM text_index_progress').pluck().get(),
+      );
+    } finally {
+      db.close();
+    }
+  };
+  const settled = async (file: string): Promise<number> => {
+    const deadline = Date.now() + 20_000;
+    while (unindexed(file) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    return unindexed(file);
+  };
+  const batch = (prefix: string, n: number) =>
+    Array.from({ length: n }, (_, i) => incoming(`${prefix}${i}`, { text: `needle ${prefix} ${i}` }));
+
+  it('indexes big batches as they come, and a backlog left by an earlier run once it starts', async () => {
+    const tmp = tempDir('webhook-inbox-index-');
+    const file = path.join(tmp.dir, 'messages.db');
+    try {
+      // An earlier run that stored rows without indexing them (as if it had stopped first).
+      const earlier = openConnection(file, 'writer');
+      new SqliteWriter(earlier).write(batch('old', 3000), new Date().toISOString());
+      earlier.close();
+      expect(unindexed(file)).toBe(3000);
+
+      const store = await SqliteStore.open({ path: file, writerThread: compiledWriterUrl });
+      try {
+        expect(await settled(file)).toBe(0);
+        for (let i = 0; i < 3; i++) await store.insertMany(batch(`new${i}-`, 5000));
+        expect(await settled(file)).toBe(0);
+        const page = await store.listMessages({ q: 'NEEDLE new2-' }, { limit: 1, offset: 0 });
+        expect(page.total).toBe(5000);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
 describe('SQLite writer: requests merged into one transaction', () => {
   it('gives each part the outcomes it would get committed alone, in the order of the parts', () => {
     const tmp = tempDir('webhook-inbox-merge-');

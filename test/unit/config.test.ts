@@ -27,7 +27,7 @@ describe('loadConfig defaults', () => {
     ['maxBodyBytes', 4194304],
     ['logLevel', 'info'],
     ['webhookToleranceSeconds', 300],
-    ['maxEventLoopDelayMs', 500],
+    ['maxEventLoopDelayMs', 1000],
   ] as const)('%s defaults to %j', (key, expected) => {
     expect(config[key]).toBe(expected);
   });
