@@ -136,7 +136,7 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
       pressureHandler: async (request, reply) => {
         if (request.routeOptions.url === '/webhook') request.webhookOutcome = { result: 'overloaded' };
         reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-        throw new Overloaded('server overloaded');
+        throw new Overloaded();
       },
     });
   }

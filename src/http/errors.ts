@@ -10,26 +10,36 @@ export abstract class HttpError extends Error {
   abstract body(): unknown;
 }
 
-export class InvalidSignature extends HttpError {
-  readonly statusCode = 401;
+/** An error whose body is `{"detail": <its message>}`, the shape of every non-422 error here. */
+abstract class DetailError extends HttpError {
+  constructor(readonly detail: string) {
+    super(detail);
+  }
   body() {
-    return { detail: 'invalid signature' };
+    return { detail: this.detail };
+  }
+}
+
+export class InvalidSignature extends DetailError {
+  readonly statusCode = 401;
+  constructor() {
+    super('invalid signature');
   }
 }
 
 /** A Standard Webhooks delivery signed correctly but outside the timestamp tolerance: a replay. */
-export class StaleTimestamp extends HttpError {
+export class StaleTimestamp extends DetailError {
   readonly statusCode = 401;
-  body() {
-    return { detail: 'stale timestamp' };
+  constructor() {
+    super('stale timestamp');
   }
 }
 
 /** The read API without a valid bearer token (RFC 6750 challenge in WWW-Authenticate). */
-export class Unauthorized extends HttpError {
+export class Unauthorized extends DetailError {
   readonly statusCode = 401;
   constructor(
-    readonly detail: string,
+    detail: string,
     readonly tokenPresented: boolean,
   ) {
     super(detail);
@@ -37,35 +47,20 @@ export class Unauthorized extends HttpError {
   get wwwAuthenticate(): string {
     return this.tokenPresented ? 'Bearer realm="webhook-inbox", error="invalid_token"' : 'Bearer realm="webhook-inbox"';
   }
-  body() {
-    return { detail: this.detail };
-  }
 }
 
-export class Forbidden extends HttpError {
+export class Forbidden extends DetailError {
   readonly statusCode = 403;
-  constructor(readonly detail: string) {
-    super(detail);
-  }
-  body() {
-    return { detail: this.detail };
-  }
 }
 
-export class NotFound extends HttpError {
+export class NotFound extends DetailError {
   readonly statusCode = 404;
-  constructor(readonly detail: string) {
-    super(detail);
-  }
-  body() {
-    return { detail: this.detail };
-  }
 }
 
-export class PayloadTooLarge extends HttpError {
+export class PayloadTooLarge extends DetailError {
   readonly statusCode = 413;
-  body() {
-    return { detail: 'payload too large' };
+  constructor() {
+    super('payload too large');
   }
 }
 
@@ -81,22 +76,16 @@ export class ValidationFailed extends HttpError {
 }
 
 /** 503 with Retry-After: the event loop is saturated, so new work is refused before it piles up. */
-export class Overloaded extends HttpError {
+export class Overloaded extends DetailError {
   readonly statusCode = 503;
-  body() {
-    return { detail: 'server overloaded; retry later' };
+  constructor() {
+    super('server overloaded; retry later');
   }
 }
 
 /** 503: the request was fine but cannot be served now; a sender retries later. */
-export class ServiceUnavailable extends HttpError {
+export class ServiceUnavailable extends DetailError {
   readonly statusCode = 503;
-  constructor(readonly detail: string) {
-    super(detail);
-  }
-  body() {
-    return { detail: this.detail };
-  }
 }
 
 function isFastifyError(error: unknown): error is FastifyError {
@@ -117,7 +106,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.code(unavailable.statusCode).send(unavailable.body());
     }
     if (isFastifyError(error) && error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      const tooLarge = new PayloadTooLarge('payload too large');
+      const tooLarge = new PayloadTooLarge();
       return reply.code(tooLarge.statusCode).send(tooLarge.body());
     }
     // Fastify's own client errors (a malformed Content-Length, a bad URL): keep their 4xx status.

@@ -65,6 +65,11 @@ function notConfigured(request: FastifyRequest, variable: string): never {
   throw new ServiceUnavailable(`${variable} is not set; retry later`);
 }
 
+function forged(request: FastifyRequest): never {
+  request.webhookOutcome = { result: 'invalid_signature' };
+  throw new InvalidSignature();
+}
+
 export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions): void {
   const { config, committer, store, metrics } = options;
   const now = options.now ?? Date.now;
@@ -162,8 +167,7 @@ export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions
       case 'whatsapp': {
         if (config.whatsappAppSecrets.length === 0) notConfigured(request, 'WHATSAPP_APP_SECRET');
         if (!verifyMetaSignature(config.whatsappAppSecrets, body, singleHeader(request, 'x-hub-signature-256'))) {
-          request.webhookOutcome = { result: 'invalid_signature' };
-          throw new InvalidSignature('invalid signature');
+          forged(request);
         }
         return storeWhatsAppEnvelope(request, body);
       }
@@ -180,20 +184,16 @@ export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions
           Math.floor(now() / 1000),
           config.webhookToleranceSeconds,
         );
+        if (!verdict.ok && verdict.reason === 'invalid_signature') forged(request);
         if (!verdict.ok) {
-          request.webhookOutcome = { result: verdict.reason };
-          throw verdict.reason === 'stale_timestamp'
-            ? new StaleTimestamp('stale timestamp')
-            : new InvalidSignature('invalid signature');
+          request.webhookOutcome = { result: 'stale_timestamp' };
+          throw new StaleTimestamp();
         }
         return storeSpecMessage(request, body);
       }
       case 'spec': {
         if (config.webhookSecrets.length === 0) notConfigured(request, 'WEBHOOK_SECRET');
-        if (!verifySignature(config.webhookSecrets, body, singleHeader(request, 'x-signature'))) {
-          request.webhookOutcome = { result: 'invalid_signature' };
-          throw new InvalidSignature('invalid signature');
-        }
+        if (!verifySignature(config.webhookSecrets, body, singleHeader(request, 'x-signature'))) forged(request);
         return storeSpecMessage(request, body);
       }
     }

@@ -323,6 +323,47 @@ function toStoreFilter(filter: ReferenceFilter): MessageFilter {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * After an upgrade from the previous schema release, with the rows `old1` (+1, 10:00, "Old
+ * Needle") and `old2` (+3, 11:00:00.5, no text) written by that release: they read back as they
+ * were written, and the new features work beside them.
+ */
+export async function expectUpgradedStoreWorks(store: MessageStore): Promise<void> {
+  const old1 = incoming('old1', { from: '+1', to: '+2', ts: '2025-01-15T10:00:00Z', text: 'Old Needle' });
+  const old2 = incoming('old2', { from: '+3', to: '+2', ts: '2025-01-15T11:00:00.5Z', text: null });
+  // Rows from before read back as they were written: no type key.
+  expect((await store.listMessages({}, { limit: 10, offset: 0 })).data).toStrictEqual([old1, old2]);
+  expect(await store.getMessage('old1')).toStrictEqual({ messageId: 'old1', message: old1, statuses: [] });
+
+  const outcome = await store.storeDelivery(
+    deliveryOf({
+      messages: [
+        incoming('old1', { type: 'text' }),
+        incoming('new', { from: '+1', ts: '2025-01-15T12:00:00Z', type: 'text', text: 'new needle' }),
+      ],
+      statuses: [statusOf('old2', 'read')],
+      deadLetters: [deadLetterOf(null)],
+    }),
+  );
+  expect(outcome).toEqual({ messages: ['duplicate', 'created'], statuses: ['created'] });
+  expect((await store.getMessage('old2'))?.statuses.map((s) => s.status)).toEqual(['read']);
+  expect((await store.listDeadLetters({ limit: 10, offset: 0 })).total).toBe(1);
+  expect((await store.listMessages({ q: 'needle' }, { limit: 10, offset: 0 })).data.map((m) => m.messageId)).toEqual([
+    'old1',
+    'new',
+  ]);
+  expect(await store.stats(10)).toEqual({
+    totalMessages: 3,
+    sendersCount: 2,
+    messagesPerSender: [
+      { from: '+1', count: 2 },
+      { from: '+3', count: 1 },
+    ],
+    firstMessageTs: '2025-01-15T10:00:00Z',
+    lastMessageTs: '2025-01-15T12:00:00Z',
+  });
+}
+
 export function describeStoreContract(name: string, open: OpenStore): void {
   describe(`MessageStore contract: ${name}`, () => {
     let store: MessageStore;

@@ -11,7 +11,15 @@ import { containsPattern, PostgresStore, type PostgresStoreOptions } from '../..
 import { type DeliveryStatus, type DeliveryStatusName, type IncomingMessage, StoreUnavailable } from '../../src/store/store.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { deadLetterOf, deliveryOf, describeStoreContract, incoming, type RefusingTable, statusOf } from './contract.js';
+import {
+  deadLetterOf,
+  deliveryOf,
+  describeStoreContract,
+  expectUpgradedStoreWorks,
+  incoming,
+  type RefusingTable,
+  statusOf,
+} from './contract.js';
 
 const database = useTestDatabase('store');
 
@@ -110,29 +118,7 @@ describe('PostgreSQL migrations', () => {
     await expect(store.checkHealth()).resolves.toBeUndefined();
     const versions = await sql<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
     expect(versions.map((r) => r.version)).toEqual([1, 2]);
-    const old1 = incoming('old1', { from: '+1', to: '+2', ts: '2025-01-15T10:00:00Z', text: 'Old Needle' });
-    const old2 = incoming('old2', { from: '+3', to: '+2', ts: '2025-01-15T11:00:00.5Z', text: null });
-    expect((await store.listMessages({}, { limit: 10, offset: 0 })).data).toStrictEqual([old1, old2]);
-    expect(await store.getMessage('old1')).toStrictEqual({ messageId: 'old1', message: old1, statuses: [] });
-
-    const outcome = await store.storeDelivery(
-      deliveryOf({
-        messages: [
-          incoming('old1', { type: 'text' }),
-          incoming('new', { from: '+1', ts: '2025-01-15T12:00:00Z', type: 'text', text: 'new needle' }),
-        ],
-        statuses: [statusOf('old2', 'read')],
-        deadLetters: [deadLetterOf(null)],
-      }),
-    );
-    expect(outcome).toEqual({ messages: ['duplicate', 'created'], statuses: ['created'] });
-    expect((await store.getMessage('old2'))?.statuses.map((s) => s.status)).toEqual(['read']);
-    expect((await store.listDeadLetters({ limit: 10, offset: 0 })).total).toBe(1);
-    expect((await store.listMessages({ q: 'needle' }, { limit: 10, offset: 0 })).data.map((m) => m.messageId)).toEqual([
-      'old1',
-      'new',
-    ]);
-    expect(await store.stats(10)).toMatchObject({ totalMessages: 3, sendersCount: 2 });
+    await expectUpgradedStoreWorks(store);
   });
 
   it('refuse a database whose schema is newer than the code, and readiness names the version', async () => {

@@ -11,7 +11,15 @@ import { openConnection } from '../../src/store/sqlite-connection.js';
 import { messagesPart, SqliteWriter } from '../../src/store/sqlite-writer.js';
 import { tempDir } from '../helpers/tmp.js';
 import { compiledWriterUrl } from '../helpers/writer.js';
-import { deadLetterOf, deliveryOf, describeStoreContract, incoming, type OpenedStore, statusOf } from './contract.js';
+import {
+  deadLetterOf,
+  deliveryOf,
+  describeStoreContract,
+  expectUpgradedStoreWorks,
+  incoming,
+  type OpenedStore,
+  statusOf,
+} from './contract.js';
 
 /**
  * Plants a trigger, from a connection of its own, that fails every insert into `table` of a row
@@ -254,39 +262,7 @@ describe('SQLite migrations', () => {
     const store = await SqliteStore.open({ path: file, ...(writerThread ? { writerThread } : {}) });
     try {
       await expect(store.checkHealth()).resolves.toBeUndefined();
-      const old1 = incoming('old1', { from: '+1', to: '+2', ts: '2025-01-15T10:00:00Z', text: 'Old Needle' });
-      const old2 = incoming('old2', { from: '+3', to: '+2', ts: '2025-01-15T11:00:00.5Z', text: null });
-      // Rows from before read back as they were written: no type key.
-      expect((await store.listMessages({}, { limit: 10, offset: 0 })).data).toStrictEqual([old1, old2]);
-      expect(await store.getMessage('old1')).toStrictEqual({ messageId: 'old1', message: old1, statuses: [] });
-
-      const outcome = await store.storeDelivery(
-        deliveryOf({
-          messages: [
-            incoming('old1', { type: 'text' }),
-            incoming('new', { from: '+1', ts: '2025-01-15T12:00:00Z', type: 'text', text: 'new needle' }),
-          ],
-          statuses: [statusOf('old2', 'read')],
-          deadLetters: [deadLetterOf(null)],
-        }),
-      );
-      expect(outcome).toEqual({ messages: ['duplicate', 'created'], statuses: ['created'] });
-      expect((await store.getMessage('old2'))?.statuses.map((s) => s.status)).toEqual(['read']);
-      expect((await store.listDeadLetters({ limit: 10, offset: 0 })).total).toBe(1);
-      expect((await store.listMessages({ q: 'needle' }, { limit: 10, offset: 0 })).data.map((m) => m.messageId)).toEqual([
-        'old1',
-        'new',
-      ]);
-      expect(await store.stats(10)).toEqual({
-        totalMessages: 3,
-        sendersCount: 2,
-        messagesPerSender: [
-          { from: '+1', count: 2 },
-          { from: '+3', count: 1 },
-        ],
-        firstMessageTs: '2025-01-15T10:00:00Z',
-        lastMessageTs: '2025-01-15T12:00:00Z',
-      });
+      await expectUpgradedStoreWorks(store);
     } finally {
       await store.close();
     }
