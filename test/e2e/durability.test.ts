@@ -1,6 +1,7 @@
 // SPEC A.2 step 4 end to end: a 200 is sent only after the row is committed, so every
 // acknowledged message survives kill -9 of the process, stored exactly once.
 
+import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -130,4 +131,70 @@ describe('durability under kill -9', () => {
       }
     },
   );
+
+  it('keeps every acknowledged WhatsApp delivery (messages, statuses, dead letters) when killed right after the last 200', async () => {
+    const APP_SECRET = 'e2e-durability-app-secret';
+    const dbPath = path.join(tmp.dir, 'whatsapp.db');
+    const server = await start(dbPath, { WHATSAPP_APP_SECRET: APP_SECRET });
+
+    // Each envelope: two messages, a status, and one unreadable message (kept as a dead letter).
+    const envelope = (n: number) =>
+      JSON.stringify({
+        object: 'whatsapp_business_account',
+        entry: [
+          {
+            id: '102290129340398',
+            changes: [
+              {
+                field: 'messages',
+                value: {
+                  messaging_product: 'whatsapp',
+                  metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+                  messages: [
+                    { from: '16505551234', id: `wamid.a${n}`, timestamp: '1749416383', type: 'text', text: { body: `a ${n}` } },
+                    { from: '16505551235', id: `wamid.b${n}`, timestamp: '1749416384', type: 'text', text: { body: `b ${n}` } },
+                    { from: 'nobody', id: `wamid.bad${n}`, timestamp: '1749416385', type: 'text', text: { body: '?' } },
+                  ],
+                  statuses: [{ id: `wamid.out${n}`, status: 'delivered', timestamp: '1749416390', recipient_id: '16505551234' }],
+                },
+              },
+            ],
+          },
+        ],
+      });
+    const envelopes = Array.from({ length: 60 }, (_, n) => n);
+    const acknowledged: number[] = [];
+    let answered = 0;
+    await runPool(envelopes, 8, async (n) => {
+      const body = envelope(n);
+      const signature = createHmac('sha256', APP_SECRET).update(body).digest('hex');
+      const response = await fetch(`${server.baseUrl}/webhook`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${signature}` },
+        body,
+      });
+      await response.arrayBuffer();
+      if (response.status === 200) acknowledged.push(n);
+      answered += 1;
+      if (answered === envelopes.length) server.signal('SIGKILL');
+    });
+    await server.exited;
+
+    expect(acknowledged).toHaveLength(envelopes.length);
+    const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+    try {
+      const ids = (sql: string) => new Set(db.prepare(sql).pluck().all());
+      const messages = ids('SELECT message_id FROM messages');
+      const statuses = ids('SELECT message_id FROM delivery_statuses');
+      const deadLetters = ids('SELECT item_id FROM dead_letters');
+      for (const n of acknowledged) {
+        expect(messages.has(`wamid.a${n}`) && messages.has(`wamid.b${n}`), `messages of envelope ${n}`).toBe(true);
+        expect(statuses.has(`wamid.out${n}`), `status of envelope ${n}`).toBe(true);
+        expect(deadLetters.has(`wamid.bad${n}`), `dead letter of envelope ${n}`).toBe(true);
+      }
+      expect(messages.size).toBe(2 * envelopes.length);
+    } finally {
+      db.close();
+    }
+  });
 });
