@@ -3,7 +3,12 @@
 
 import { createHash } from 'node:crypto';
 import { codePointLength } from '../ingest/issues.js';
-import type { DeadLetter, DeliveryStatusName } from './store.js';
+import type { DeadLetter, Delivery, DeliveryStatusName, IncomingMessage } from './store.js';
+
+/** An insertMany batch as a delivery: both stores write the two through one path. */
+export function messagesOnly(messages: readonly IncomingMessage[]): Delivery {
+  return { messages, statuses: [], deadLetters: [], source: '' };
+}
 
 /** A message's life: a later status in this list comes later when two statuses share an instant. */
 const LIFECYCLE: readonly DeliveryStatusName[] = ['sent', 'delivered', 'read', 'failed'];

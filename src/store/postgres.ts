@@ -6,7 +6,7 @@
 
 import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
-import { asDeadLetterKind, asStatusName, deadLetterHash, isStorableId, STATUS_ORDER_SQL } from './delivery-rows.js';
+import { asDeadLetterKind, asStatusName, deadLetterHash, isStorableId, messagesOnly, STATUS_ORDER_SQL } from './delivery-rows.js';
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from './migrations/postgres.js';
 import {
   type DeadLetter,
@@ -352,14 +352,7 @@ export class PostgresStore implements MessageStore {
   }
 
   async insertMany(messages: readonly IncomingMessage[]): Promise<InsertOutcome[]> {
-    if (this.#closed) throw new Error('the store is closed');
-    if (messages.length === 0) return [];
-    const createdAt = this.#now().toISOString();
-    return this.#transaction(async (client) => {
-      const { outcomes, inserted } = await this.#insertMessages(client, messages, createdAt);
-      if (inserted.length > 0) await this.#addAggregates(client, inserted);
-      return outcomes;
-    });
+    return (await this.storeDelivery(messagesOnly(messages))).messages;
   }
 
   async storeDelivery(delivery: Delivery): Promise<DeliveryOutcome> {
@@ -369,8 +362,8 @@ export class PostgresStore implements MessageStore {
     const createdAt = this.#now().toISOString();
     return this.#transaction(async (client) => {
       // Every transaction of every replica takes its locks in one order: messages, statuses, then
-      // the aggregates with the totals row last (insertMany skips the statuses), and rows in key
-      // order inside each table. Two transactions may wait for each other, never in a cycle.
+      // the aggregates with the totals row last (a part that has no rows is skipped), and rows in
+      // key order inside each table. Two transactions may wait for each other, never in a cycle.
       const stored: InsertedMessages =
         messages.length > 0 ? await this.#insertMessages(client, messages, createdAt) : { outcomes: [], inserted: [] };
       const statusOutcomes = statuses.length > 0 ? await this.#insertStatuses(client, statuses, createdAt) : [];

@@ -38,9 +38,8 @@ function migrate(db: Database.Database, migrations: readonly Migration[]): void 
 /**
  * What a connection is for. A reader keeps a large page cache for the hot parts of the indexes.
  * The writer thread's connection keeps SQLite's default 2 MiB: at the end of every transaction
- * SQLite walks its whole page cache, which with 64 MiB (or 16) cost more per small commit than
- * re-reading pages from the operating system's cache does (`npm run bench:commits` shows the
- * difference; at 1,000,000 rows 2 and 16 MiB cost the same).
+ * SQLite walks its whole page cache, which with 64 MiB cost more per small commit than re-reading
+ * pages from the operating system's cache does (`npm run bench:commits` shows the difference).
  */
 export type ConnectionRole = 'reader' | 'writer';
 

@@ -1,14 +1,14 @@
 // Messages between the main thread and the SQLite writer thread.
 
-import type { Delivery, DeliveryOutcome, IncomingMessage, InsertOutcome } from './store.js';
+import type { WritePart } from './sqlite-writer.js';
+import type { DeliveryOutcome } from './store.js';
 
+/** An insertMany batch travels as a part with messages only, a provider delivery as itself. */
 export type WriterRequest =
-  | { readonly type: 'write'; readonly id: number; readonly messages: readonly IncomingMessage[]; readonly createdAt: string }
-  | { readonly type: 'deliver'; readonly id: number; readonly delivery: Delivery; readonly createdAt: string }
+  | { readonly type: 'commit'; readonly id: number; readonly part: WritePart }
   | { readonly type: 'close' };
 
 export type WriterReply =
   | { readonly type: 'ready' }
-  | { readonly id: number; readonly outcomes: InsertOutcome[] }
-  | { readonly id: number; readonly delivered: DeliveryOutcome }
+  | { readonly id: number; readonly outcome: DeliveryOutcome }
   | { readonly id: number; readonly error: string };

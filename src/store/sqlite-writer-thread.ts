@@ -3,11 +3,12 @@
 // acknowledged).
 
 import { Worker } from 'node:worker_threads';
+import type { WritePart } from './sqlite-writer.js';
 import type { WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
-import type { Delivery, DeliveryOutcome, IncomingMessage, InsertOutcome } from './store.js';
+import type { DeliveryOutcome } from './store.js';
 
 /** A reply that is not an error, for the request whose id it carries. */
-type Answer = Exclude<WriterReply, { type: 'ready' } | { error: string }>;
+type Answer = Extract<WriterReply, { outcome: DeliveryOutcome }>;
 
 interface Waiting {
   readonly answer: (reply: Answer) => void;
@@ -71,16 +72,10 @@ export class SqliteWriterThread {
     return this.#ready;
   }
 
-  async write(messages: readonly IncomingMessage[], createdAt: string): Promise<InsertOutcome[]> {
-    const reply = await this.#request((id) => ({ type: 'write', id, messages, createdAt }));
-    if (!('outcomes' in reply)) throw new Error('the writer thread answered a write with something else');
-    return reply.outcomes;
-  }
-
-  async deliver(delivery: Delivery, createdAt: string): Promise<DeliveryOutcome> {
-    const reply = await this.#request((id) => ({ type: 'deliver', id, delivery, createdAt }));
-    if (!('delivered' in reply)) throw new Error('the writer thread answered a delivery with something else');
-    return reply.delivered;
+  /** Commits the part on the thread (merged with whatever else is queued there); resolves once committed. */
+  async commit(part: WritePart): Promise<DeliveryOutcome> {
+    const reply = await this.#request((id) => ({ type: 'commit', id, part }));
+    return reply.outcome;
   }
 
   /** Posts the request `make` builds with a fresh id; resolves with the thread's answer to it. */

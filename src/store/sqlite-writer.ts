@@ -4,7 +4,7 @@
 // inside the writer thread (sqlite-writer.worker.ts).
 
 import type Database from 'better-sqlite3';
-import { deadLetterHash } from './delivery-rows.js';
+import { deadLetterHash, messagesOnly } from './delivery-rows.js';
 import { type Delivery, type DeliveryOutcome, foldCase, type IncomingMessage, type InsertOutcome } from './store.js';
 
 /**
@@ -18,7 +18,7 @@ export interface WritePart extends Delivery {
 
 /** An insertMany batch as a part: messages only. */
 export function messagesPart(messages: readonly IncomingMessage[], createdAt: string): WritePart {
-  return { messages, statuses: [], deadLetters: [], source: '', createdAt };
+  return { ...messagesOnly(messages), createdAt };
 }
 
 export class SqliteWriter {

@@ -5,7 +5,7 @@
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openConnection } from './sqlite-connection.js';
-import { messagesPart, SqliteWriter, type WritePart } from './sqlite-writer.js';
+import { SqliteWriter } from './sqlite-writer.js';
 import type { WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
 
 /** The most rows merged into one transaction. */
@@ -33,6 +33,7 @@ let closing = false;
 // at a time behind the commits, and the remainder once the writes pause.
 let indexing: { readonly cancel: () => void } | null = null;
 
+/** `created`: the messages the commit just made (each one unindexed). */
 function keepIndexPace(created: number): void {
   if (closing || writer.unindexedRows < INDEX_CHUNK_ROWS) return;
   try {
@@ -63,32 +64,23 @@ function scheduleIndexing(): void {
   }
 }
 
-type CommitRequest = Exclude<WriterRequest, { type: 'close' }>;
-
-function part(request: CommitRequest): WritePart {
-  return request.type === 'write'
-    ? messagesPart(request.messages, request.createdAt)
-    : { ...request.delivery, createdAt: request.createdAt };
-}
+type CommitRequest = Extract<WriterRequest, { type: 'commit' }>;
 
 /** Rows a request adds to a transaction. */
-function rowsOf(request: CommitRequest): number {
-  if (request.type === 'write') return request.messages.length;
-  const { messages, statuses, deadLetters } = request.delivery;
-  return messages.length + statuses.length + deadLetters.length;
+function rowsOf({ part }: CommitRequest): number {
+  return part.messages.length + part.statuses.length + part.deadLetters.length;
 }
 
-/** Commits the requests in one transaction, answers each, and returns how many messages it created. */
-function commit(requests: CommitRequest[]): number {
+/** Commits the requests in one transaction and answers each. */
+function commit(requests: CommitRequest[]): void {
   let replies: WriterReply[];
-  let created = 0;
   try {
-    const outcomes = writer.commit(requests.map(part));
-    for (const outcome of outcomes) created += outcome.messages.filter((o) => o === 'created').length;
+    const outcomes = writer.commit(requests.map((request) => request.part));
     replies = requests.map((request, i): WriterReply => {
-      const mine = outcomes[i];
-      if (mine === undefined) return { id: request.id, error: 'the writer returned no outcome for this request' };
-      return request.type === 'write' ? { id: request.id, outcomes: mine.messages } : { id: request.id, delivered: mine };
+      const outcome = outcomes[i];
+      return outcome === undefined
+        ? { id: request.id, error: 'the writer returned no outcome for this request' }
+        : { id: request.id, outcome };
     });
   } catch (error) {
     // One transaction: nothing of any request in it was committed, so every one of them fails.
@@ -96,7 +88,6 @@ function commit(requests: CommitRequest[]): number {
     replies = requests.map((request) => ({ id: request.id, error: reason }));
   }
   for (const reply of replies) port?.postMessage(reply);
-  return created;
 }
 
 port.on('message', (first: WriterRequest) => {
@@ -117,7 +108,9 @@ port.on('message', (first: WriterRequest) => {
       batch.push(next);
       rows += rowsOf(next);
     }
-    keepIndexPace(commit(batch));
+    const unindexedBefore = writer.unindexedRows;
+    commit(batch);
+    keepIndexPace(writer.unindexedRows - unindexedBefore);
     scheduleIndexing();
   }
   if (closing) {

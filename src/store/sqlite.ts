@@ -5,10 +5,10 @@
 
 import type Database from 'better-sqlite3';
 import { codePointLength } from '../ingest/issues.js';
-import { asDeadLetterKind, asStatusName, isStorableId, STATUS_ORDER_SQL } from './delivery-rows.js';
+import { asDeadLetterKind, asStatusName, isStorableId, messagesOnly, STATUS_ORDER_SQL } from './delivery-rows.js';
 import { SQLITE_SCHEMA_VERSION } from './migrations/sqlite.js';
 import { openConnection } from './sqlite-connection.js';
-import { SqliteWriter } from './sqlite-writer.js';
+import { SqliteWriter, type WritePart } from './sqlite-writer.js';
 import { SqliteWriterThread } from './sqlite-writer-thread.js';
 import {
   type DeadLetterPage,
@@ -119,10 +119,8 @@ export class SqliteStore implements MessageStore {
   readonly #db: Database.Database;
   readonly #now: () => Date;
   readonly #thread: SqliteWriterThread | null;
-  /** Commits a batch: inline on this thread, or on the writer thread. */
-  readonly #write: (messages: readonly IncomingMessage[], createdAt: string) => InsertOutcome[] | Promise<InsertOutcome[]>;
-  /** Commits a delivery, where #write commits a batch. */
-  readonly #deliver: (delivery: Delivery, createdAt: string) => DeliveryOutcome | Promise<DeliveryOutcome>;
+  /** Commits a part (a batch or a delivery): inline on this thread, or on the writer thread. */
+  readonly #commit: (part: WritePart) => DeliveryOutcome | Promise<DeliveryOutcome>;
   readonly #listCache = new Map<string, ListStatements>();
   readonly #stats: { totals: Database.Statement; top: Database.Statement; first: Database.Statement; last: Database.Statement };
   readonly #detail: { message: Database.Statement; statuses: Database.Statement };
@@ -152,21 +150,14 @@ export class SqliteStore implements MessageStore {
     const thread =
       options.writerThread && options.path !== ':memory:' ? new SqliteWriterThread(options.path, options.writerThread) : null;
     this.#thread = thread;
-    if (thread !== null) {
-      this.#write = (messages, createdAt) => thread.write(messages, createdAt);
-      this.#deliver = (delivery, createdAt) => thread.deliver(delivery, createdAt);
-    } else {
+    if (thread !== null) this.#commit = (part) => thread.commit(part);
+    else {
       const inline = new SqliteWriter(this.#db);
-      this.#write = (messages, createdAt) => {
-        const outcomes = inline.write(messages, createdAt);
+      this.#commit = (part) => {
+        const [outcome] = inline.commit([part]);
         // No thread to index in the background: index now, so that searches never scan.
         inline.indexText(Number.MAX_SAFE_INTEGER);
-        return outcomes;
-      };
-      this.#deliver = (delivery, createdAt) => {
-        const [outcome] = inline.commit([{ ...delivery, createdAt }]);
-        inline.indexText(Number.MAX_SAFE_INTEGER);
-        if (outcome === undefined) throw new Error('the writer returned no outcome for the delivery');
+        if (outcome === undefined) throw new Error('the writer returned no outcome');
         return outcome;
       };
     }
@@ -192,10 +183,7 @@ export class SqliteStore implements MessageStore {
   }
 
   async insertMany(messages: readonly IncomingMessage[]): Promise<InsertOutcome[]> {
-    if (this.#closed) throw new Error('the store is closed');
-    if (messages.length === 0) return [];
-    const createdAt = this.#now().toISOString();
-    return this.#write(messages, createdAt);
+    return (await this.storeDelivery(messagesOnly(messages))).messages;
   }
 
   async storeDelivery(delivery: Delivery): Promise<DeliveryOutcome> {
@@ -203,7 +191,7 @@ export class SqliteStore implements MessageStore {
     if (delivery.messages.length === 0 && delivery.statuses.length === 0 && delivery.deadLetters.length === 0) {
       return { messages: [], statuses: [] };
     }
-    return this.#deliver(delivery, this.#now().toISOString());
+    return this.#commit({ ...delivery, createdAt: this.#now().toISOString() });
   }
 
   #listStatements(filter: MessageFilter, page: Page, q: string | undefined): ListStatements {

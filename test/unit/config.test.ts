@@ -233,6 +233,10 @@ describe('STANDARD_WEBHOOKS_SECRET', () => {
       const error = configError(() => loadConfig({ STANDARD_WEBHOOKS_SECRET: value }, CWD));
       expect(error.variable).toBe('STANDARD_WEBHOOKS_SECRET');
       expect(error.message).not.toContain(key.toString('base64'));
+      // Not even the malformed secret is echoed.
+      for (const secret of value.split(',')) {
+        if (secret.length > 'whsec_'.length) expect(error.message).not.toContain(secret.slice('whsec_'.length));
+      }
     },
   );
 });
