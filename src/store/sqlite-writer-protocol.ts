@@ -8,7 +8,13 @@ export type WriterRequest =
   | { readonly type: 'commit'; readonly id: number; readonly part: WritePart }
   | { readonly type: 'close' };
 
-export type WriterReply =
-  | { readonly type: 'ready' }
+/** What became of one commit request. */
+export type WriterAnswer =
   | { readonly id: number; readonly outcome: DeliveryOutcome }
   | { readonly id: number; readonly error: string };
+
+/**
+ * `answers`: every request one transaction held, in one message, so a commit that merged many
+ * requests costs the main thread one message event rather than one per request.
+ */
+export type WriterReply = { readonly type: 'ready' } | { readonly type: 'answers'; readonly answers: readonly WriterAnswer[] };

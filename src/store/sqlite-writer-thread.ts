@@ -4,11 +4,11 @@
 
 import { Worker } from 'node:worker_threads';
 import type { WritePart } from './sqlite-writer.js';
-import type { WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
+import type { WriterAnswer, WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
 import type { DeliveryOutcome } from './store.js';
 
 /** A reply that is not an error, for the request whose id it carries. */
-type Answer = Extract<WriterReply, { outcome: DeliveryOutcome }>;
+type Answer = Extract<WriterAnswer, { outcome: DeliveryOutcome }>;
 
 interface Waiting {
   readonly answer: (reply: Answer) => void;
@@ -37,7 +37,7 @@ export class SqliteWriterThread {
     this.#worker = worker;
     this.#ready = new Promise<void>((resolve, reject) => {
       const onReady = (reply: WriterReply) => {
-        if ('type' in reply && reply.type === 'ready') {
+        if (reply.type === 'ready') {
           worker.off('message', onReady);
           resolve();
         }
@@ -48,12 +48,14 @@ export class SqliteWriterThread {
     });
     this.#ready.catch(() => {}); // observed by callers; never an unhandled rejection here
     worker.on('message', (reply: WriterReply) => {
-      if (!('id' in reply)) return;
-      const waiting = this.#waiting.get(reply.id);
-      if (waiting === undefined) return;
-      this.#waiting.delete(reply.id);
-      if ('error' in reply) waiting.reject(new Error(reply.error));
-      else waiting.answer(reply);
+      if (reply.type !== 'answers') return;
+      for (const answer of reply.answers) {
+        const waiting = this.#waiting.get(answer.id);
+        if (waiting === undefined) continue;
+        this.#waiting.delete(answer.id);
+        if ('error' in answer) waiting.reject(new Error(answer.error));
+        else waiting.answer(answer);
+      }
     });
     worker.on('error', (error) => {
       this.#lastError = error;

@@ -6,7 +6,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openConnection } from './sqlite-connection.js';
 import { SqliteWriter } from './sqlite-writer.js';
-import type { WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
+import type { WriterAnswer, WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
 
 /** The most rows merged into one transaction. */
 const MAX_MERGED_ROWS = 4096;
@@ -71,12 +71,12 @@ function rowsOf({ part }: CommitRequest): number {
   return part.messages.length + part.statuses.length + part.deadLetters.length;
 }
 
-/** Commits the requests in one transaction and answers each. */
+/** Commits the requests in one transaction and answers them all in one message. */
 function commit(requests: CommitRequest[]): void {
-  let replies: WriterReply[];
+  let answers: WriterAnswer[];
   try {
     const outcomes = writer.commit(requests.map((request) => request.part));
-    replies = requests.map((request, i): WriterReply => {
+    answers = requests.map((request, i): WriterAnswer => {
       const outcome = outcomes[i];
       return outcome === undefined
         ? { id: request.id, error: 'the writer returned no outcome for this request' }
@@ -85,9 +85,9 @@ function commit(requests: CommitRequest[]): void {
   } catch (error) {
     // One transaction: nothing of any request in it was committed, so every one of them fails.
     const reason = error instanceof Error ? error.message : String(error);
-    replies = requests.map((request) => ({ id: request.id, error: reason }));
+    answers = requests.map((request) => ({ id: request.id, error: reason }));
   }
-  for (const reply of replies) port?.postMessage(reply);
+  port?.postMessage({ type: 'answers', answers } satisfies WriterReply);
 }
 
 port.on('message', (first: WriterRequest) => {
