@@ -11,7 +11,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import type { Config } from './config.js';
+import { type Config, ingestConfigured } from './config.js';
 import { requireBearerToken } from './http/auth.js';
 import './http/context.js';
 import { deadLetterRoutes } from './http/dead-letters.js';
@@ -157,9 +157,7 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   messagesRoutes(app, store, readAuth);
   deadLetterRoutes(app, store, readAuth);
   statsRoutes(app, store, readAuth);
-  const ingestConfigured =
-    config.webhookSecrets.length > 0 || config.whatsappAppSecrets.length > 0 || config.standardWebhooksKeys.length > 0;
-  healthRoutes(app, store, ingestConfigured);
+  healthRoutes(app, store, ingestConfigured(config));
   metricsRoutes(app, metrics);
 
   await app.ready();

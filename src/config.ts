@@ -46,6 +46,16 @@ export interface Config {
   readonly batchMaxWaitMs: number;
 }
 
+/**
+ * Whether any webhook scheme has its secret (WEBHOOK_SECRET, WHATSAPP_APP_SECRET or
+ * STANDARD_WEBHOOKS_SECRET); without one, POST /webhook can take in nothing.
+ */
+export function ingestConfigured(
+  config: Pick<Config, 'webhookSecrets' | 'whatsappAppSecrets' | 'standardWebhooksKeys'>,
+): boolean {
+  return config.webhookSecrets.length > 0 || config.whatsappAppSecrets.length > 0 || config.standardWebhooksKeys.length > 0;
+}
+
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,

@@ -3,7 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, ingestConfigured, loadConfig } from './config.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { openStore } from './store/open.js';
 import type { MessageStore } from './store/store.js';
@@ -27,8 +27,7 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
   process.on('uncaughtException', (error) => fail(logger, 'uncaught exception', { err: error }));
 
-  const otherSchemes = config.whatsappAppSecrets.length > 0 || config.standardWebhooksKeys.length > 0;
-  if (config.webhookSecrets.length === 0 && !otherSchemes) {
+  if (!ingestConfigured(config)) {
     logger.error('WEBHOOK_SECRET is not set: POST /webhook answers 503 and /health/ready stays 503 until it is');
   } else if (config.webhookSecrets.length === 0) {
     logger.warn('WEBHOOK_SECRET is not set: webhooks in the X-Signature format answer 503');

@@ -11,6 +11,13 @@ export interface WebhookOutcome {
   items?: Readonly<Record<string, number>>;
 }
 
+/**
+ * Route options for an endpoint answered even while load is shed (@fastify/under-pressure skips a
+ * route whose pressureHandler returns nothing): liveness, because an overloaded process is still
+ * alive and restarting it would lose the work it is doing, and metrics, which matter most then.
+ */
+export const servedUnderPressure = { config: { pressureHandler: (): undefined => undefined } } as const;
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** @fastify/under-pressure: a route that sets one returning nothing is served even under pressure. */

@@ -2,16 +2,14 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { MessageStore } from '../store/store.js';
+import { servedUnderPressure } from './context.js';
 
 /**
  * `ingestConfigured`: at least one webhook scheme has its secret (WEBHOOK_SECRET, or
  * WHATSAPP_APP_SECRET, or STANDARD_WEBHOOKS_SECRET); without any, nothing could be taken in.
  */
 export function healthRoutes(app: FastifyInstance, store: MessageStore, ingestConfigured: boolean): void {
-  // Liveness and metrics are answered even when load is being shed: an overloaded process is
-  // still alive, and restarting it would only lose the work it is doing.
-  const evenUnderPressure = { config: { pressureHandler: () => undefined } };
-  app.get('/health/live', evenUnderPressure, async () => ({ status: 'ok' }));
+  app.get('/health/live', servedUnderPressure, async () => ({ status: 'ok' }));
 
   app.get('/health/ready', async (request, reply) => {
     let database = 'ok';

@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, ingestConfigured, loadConfig } from '../../src/config.js';
 
 const CWD = path.resolve('/srv/webhook-inbox');
 
@@ -270,5 +270,20 @@ describe('the returned config', () => {
 
   it('does not depend on variables it was not given', () => {
     expect(loadConfig({}, CWD)).toEqual(loadConfig({ UNRELATED: 'x' }, CWD));
+  });
+});
+
+describe('ingestConfigured', () => {
+  const key = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
+  it.each([
+    [{}, false],
+    [{ WEBHOOK_SECRET: '' }, false],
+    [{ WEBHOOK_SECRET: 's3cret' }, true],
+    [{ WHATSAPP_APP_SECRET: 'meta-app-secret' }, true],
+    [{ STANDARD_WEBHOOKS_SECRET: key }, true],
+    [{ WHATSAPP_VERIFY_TOKEN: 'verify-only' }, false],
+    [{ API_TOKEN: 'reader' }, false],
+  ])('with %j: %s', (env, expected) => {
+    expect(ingestConfigured(loadConfig(env, CWD))).toBe(expected);
   });
 });
