@@ -22,9 +22,15 @@ export interface IngestRound {
   /** Acknowledged (2xx) requests over warm-up and measured load. */
   readonly acknowledged: number;
   readonly stopOk: boolean;
-  /** CPU used during the measured load, in % of one core: the server (all threads) and this process (autocannon). */
+  /**
+   * CPU used during the measured load, in % of one core: the server (all threads), its event-loop
+   * thread alone, and this process (autocannon).
+   */
   readonly serverCpuPercent: number;
+  readonly eventLoopCpuPercent: number;
   readonly loadCpuPercent: number;
+  /** Share of all the machine's cores left idle during the measured load; null where it cannot be read. */
+  readonly machineIdlePercent: number | null;
 }
 
 export interface IngestSummary {
@@ -96,12 +102,14 @@ export function ingestTable(real: IngestSummary, ceiling: IngestSummary): Ingest
           Object.entries(r.statusCounts)
             .map(([status, count]) => `${status}: ${count}`)
             .join(', ') || '—'
-        } | ${r.errors} | ${r.serverCpuPercent.toFixed(0)}% / ${r.loadCpuPercent.toFixed(0)}% | ${mib(r.peakRssMiB)} | ${r.storedRows === null ? '—' : `${r.storedRows} / ${r.acknowledged}`} | ${r.stopOk ? 'exit 0' : '**not clean**'} |`,
+        } | ${r.errors} | ${r.serverCpuPercent.toFixed(0)}% (${r.eventLoopCpuPercent.toFixed(0)}%) / ${r.loadCpuPercent.toFixed(0)}% | ${
+          r.machineIdlePercent === null ? '—' : `${r.machineIdlePercent.toFixed(0)}%`
+        } | ${mib(r.peakRssMiB)} | ${r.storedRows === null ? '—' : `${r.storedRows} / ${r.acknowledged}`} | ${r.stopOk ? 'exit 0' : '**not clean**'} |`,
     ),
   );
   const detail = [
-    '| store | round | req/s | p50 | p99 | 2xx | status codes | errors | CPU server / load generator | peak RSS | rows stored / acknowledged | SIGTERM |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |',
+    '| store | round | req/s | p50 | p99 | 2xx | status codes | errors | CPU server (event loop) / load generator | machine idle | peak RSS | rows stored / acknowledged | SIGTERM |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |',
     ...rounds,
   ];
   return {

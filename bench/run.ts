@@ -25,7 +25,17 @@ import {
   ingestTable,
   readTable,
 } from './report.js';
-import { PROJECT_ROOT, type RunningServer, readCpuSeconds, readMemory, sampleRss, startServer, stopAll } from './server.js';
+import {
+  PROJECT_ROOT,
+  type RunningServer,
+  readCpuSeconds,
+  readMachineTicks,
+  readMainThreadCpuSeconds,
+  readMemory,
+  sampleRss,
+  startServer,
+  stopAll,
+} from './server.js';
 import { openBenchStore } from './store.js';
 import { seedStore, startOfUtcDay } from './synthetic.js';
 
@@ -230,13 +240,22 @@ async function ingestRun(
   if (options.warmup > 0) warm = await loadWebhooks(servers, pool, { ...load, durationSeconds: options.warmup });
   const rssAt = () => servers.reduce((sum, s) => sum + (readMemory(s.pid)?.rssKiB ?? 0), 0) / 1024;
   const cpuAt = () => servers.reduce((sum, s) => sum + (readCpuSeconds(s.pid) ?? 0), 0);
+  const eventLoopCpuAt = () => servers.reduce((sum, s) => sum + (readMainThreadCpuSeconds(s.pid) ?? 0), 0);
   const rssStart = rssAt();
   const serverCpuStart = cpuAt();
+  const eventLoopCpuStart = eventLoopCpuAt();
+  const machineStart = readMachineTicks();
   const benchCpuStart = process.cpuUsage();
   const result = await loadWebhooks(servers, pool, { ...load, firstIndex: warm.nextIndex, durationSeconds: options.duration });
   const benchCpu = process.cpuUsage(benchCpuStart);
+  const machineEnd = readMachineTicks();
   const serverCpuPercent = ((cpuAt() - serverCpuStart) / result.seconds) * 100;
+  const eventLoopCpuPercent = ((eventLoopCpuAt() - eventLoopCpuStart) / result.seconds) * 100;
   const loadCpuPercent = ((benchCpu.user + benchCpu.system) / 1e6 / result.seconds) * 100;
+  const machineIdlePercent =
+    machineStart !== null && machineEnd !== null && machineEnd.total > machineStart.total
+      ? ((machineEnd.idle - machineStart.idle) / (machineEnd.total - machineStart.total)) * 100
+      : null;
   const rssEnd = rssAt();
   const sampled = samplers.map((s) => s.stop());
   const peakRssMiB = sampled.reduce((sum, s) => sum + s.peakKiB, 0) / 1024;
@@ -264,12 +283,15 @@ async function ingestRun(
     acknowledged: warm.ok + result.ok,
     stopOk,
     serverCpuPercent,
+    eventLoopCpuPercent,
     loadCpuPercent,
+    machineIdlePercent,
   };
   log(
     `  ${target.label} round ${round}: ${formatCount(result.reqPerSec)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
       `p99 ${result.p99Ms.toFixed(2)} ms, non-2xx ${result.non2xx}, errors ${result.errors}, peak RSS ${peakRssMiB.toFixed(0)} MiB, ` +
-      `CPU server ${serverCpuPercent.toFixed(0)}% / load generator ${loadCpuPercent.toFixed(0)}%, ` +
+      `CPU server ${serverCpuPercent.toFixed(0)}% (event loop ${eventLoopCpuPercent.toFixed(0)}%) / load generator ${loadCpuPercent.toFixed(0)}%` +
+      `${machineIdlePercent === null ? '' : ` / machine idle ${machineIdlePercent.toFixed(0)}%`}, ` +
       `RSS over the run ${rssTimeline.join(' ')} MiB` +
       `${storedRows !== null ? `, rows ${storedRows} / acknowledged ${roundResult.acknowledged}` : ''}${stopOk ? '' : ', SIGTERM stop NOT clean'}`,
   );
@@ -307,7 +329,9 @@ async function ingestPhase(options: Options, workRoot: string): Promise<{ markdo
   return {
     markdown: `${heading}\n\nMedians over the rounds; latency is per request as autocannon saw it; peak RSS is of the server process${
       options.replicas > 1 ? 'es (summed)' : ''
-    } (VmHWM), growth is RSS at the end of the measured load minus at its start.\n\n${verdict.markdown}`,
+    } (VmHWM), growth is RSS at the end of the measured load minus at its start. CPU is in % of one core over the ` +
+      `measured load: the server's threads together and, in brackets, its event loop (the main thread; 100% means it is ` +
+      `the bottleneck); "machine idle" is the share of all cores no process used.\n\n${verdict.markdown}`,
     passed: verdict.passed,
     clean,
   };

@@ -253,10 +253,20 @@ export function sampleRss(pid: number, intervalMs = 100): RssSampler {
 }
 
 /** CPU time a process (all its threads) has used, in seconds, from /proc/<pid>/stat; null if gone. Linux only. */
+/** CPU seconds (user + system) of the process `pid`, all threads; null once it is gone. */
 export function readCpuSeconds(pid: number): number | null {
+  return cpuSecondsOf(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds of the process's main thread alone: for a Node server, its event loop. */
+export function readMainThreadCpuSeconds(pid: number): number | null {
+  return cpuSecondsOf(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function cpuSecondsOf(statPath: string): number | null {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(statPath, 'utf8');
   } catch {
     return null;
   }
@@ -266,4 +276,21 @@ export function readCpuSeconds(pid: number): number | null {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / 100 : null;
+}
+
+/**
+ * The machine's CPU time so far, in clock ticks over all cores: idle (idle + iowait) and the total
+ * (steal included). Null where /proc/stat cannot be read.
+ */
+export function readMachineTicks(): { readonly idle: number; readonly total: number } | null {
+  let line: string | undefined;
+  try {
+    line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  } catch {
+    return null;
+  }
+  const ticks = (line ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+  if (ticks.length < 8 || ticks.some((t) => !Number.isFinite(t))) return null;
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  return { idle, total: ticks.reduce((sum, t) => sum + t, 0) };
 }
