@@ -327,9 +327,10 @@ async function ingestPhase(options: Options, workRoot: string): Promise<{ markdo
     `(after ${options.warmup} s warm-up) per run, ${options.rounds} round(s) alternating ${target.label} and the no-op ceiling` +
     `${options.replicas > 1 ? `, ${options.replicas} replicas each` : ''}`;
   return {
-    markdown: `${heading}\n\nMedians over the rounds; latency is per request as autocannon saw it; peak RSS is of the server process${
-      options.replicas > 1 ? 'es (summed)' : ''
-    } (VmHWM), growth is RSS at the end of the measured load minus at its start. CPU is in % of one core over the ` +
+    markdown:
+      `${heading}\n\nMedians over the rounds; latency is per request as autocannon saw it; peak RSS is of the server process${
+        options.replicas > 1 ? 'es (summed)' : ''
+      } (VmHWM), growth is RSS at the end of the measured load minus at its start. CPU is in % of one core over the ` +
       `measured load: the server's threads together and, in brackets, its event loop (the main thread; 100% means it is ` +
       `the bottleneck); "machine idle" is the share of all cores no process used.\n\n${verdict.markdown}`,
     passed: verdict.passed,
