@@ -1,13 +1,19 @@
-// What the SQLite and PostgreSQL stores share about delivery statuses and dead letters: the order
-// statuses are read back in, and the checks that rows read back hold the domain's values.
+// What the SQLite and PostgreSQL stores share about the rows they write and read back: the order
+// statuses are read back in, the checks that rows read back hold the domain's values, and the
+// shape of a message read back.
 
 import { createHash } from 'node:crypto';
 import { codePointLength } from '../ingest/issues.js';
-import type { DeadLetter, Delivery, DeliveryStatusName, IncomingMessage } from './store.js';
+import type { DeadLetter, Delivery, DeliveryStatusName, IncomingMessage, StoredMessage } from './store.js';
 
 /** An insertMany batch as a delivery: both stores write the two through one path. */
 export function messagesOnly(messages: readonly IncomingMessage[]): Delivery {
   return { messages, statuses: [], deadLetters: [], source: '' };
+}
+
+/** A stored message with its type, if it has one: a SPEC message has none and reads back without the key, exactly as it was given. */
+export function withType(message: Omit<StoredMessage, 'type'>, type: string | null): StoredMessage {
+  return type === null ? message : { ...message, type };
 }
 
 /** A message's life: a later status in this list comes later when two statuses share an instant. */

@@ -6,7 +6,15 @@
 
 import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
-import { asDeadLetterKind, asStatusName, deadLetterHash, isStorableId, messagesOnly, STATUS_ORDER_SQL } from './delivery-rows.js';
+import {
+  asDeadLetterKind,
+  asStatusName,
+  deadLetterHash,
+  isStorableId,
+  messagesOnly,
+  STATUS_ORDER_SQL,
+  withType,
+} from './delivery-rows.js';
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from './migrations/postgres.js';
 import {
   type DeadLetter,
@@ -117,6 +125,10 @@ export function containsPattern(q: string): string {
 /** The columns of a message, in the order stored() reads them from a JSON array. */
 const MESSAGE_COLUMNS = ['message_id', 'from_number', 'to_number', 'ts', 'ts_key', 'text', 'type'];
 
+function nullableText(value: unknown): value is string | null {
+  return value === null || typeof value === 'string';
+}
+
 function stored(value: unknown): StoredMessage {
   if (!Array.isArray(value) || value.length !== MESSAGE_COLUMNS.length) throw new Error('unexpected row shape from PostgreSQL');
   const [messageId, from, to, ts, tsKey, text, type] = value as unknown[];
@@ -126,17 +138,12 @@ function stored(value: unknown): StoredMessage {
     typeof to !== 'string' ||
     typeof ts !== 'string' ||
     typeof tsKey !== 'string' ||
-    (text !== null && typeof text !== 'string') ||
-    (type !== null && typeof type !== 'string')
+    !nullableText(text) ||
+    !nullableText(type)
   ) {
     throw new Error('unexpected row types from PostgreSQL');
   }
-  // A SPEC message has no type: it reads back without the key, exactly as it was given.
-  return type === null ? { messageId, from, to, ts, tsKey, text } : { messageId, from, to, ts, tsKey, text, type };
-}
-
-function nullableText(value: unknown): value is string | null {
-  return value === null || typeof value === 'string';
+  return withType({ messageId, from, to, ts, tsKey, text }, type);
 }
 
 function storedStatus(value: unknown): StoredStatus {

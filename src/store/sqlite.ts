@@ -5,7 +5,7 @@
 
 import type Database from 'better-sqlite3';
 import { codePointLength } from '../ingest/issues.js';
-import { asDeadLetterKind, asStatusName, isStorableId, messagesOnly, STATUS_ORDER_SQL } from './delivery-rows.js';
+import { asDeadLetterKind, asStatusName, isStorableId, messagesOnly, STATUS_ORDER_SQL, withType } from './delivery-rows.js';
 import { SQLITE_SCHEMA_VERSION } from './migrations/sqlite.js';
 import { openConnection } from './sqlite-connection.js';
 import { SqliteWriter, type WritePart } from './sqlite-writer.js';
@@ -84,16 +84,8 @@ function trigramQuery(q: string): string {
 }
 
 function toStored(row: MessageRow): StoredMessage {
-  const message = {
-    messageId: row.message_id,
-    from: row.from_number,
-    to: row.to_number,
-    ts: row.ts,
-    tsKey: row.ts_key,
-    text: row.text,
-  };
-  // A SPEC message has no type: it reads back without the key, exactly as it was given.
-  return row.type === null ? message : { ...message, type: row.type };
+  const { message_id: messageId, from_number: from, to_number: to, ts, ts_key: tsKey, text } = row;
+  return withType({ messageId, from, to, ts, tsKey, text }, row.type);
 }
 
 function toStatus(row: StatusRow): StoredStatus {

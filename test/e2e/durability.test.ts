@@ -1,12 +1,13 @@
 // SPEC A.2 step 4 end to end: a 200 is sent only after the row is committed, so every
 // acknowledged message survives kill -9 of the process, stored exactly once.
 
-import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../helpers/server.js';
+import { metaSignature } from '../helpers/sign.js';
 import { tempDir } from '../helpers/tmp.js';
+import { whatsappEnvelope } from '../helpers/whatsapp.js';
 import { countBy, listAllMessageIds, message, postWebhook, runPool } from './client.js';
 
 const SECRET = 'e2e-durability-secret';
@@ -139,38 +140,24 @@ describe('durability under kill -9', () => {
 
     // Each envelope: two messages, a status, and one unreadable message (kept as a dead letter).
     const envelope = (n: number) =>
-      JSON.stringify({
-        object: 'whatsapp_business_account',
-        entry: [
-          {
-            id: '102290129340398',
-            changes: [
-              {
-                field: 'messages',
-                value: {
-                  messaging_product: 'whatsapp',
-                  metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
-                  messages: [
-                    { from: '16505551234', id: `wamid.a${n}`, timestamp: '1749416383', type: 'text', text: { body: `a ${n}` } },
-                    { from: '16505551235', id: `wamid.b${n}`, timestamp: '1749416384', type: 'text', text: { body: `b ${n}` } },
-                    { from: 'nobody', id: `wamid.bad${n}`, timestamp: '1749416385', type: 'text', text: { body: '?' } },
-                  ],
-                  statuses: [{ id: `wamid.out${n}`, status: 'delivered', timestamp: '1749416390', recipient_id: '16505551234' }],
-                },
-              },
-            ],
-          },
-        ],
-      });
+      JSON.stringify(
+        whatsappEnvelope({
+          messages: [
+            { from: '16505551234', id: `wamid.a${n}`, timestamp: '1749416383', type: 'text', text: { body: `a ${n}` } },
+            { from: '16505551235', id: `wamid.b${n}`, timestamp: '1749416384', type: 'text', text: { body: `b ${n}` } },
+            { from: 'nobody', id: `wamid.bad${n}`, timestamp: '1749416385', type: 'text', text: { body: '?' } },
+          ],
+          statuses: [{ id: `wamid.out${n}`, status: 'delivered', timestamp: '1749416390', recipient_id: '16505551234' }],
+        }),
+      );
     const envelopes = Array.from({ length: 60 }, (_, n) => n);
     const acknowledged: number[] = [];
     let answered = 0;
     await runPool(envelopes, 8, async (n) => {
       const body = envelope(n);
-      const signature = createHmac('sha256', APP_SECRET).update(body).digest('hex');
       const response = await fetch(`${server.baseUrl}/webhook`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${signature}` },
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSignature(APP_SECRET, body) },
         body,
       });
       await response.arrayBuffer();

@@ -6,6 +6,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { TEST_SECRET, type TestApp } from '../helpers/app.js';
 import { hmacHex, metaSignature } from '../helpers/sign.js';
+import { whatsappEnvelope } from '../helpers/whatsapp.js';
 import {
   allDeadLetters,
   allMessages,
@@ -35,28 +36,6 @@ const BUSINESS = '+15550783881';
 function postEnvelope(t: TestApp, body: string | Buffer | object, secret = APP_SECRET): Promise<LightMyRequestResponse> {
   const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   return postWebhook(t, raw, { 'x-hub-signature-256': metaSignature(secret, raw) });
-}
-
-/** A one-change envelope of field "messages" with these items, as Meta shapes it. */
-function envelope(items: { messages?: unknown[]; statuses?: unknown[] }, displayPhoneNumber = '15550783881'): object {
-  return {
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: displayPhoneNumber, phone_number_id: '106540352242922' },
-              ...items,
-            },
-          },
-        ],
-      },
-    ],
-  };
 }
 
 function textMessage(id: string, body: string, timestamp = '1736935200', from = '919876543210'): object {
@@ -379,11 +358,14 @@ describe('POST /webhook: WhatsApp redelivery', () => {
     const t = app();
     await postEnvelope(
       t,
-      envelope({ messages: [textMessage('wamid.once', 'first')], statuses: [status('wamid.sent-once', 'read', '1736935300')] }),
+      whatsappEnvelope({
+        messages: [textMessage('wamid.once', 'first')],
+        statuses: [status('wamid.sent-once', 'read', '1736935300')],
+      }),
     );
     const later = await postEnvelope(
       t,
-      envelope({
+      whatsappEnvelope({
         messages: [textMessage('wamid.once', 'second', '1736939999', '4915112345678')],
         statuses: [status('wamid.sent-once', 'read', '1736939999', { recipient_id: '4915112345678' })],
       }),
@@ -401,7 +383,7 @@ describe('POST /webhook: WhatsApp redelivery', () => {
   it('treats a WhatsApp message whose id a SPEC message already holds as a duplicate', async () => {
     const t = app();
     expect((await t.postSigned(message({ message_id: 'shared-id', text: 'from SPEC' }))).statusCode).toBe(200);
-    const res = await postEnvelope(t, envelope({ messages: [textMessage('shared-id', 'from WhatsApp')] }));
+    const res = await postEnvelope(t, whatsappEnvelope({ messages: [textMessage('shared-id', 'from WhatsApp')] }));
     expect(res.statusCode).toBe(200);
     expect(await allMessages(t)).toEqual([
       { message_id: 'shared-id', from: '+919876543210', to: '+14155550100', ts: '2025-01-15T10:00:00Z', text: 'from SPEC' },
@@ -412,7 +394,7 @@ describe('POST /webhook: WhatsApp redelivery', () => {
   it('stores every distinct item of concurrent deliveries once', async () => {
     const t = app();
     const bodies = Array.from({ length: 12 }, (_, i) =>
-      envelope({
+      whatsappEnvelope({
         messages: [textMessage(`wamid.c${i % 4}`, `copy ${i}`)],
         statuses: [status(`wamid.out-${i % 3}`, 'delivered', '1736935300')],
       }),
@@ -477,7 +459,7 @@ describe('GET /messages/{message_id}', () => {
     const id = 'wamid.order';
     const res = await postEnvelope(
       t,
-      envelope({
+      whatsappEnvelope({
         statuses: [
           status(id, 'read', '1736935200'),
           status(id, 'failed', '1736935200'),
@@ -503,7 +485,7 @@ describe('GET /messages/{message_id}', () => {
       ['delivered', '1736935200'],
       ['sent', '1736935199'],
     ] as const) {
-      expect((await postEnvelope(t, envelope({ statuses: [status(id, name, timestamp)] }))).statusCode).toBe(200);
+      expect((await postEnvelope(t, whatsappEnvelope({ statuses: [status(id, name, timestamp)] }))).statusCode).toBe(200);
     }
     expect((await messageDetail(t, id)).statuses.map((s) => s.status)).toEqual(['sent', 'delivered', 'read']);
   });
@@ -512,7 +494,7 @@ describe('GET /messages/{message_id}', () => {
     const t = app();
     const res = await postEnvelope(
       t,
-      envelope({ messages: [textMessage('wamid.both', 'Hi')], statuses: [status('wamid.both', 'read', '1736935210')] }),
+      whatsappEnvelope({ messages: [textMessage('wamid.both', 'Hi')], statuses: [status('wamid.both', 'read', '1736935210')] }),
     );
     expect(res.statusCode).toBe(200);
     expect(await messageDetail(t, 'wamid.both')).toEqual({
@@ -677,7 +659,7 @@ describe('POST /webhook: unreadable WhatsApp items become dead letters', () => {
   it('dead-letters a message whose text is too long, next to its stored sibling', async () => {
     const t = app();
     const long = textMessage('wamid.long', 'a'.repeat(4097));
-    const res = await postEnvelope(t, envelope({ messages: [long, textMessage('wamid.short', 'a'.repeat(4096))] }));
+    const res = await postEnvelope(t, whatsappEnvelope({ messages: [long, textMessage('wamid.short', 'a'.repeat(4096))] }));
     expect(res.statusCode).toBe(200);
     expect((await allMessages(t)).map((m) => m.message_id)).toEqual(['wamid.short']);
     const letters = await getDeadLetters(t);
@@ -690,7 +672,7 @@ describe('POST /webhook: unreadable WhatsApp items become dead letters', () => {
     const t = app();
     const res = await postEnvelope(
       t,
-      envelope({ messages: [textMessage('wamid.n1', 'x'), textMessage('wamid.n2', 'y')] }, 'call us'),
+      whatsappEnvelope({ messages: [textMessage('wamid.n1', 'x'), textMessage('wamid.n2', 'y')] }, 'call us'),
     );
     expect(res.statusCode).toBe(200);
     expect(await allMessages(t)).toEqual([]);
@@ -703,7 +685,7 @@ describe('POST /webhook: unreadable WhatsApp items become dead letters', () => {
   it('lists dead letters oldest first, across deliveries', async () => {
     const t = app();
     for (const i of [1, 2, 3]) {
-      const res = await postEnvelope(t, envelope({ messages: [{ id: `wamid.bad-${i}`, type: 'text' }] }));
+      const res = await postEnvelope(t, whatsappEnvelope({ messages: [{ id: `wamid.bad-${i}`, type: 'text' }] }));
       expect(res.statusCode).toBe(200);
     }
     const letters = await allDeadLetters(t);
@@ -721,7 +703,7 @@ describe('GET /dead-letters: paging', () => {
 
   async function storeDeadLetters(t: TestApp, count: number): Promise<void> {
     const messages = Array.from({ length: count }, (_, i) => ({ id: `wamid.dl-${String(i).padStart(3, '0')}` }));
-    const res = await postEnvelope(t, envelope({ messages }));
+    const res = await postEnvelope(t, whatsappEnvelope({ messages }));
     expect(res.statusCode).toBe(200);
   }
 
@@ -835,9 +817,13 @@ describe('POST /webhook: several WhatsApp app secrets (rotation)', () => {
 
   it('accepts a signature by any of them and refuses others', async () => {
     const t = app();
-    const byOld = await postEnvelope(t, envelope({ messages: [textMessage('wamid.old', 'old')] }), 'old-app-secret');
-    const byNew = await postEnvelope(t, envelope({ messages: [textMessage('wamid.new', 'new')] }), 'new-app-secret');
-    const byOther = await postEnvelope(t, envelope({ messages: [textMessage('wamid.other', 'other')] }), 'another-secret');
+    const byOld = await postEnvelope(t, whatsappEnvelope({ messages: [textMessage('wamid.old', 'old')] }), 'old-app-secret');
+    const byNew = await postEnvelope(t, whatsappEnvelope({ messages: [textMessage('wamid.new', 'new')] }), 'new-app-secret');
+    const byOther = await postEnvelope(
+      t,
+      whatsappEnvelope({ messages: [textMessage('wamid.other', 'other')] }),
+      'another-secret',
+    );
     expect(byOld.statusCode).toBe(200);
     expect(byNew.statusCode).toBe(200);
     expect(byOther.statusCode).toBe(401);
