@@ -2,6 +2,7 @@
 // delivery statuses and dead letters for every item that cannot be read. Pure: no I/O, no clock.
 
 import { codePointLength, type Parsed, type ValidationIssue } from './issues.js';
+import { boundedJsonText, CUT_DESCRIPTION } from './json-text.js';
 import { type IncomingMessage, MAX_MESSAGE_ID_CODE_POINTS, MAX_TEXT_CODE_POINTS } from './message.js';
 import { instantKey } from './timestamp.js';
 
@@ -19,7 +20,7 @@ export interface DeliveryStatus {
   readonly ts: string;
   readonly tsKey: string;
   readonly recipientId: string | null;
-  /** JSON text of the item's `errors` array, when it has one. */
+  /** JSON text of the item's `errors` array, when it has one; cut when nested too deep (see boundedJsonText). */
   readonly errors: string | null;
 }
 
@@ -27,7 +28,10 @@ export interface DeadLetter {
   readonly kind: 'entry' | 'change' | 'message' | 'status';
   /** Human-readable; names every field that is wrong, separated by "; ". */
   readonly reason: string;
-  /** JSON text of the unreadable item, kept whole. */
+  /**
+   * JSON text of the unreadable item, kept whole unless it nests too deep to serialise again; then
+   * cut (see boundedJsonText), and the reason says so.
+   */
   readonly item: string;
   /** The item's `id`, when it had one that could itself be stored as a message id. */
   readonly itemId: string | null;
@@ -254,20 +258,16 @@ function readStatus(item: unknown): ItemResult<DeliveryStatus> {
   }
 
   // Kept as JSON text: Meta's error objects vary by code, and JSON escapes make any of them storable.
+  // Errors nested too deep are cut, and the status is still kept: its id, state and time are what a
+  // user looks for, and they are readable; the marker in `errors` shows what was dropped. Refusing
+  // the status for a malformed detail would hide a delivery that did happen.
   const rawErrors = field(item, 'errors');
-  const errors = isArray(rawErrors) ? JSON.stringify(rawErrors) : null;
+  const errors = isArray(rawErrors) ? boundedJsonText(rawErrors).text : null;
 
   if (problems.length > 0 || messageId === undefined || status === undefined || time === undefined) {
     return { ok: false, reason: problems.join('; ') };
   }
   return { ok: true, value: { messageId, status, ts: time.ts, tsKey: time.tsKey, recipientId, errors } };
-}
-
-/** JSON text of an item that came out of JSON.parse (so it always has one). */
-function jsonText(value: unknown): string {
-  // JSON.stringify gives undefined for undefined, which JSON.parse never produces.
-  const text: string | undefined = JSON.stringify(value);
-  return text ?? 'null';
 }
 
 function itemIdOf(value: unknown): string | null {
@@ -276,8 +276,13 @@ function itemIdOf(value: unknown): string | null {
   return typeof id === 'string' && idProblem(id) === null ? id : null;
 }
 
+/**
+ * An unreadable item kept with its reason. An item nested too deep to serialise again is cut rather
+ * than refused: the envelope around it must still be acknowledged, or Meta redelivers it for days.
+ */
 function deadLetter(kind: DeadLetter['kind'], reason: string, item: unknown): DeadLetter {
-  return { kind, reason, item: jsonText(item), itemId: itemIdOf(item) };
+  const { text, cut } = boundedJsonText(item);
+  return { kind, reason: cut ? `${reason}; item cut: ${CUT_DESCRIPTION}` : reason, item: text, itemId: itemIdOf(item) };
 }
 
 interface MessagesValue {

@@ -778,6 +778,108 @@ describe('order and independence', () => {
   });
 });
 
+// Nesting deeper than JSON.stringify can follow: JSON.parse builds it, the reader must keep it.
+
+/** JSON text of `depth` arrays or objects around "leaf", written out: the deepest cannot be stringified. */
+function nestedText(shape: 'array' | 'object', depth: number, leaf = '"leaf"'): string {
+  return shape === 'array'
+    ? `${'['.repeat(depth)}${leaf}${']'.repeat(depth)}`
+    : `${'{"a":'.repeat(depth)}${leaf}${'}'.repeat(depth)}`;
+}
+
+function nested(shape: 'array' | 'object', depth: number): unknown {
+  return JSON.parse(nestedText(shape, depth));
+}
+
+const CUT = '"[cut: nested deeper than 64 levels]"';
+const CUT_REASON = '; item cut: nested deeper than 64 levels';
+
+describe('items nested too deep to keep whole', () => {
+  it.each([5_000, 100_000])('a message whose text nests %i deep is a dead letter, cut at 64 levels, saying so', (depth) => {
+    const letter = deadLetterOf(readMessageItem(message({ text: nested('array', depth) })));
+    expect(letter.reason).toBe(`text: expected an object, got an array${CUT_REASON}`);
+    expect(letter.itemId).toBe('wamid.unit-1');
+    // The item is the first level; its text keeps 63 more.
+    const { text: _text, ...fields } = TEXT_MESSAGE;
+    expect(letter.item).toBe(`${JSON.stringify(fields).slice(0, -1)},"text":${nestedText('array', 63, CUT)}}`);
+    expect(JSON.stringify(JSON.parse(letter.item))).toBe(letter.item);
+  });
+
+  it('an item nesting exactly 64 levels is kept whole, with its reason as it was', () => {
+    const item = message({ text: nested('array', 63) });
+    expect(deadLetterOf(readMessageItem(item))).toEqual({
+      kind: 'message',
+      reason: 'text: expected an object, got an array',
+      item: JSON.stringify(item),
+      itemId: 'wamid.unit-1',
+    });
+    const deeper = deadLetterOf(readMessageItem(message({ text: nested('array', 64) })));
+    expect(deeper.reason).toBe(`text: expected an object, got an array${CUT_REASON}`);
+  });
+
+  it('a message item that is itself a 5,000-deep array is a dead letter of 64 levels', () => {
+    expect(deadLetterOf(readMessageItem(nested('array', 5_000)))).toEqual({
+      kind: 'message',
+      reason: `message: expected an object, got an array${CUT_REASON}`,
+      item: nestedText('array', 64, CUT),
+      itemId: null,
+    });
+  });
+
+  it('a readable message keeps being read whatever nests deep in fields the reader ignores', () => {
+    expect(messageOf(readMessageItem(message({ context: nested('object', 100_000) }))).messageId).toBe('wamid.unit-1');
+  });
+
+  it('a status whose errors nest 5,000 deep is kept, with its errors cut at 64 levels', () => {
+    // Its id, state and time are readable, and they are what a user looks for.
+    const read = statusOf(readStatusItem(status({ status: 'failed', errors: nested('array', 5_000) })));
+    expect(read).toMatchObject({ messageId: 'wamid.out-1', status: 'failed', recipientId: '919876543210' });
+    expect(read.errors).toBe(nestedText('array', 64, CUT));
+  });
+
+  it('errors nesting exactly 64 levels are kept whole', () => {
+    const errors = nested('array', 64);
+    expect(statusOf(readStatusItem(status({ errors }))).errors).toBe(JSON.stringify(errors));
+  });
+
+  it('a deep status that is unreadable anyway is a dead letter, cut, saying so', () => {
+    const letter = deadLetterOf(readStatusItem(status({ status: 'deleted', errors: nested('object', 100_000) })));
+    expect(letter.reason).toBe(`status: expected one of sent, delivered, read, failed, got "deleted"${CUT_REASON}`);
+    expect(letter.itemId).toBe('wamid.out-1');
+  });
+
+  it('entries and changes nested deep become dead letters, cut, beside a message that is still read', () => {
+    const contents = read({
+      object: WABA,
+      entry: [
+        nested('array', 100_000),
+        { id: 'deep-entry', extra: nested('object', 5_000) },
+        {
+          id: '1022',
+          deep: nested('array', 100_000),
+          changes: [
+            { id: 'deep-change', field: nested('object', 100_000) },
+            {
+              id: 'deep-list',
+              field: 'messages',
+              value: { metadata: { display_phone_number: BUSINESS_DIGITS }, messages: nested('object', 70) },
+            },
+            { ...messagesChange({ messages: [message()], deep: nested('array', 100_000) }), deep: nested('object', 100_000) },
+          ],
+        },
+      ],
+    });
+    expect(contents.messages.map((m) => m.messageId)).toEqual(['wamid.unit-1']);
+    expect(contents.deadLetters.map((d) => [d.kind, d.reason, d.itemId])).toEqual([
+      ['entry', `entry: expected an object, got an array${CUT_REASON}`, null],
+      ['entry', `changes: field required${CUT_REASON}`, 'deep-entry'],
+      ['change', `field: expected a string, got an object${CUT_REASON}`, 'deep-change'],
+      ['change', `value.messages: expected an array, got an object${CUT_REASON}`, 'deep-list'],
+    ]);
+    for (const letter of contents.deadLetters) expect(JSON.stringify(JSON.parse(letter.item))).toBe(letter.item);
+  });
+});
+
 // Random structures: the reader never throws, and every item is accounted for exactly once.
 
 /** Reasons and ids are stored: they must be text every store can hold. */
@@ -830,6 +932,36 @@ describe('properties', () => {
         expect(result.ok).toBe(Array.isArray(body.entry));
         if (result.ok) expectStorable(result.value);
       }),
+    );
+  });
+
+  it('never throws on values nested up to 100,000 deep anywhere, and keeps every dead letter shallow', () => {
+    const deep = fc
+      .tuple(
+        fc.constantFrom<'array' | 'object'>('array', 'object'),
+        fc.oneof(fc.integer({ min: 0, max: 70 }), fc.integer({ min: 65, max: 100_000 })),
+      )
+      .map(([shape, depth]) => nested(shape, depth));
+    const shaped = fc.oneof(
+      deep.map((entry) => ({ object: WABA, entry: [entry] })),
+      deep.map((extra) => ({ object: WABA, entry: [{ id: 'e', extra, changes: [] }] })),
+      deep.map((change) => envelope(change)),
+      deep.map((field) => envelope({ field })),
+      deep.map((value) => envelope({ field: 'messages', value })),
+      deep.map((messages) => envelope(messagesChange({ messages }))),
+      deep.map((item) => envelope(messagesChange({ messages: [item, message()], statuses: [item] }))),
+      deep.map((text) => envelope(messagesChange({ messages: [message({ text }), message({ id: 'b' })] }))),
+      deep.map((errors) => envelope(messagesChange({ statuses: [status({ errors }), status({ errors, status: 'x' })] }))),
+    );
+    fc.assert(
+      fc.property(shaped, (body) => {
+        const contents = contentsOf(readWhatsAppEnvelope(body));
+        expectStorable(contents);
+        for (const text of [...contents.deadLetters.map((d) => d.item), ...contents.statuses.map((s) => s.errors)]) {
+          if (text !== null) expect(JSON.stringify(JSON.parse(text))).toBe(text);
+        }
+      }),
+      { numRuns: 60 },
     );
   });
 
