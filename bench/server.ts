@@ -141,6 +141,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         HOST: '127.0.0.1',
         PORT: '0',
         DATABASE_URL: options.databaseUrl,
+        // The throughput ceiling runs the no-op store, which the service refuses unless asked by name.
+        ...(options.databaseUrl === 'noop://' ? { ALLOW_NOOP_DATABASE: '1' } : {}),
         WEBHOOK_SECRET: options.secret,
       },
       stdio: ['ignore', out, err],

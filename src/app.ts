@@ -19,6 +19,7 @@ import { Overloaded, registerErrorHandling, ServiceUnavailable } from './http/er
 import { healthRoutes } from './http/health.js';
 import { messagesRoutes } from './http/messages.js';
 import { metricsRoutes } from './http/metrics.js';
+import { registerRawBody } from './http/raw-body.js';
 import { statsRoutes } from './http/stats.js';
 import { webhookRoutes } from './http/webhook.js';
 import type { Logger } from './observability/logger.js';
@@ -33,11 +34,20 @@ export interface AppOptions {
   readonly metrics?: Metrics;
 }
 
-/** Seconds an overloaded server asks clients to wait before retrying. */
-const RETRY_AFTER_SECONDS = 10;
-
 /** An incoming X-Request-ID is reused when it is a sane token; anything else gets a fresh id. */
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * Whether a request is refused while the event loop lags by `delayMs` (mean) against
+ * MAX_EVENT_LOOP_DELAY_MS. Reads go first, from half the limit; webhooks, the work the service
+ * exists for, only past the limit itself.
+ */
+export function shouldShed(webhook: boolean, delayMs: number, limitMs: number): boolean {
+  return webhook ? delayMs > limitMs : delayMs > limitMs / 2;
+}
+
+/** How much later than REQUEST_TIMEOUT_MS Node's own request timeout cuts a connection. */
+const BACKSTOP_MS = 2000;
 
 export async function buildApp({ config, store, logger, metrics = createMetrics() }: AppOptions): Promise<FastifyInstance> {
   // The log line and the metrics of one completed request (SPEC A.7, A.8).
@@ -64,9 +74,13 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
           }
         : {}),
     };
+    // A request that anyone could send by the thousand and that says nothing new (a provider's
+    // webhook for a scheme that is not configured) is logged at DEBUG; the route summarises them
+    // at WARNING once a minute.
+    if (outcome?.quiet === true) request.log.debug(line, 'request completed');
     // A forged or broken signature is an error-level event (SPEC A.2), and so is a replayed one;
     // so is anything 5xx.
-    if (outcome?.result === 'invalid_signature' || outcome?.result === 'stale_timestamp' || status >= 500) {
+    else if (outcome?.result === 'invalid_signature' || outcome?.result === 'stale_timestamp' || status >= 500) {
       request.log.error(line, 'request completed');
     } else if (status >= 400) request.log.warn(line, 'request completed');
     else request.log.info(line, 'request completed');
@@ -83,6 +97,15 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
     bodyLimit: config.maxBodyBytes,
+    // Time limits on receiving a request. Bodies are timed by the raw-body reader (a 408 that is
+    // logged and counted like any answer); Node's own limits are the backstop for what never
+    // reaches it: headers that do not arrive (HEADERS_TIMEOUT_MS), and bodies of requests that
+    // read none (a GET with a body). Node checks them once per connectionsCheckingInterval.
+    requestTimeout: config.requestTimeoutMs + BACKSTOP_MS,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+    },
     // GET /messages/{message_id}: an id may have 512 characters, each up to 12 once percent-encoded.
     routerOptions: { maxParamLength: 512 * 12 },
     // Requests that arrive while closing are refused by the onRequest hook below instead, so
@@ -90,18 +113,22 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
     return503OnClosing: false,
     // A URL that cannot be decoded never reaches the hooks: answer, tag and log it here.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      const started = performance.now();
+      // Fastify starts a reply's clock only once the request is routed, which this one never is:
+      // time it from when Node handed the request over (app.inject does not go through the
+      // server, so from now there).
+      const started = arrivals.get(request.raw) ?? performance.now();
+      reply.raw.once('finish', () => recordRequest(request, 400, performance.now() - started));
       reply.header('x-request-id', request.id);
       void reply.code(400).send({ detail: error.message });
-      recordRequest(request, 400, performance.now() - started);
     },
   });
+  const arrivals = new WeakMap<object, number>();
+  app.server.prependListener('request', (raw: object) => arrivals.set(raw, performance.now()));
   app.decorateRequest('webhookOutcome', null);
 
-  // Every body stays raw bytes whatever its Content-Type (or none): /webhook must verify the
-  // signature over exactly what was sent, before anything is parsed.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  const bodies = registerRawBody(app, config);
+  app.decorate('bodiesInFlight', bodies);
+  metrics.bodiesInFlight.bytes = bodies.bytes;
 
   // Shutting down: finish what is in flight, refuse what is new, and ask every keep-alive client
   // to disconnect, since an idle kept-alive connection would hold the close open for its timeout.
@@ -128,14 +155,16 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   registerErrorHandling(app);
 
   // Shed load before falling over: when the event loop lags, answer 503 with Retry-After at once
-  // (webhook senders back off and retry) instead of queueing work that would time out anyway.
+  // (senders back off and retry) instead of queueing work that would time out anyway.
   if (config.maxEventLoopDelayMs > 0) {
+    const limit = config.maxEventLoopDelayMs;
     await app.register(underPressure, {
-      maxEventLoopDelay: config.maxEventLoopDelayMs,
-      retryAfter: RETRY_AFTER_SECONDS,
-      pressureHandler: async (request, reply) => {
-        if (request.routeOptions.url === '/webhook') request.webhookOutcome = { result: 'overloaded' };
-        reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      // The plugin calls pressureHandler past the lower of the two limits; it decides per route.
+      maxEventLoopDelay: limit / 2,
+      pressureHandler: async (request) => {
+        const webhook = request.routeOptions.url === '/webhook';
+        if (!shouldShed(webhook, app.memoryUsage().eventLoopDelay, limit)) return;
+        if (webhook) request.webhookOutcome = { result: 'overloaded' };
         throw new Overloaded();
       },
     });

@@ -14,7 +14,7 @@ export type DatabaseConfig =
       /** The most connections one process opens (PG_POOL_MAX); replicas multiply it. */
       readonly poolMax: number;
     }
-  /** Benchmarks only: discards every message (the throughput ceiling). */
+  /** Benchmarks only (ALLOW_NOOP_DATABASE=1): discards every message (the throughput ceiling). */
   | { readonly kind: 'noop'; readonly url: string };
 
 export interface Config {
@@ -33,8 +33,26 @@ export interface Config {
   readonly webhookToleranceSeconds: number;
   /** Bearer tokens for the read API (API_TOKEN); empty = reads are open. */
   readonly apiTokens: readonly string[];
-  /** Shed load (503 + Retry-After) when the mean event-loop delay exceeds this; 0 = never. */
+  /**
+   * Shed load (503 + Retry-After) when the mean event-loop delay exceeds this; 0 = never. Reads
+   * are shed first, from half of it (see app.ts).
+   */
   readonly maxEventLoopDelayMs: number;
+  /** The longest a client may take to send a whole request, headers and body (408 after it). */
+  readonly requestTimeoutMs: number;
+  /** The longest a client may take to send a request's headers (408 after it). */
+  readonly headersTimeoutMs: number;
+  /**
+   * The most body bytes held in memory for all requests still being received together; a request
+   * that would take it over answers 503 with Retry-After before its body is buffered.
+   */
+  readonly maxInflightBodyBytes: number;
+  /** On SIGTERM/SIGINT: how long requests still being received may take before they are cut off. */
+  readonly shutdownGraceMs: number;
+  /** SQLite: threads that run reads off the event loop (0 = reads on the main thread). */
+  readonly readWorkers: number;
+  /** The longest one read query may run before it is stopped and answered 503. */
+  readonly readTimeoutMs: number;
   readonly database: DatabaseConfig;
   readonly logLevel: LogLevel;
   readonly port: number;
@@ -134,26 +152,75 @@ export function parseDatabaseUrl(raw: string, cwd: string, pgPoolMax = DEFAULT_P
 }
 
 /**
- * A secret variable holds one value or several separated by commas (a key rotation: the old and
- * the new key are both accepted until the sender has switched). Blanks around each are dropped.
+ * A comma separates keys only in the variables whose values cannot contain one (WHATSAPP_APP_SECRET's
+ * hex, STANDARD_WEBHOOKS_SECRET's whsec_ base64): a rotation lists the old and the new key. Blanks
+ * around each are dropped.
  */
-function secretList(env: Env, name: string): string[] {
+function commaList(env: Env, name: string): string[] {
   const raw = env[name] ?? '';
   return [...new Set(raw.split(',').map((part) => part.trim()))].filter((part) => part !== '');
 }
 
 /**
- * WEBHOOK_SECRET predates rotation: its whole value, exactly as set, stays a valid key (a secret
- * that happens to contain a comma keeps working), and so does each comma-separated part.
+ * A free-form secret or token (WEBHOOK_SECRET, API_TOKEN, WHATSAPP_VERIFY_TOKEN) is exactly one
+ * value, commas included: splitting it would make each of its pieces a key of its own, so that
+ * `k9Qz!mR2#vL8,p` would also open to `p`. A rotation names the one previous value in
+ * `<NAME>_PREVIOUS`, accepted alongside until the senders have switched.
+ * `exact`: the value is used byte for byte (an HMAC key); otherwise surrounding blanks are dropped
+ * (a token travels in a header or a query string, where they would not survive).
  */
-function webhookSecrets(env: Env): string[] {
-  const raw = env.WEBHOOK_SECRET ?? '';
+function singleCredential(env: Env, name: string, exact: boolean): string[] {
+  const value = (variable: string): string | undefined => {
+    const raw = env[variable] ?? '';
+    const kept = exact ? raw : raw.trim();
+    return raw.trim() === '' ? undefined : kept;
+  };
+  const current = value(name);
+  const previous = value(`${name}_PREVIOUS`);
+  if (previous !== undefined && current === undefined) {
+    throw new ConfigError(`${name}_PREVIOUS`, `is set but ${name} is not; set ${name} to the current value`);
+  }
+  return [...new Set([current, previous].filter((v): v is string => v !== undefined))];
+}
+
+/** A bearer token: one value (see singleCredential) that a header can carry, so no blanks inside. */
+function bearerTokens(env: Env, name: string): string[] {
+  const tokens = singleCredential(env, name, false);
+  tokens.forEach((token, index) => {
+    if (/\s/.test(token)) {
+      const variable = index === 0 ? name : `${name}_PREVIOUS`;
+      // Never echo the value: it is a secret.
+      throw new ConfigError(variable, 'contains a blank, which no Authorization header can carry');
+    }
+  });
+  return tokens;
+}
+
+/** Meta app secrets are 32 hex digits; a part of a comma list this short or not hex is a mistake, not a key. */
+const META_APP_SECRET = /^[0-9a-fA-F]{16,}$/;
+
+/**
+ * WHATSAPP_APP_SECRET: one secret, or several hex secrets separated by commas during a rotation.
+ * A value with a comma whose parts are not all hex app secrets is refused rather than split, so a
+ * secret that happens to contain a comma can never make its pieces keys.
+ */
+function whatsappAppSecrets(env: Env): string[] {
+  const raw = (env.WHATSAPP_APP_SECRET ?? '').trim();
   if (raw === '') return [];
-  return [...new Set([raw, ...secretList(env, 'WEBHOOK_SECRET')])];
+  if (!raw.includes(',')) return [raw];
+  const parts = commaList(env, 'WHATSAPP_APP_SECRET');
+  if (!parts.every((part) => META_APP_SECRET.test(part))) {
+    // Never echo the value: it is a secret.
+    throw new ConfigError(
+      'WHATSAPP_APP_SECRET',
+      'a comma separates app secrets during a rotation, and each must be a Meta app secret (at least 16 hex digits)',
+    );
+  }
+  return parts;
 }
 
 function standardWebhooksKeys(env: Env): Buffer[] {
-  return secretList(env, 'STANDARD_WEBHOOKS_SECRET').map((secret, index) => {
+  return commaList(env, 'STANDARD_WEBHOOKS_SECRET').map((secret, index) => {
     const key = parseStandardWebhooksSecret(secret);
     // Never echo the value: it is a secret.
     if (key === null) {
@@ -163,26 +230,64 @@ function standardWebhooksKeys(env: Env): Buffer[] {
   });
 }
 
+/** A yes/no variable: 1/true/yes or 0/false/no, any case; unset is no. */
+function flag(env: Env, name: string): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new ConfigError(name, `expected 1, true, yes, 0, false or no, got ${JSON.stringify(raw)}`);
+}
+
+const MIB = 1024 * 1024;
+/** Room for 16 bodies of the default 4 MiB limit being received at once. */
+const DEFAULT_INFLIGHT_BODY_BYTES = 64 * MIB;
+
 export function loadConfig(env: Env, cwd: string): Config {
   const host = read(env, 'HOST') ?? '0.0.0.0';
+  // PG_POOL_MAX is checked even when DATABASE_URL names SQLite: a bad value is a mistake either way.
+  const database = parseDatabaseUrl(
+    read(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL,
+    cwd,
+    integer(env, 'PG_POOL_MAX', DEFAULT_PG_POOL_MAX, 1, 1000),
+  );
+  // The no-op store acknowledges webhooks and keeps nothing: only a benchmark that asks for it
+  // by name may run it, never a deployment with a mistyped URL.
+  const allowNoop = flag(env, 'ALLOW_NOOP_DATABASE');
+  if (database.kind === 'noop' && !allowNoop) {
+    throw new ConfigError(
+      'DATABASE_URL',
+      'noop:// discards every webhook and is for benchmarks only; set ALLOW_NOOP_DATABASE=1 to run it',
+    );
+  }
+  const maxBodyBytes = integer(env, 'MAX_BODY_BYTES', 4 * MIB, 1, 1024 * MIB);
+  const maxInflightBodyBytes = integer(
+    env,
+    'MAX_INFLIGHT_BODY_BYTES',
+    Math.max(DEFAULT_INFLIGHT_BODY_BYTES, maxBodyBytes),
+    maxBodyBytes,
+    64 * 1024 * MIB,
+  );
+  const requestTimeoutMs = integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  const headersTimeoutMs = integer(env, 'HEADERS_TIMEOUT_MS', Math.min(10_000, requestTimeoutMs), 100, requestTimeoutMs);
   return Object.freeze({
-    webhookSecrets: Object.freeze(webhookSecrets(env)),
-    whatsappAppSecrets: Object.freeze(secretList(env, 'WHATSAPP_APP_SECRET')),
-    whatsappVerifyTokens: Object.freeze(secretList(env, 'WHATSAPP_VERIFY_TOKEN')),
+    webhookSecrets: Object.freeze(singleCredential(env, 'WEBHOOK_SECRET', true)),
+    whatsappAppSecrets: Object.freeze(whatsappAppSecrets(env)),
+    whatsappVerifyTokens: Object.freeze(singleCredential(env, 'WHATSAPP_VERIFY_TOKEN', false)),
     standardWebhooksKeys: Object.freeze(standardWebhooksKeys(env)),
     webhookToleranceSeconds: integer(env, 'WEBHOOK_TOLERANCE_SECONDS', 300, 1, 86_400),
-    apiTokens: Object.freeze(secretList(env, 'API_TOKEN')),
+    apiTokens: Object.freeze(bearerTokens(env, 'API_TOKEN')),
     maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),
-    // PG_POOL_MAX is checked even when DATABASE_URL names SQLite: a bad value is a mistake either way.
-    database: parseDatabaseUrl(
-      read(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL,
-      cwd,
-      integer(env, 'PG_POOL_MAX', DEFAULT_PG_POOL_MAX, 1, 1000),
-    ),
+    requestTimeoutMs,
+    headersTimeoutMs,
+    maxInflightBodyBytes,
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
+    readWorkers: integer(env, 'READ_WORKERS', 2, 0, 64),
+    readTimeoutMs: integer(env, 'READ_TIMEOUT_MS', 5_000, 1, 3_600_000),
+    database,
     logLevel: logLevel(env),
     port: integer(env, 'PORT', 8000, 0, 65535),
     host,
-    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 4 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    maxBodyBytes,
     batchMaxSize: integer(env, 'BATCH_MAX_SIZE', 512, 1, 100_000),
     batchMaxWaitMs: integer(env, 'BATCH_MAX_WAIT_MS', 0, 0, 1000),
   });

@@ -14,6 +14,9 @@ function fail(logger: Logger, message: string, fields: Record<string, unknown> =
   process.exit(1);
 }
 
+/** After the shutdown grace period: how long requests past their body get to be answered before every connection is closed. */
+const FINAL_CLOSE_MS = 1000;
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -61,9 +64,21 @@ async function main(): Promise<void> {
   const stop = async (signal: NodeJS.Signals): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+    logger.info({ signal, grace_ms: config.shutdownGraceMs }, 'shutting down: no new connections, finishing requests in flight');
+    // A client that sends its body slowly would hold the close open for as long as it likes. After
+    // the grace period, requests whose bodies are still arriving are answered 503 (the sender
+    // retries elsewhere or later; nothing of theirs was acknowledged); a moment later, whatever
+    // connection is left is closed. Requests already past their body are committed and answered first.
+    const graceOver = setTimeout(() => {
+      const cutOff = app.bodiesInFlight.cutOff();
+      app.server.closeIdleConnections();
+      logger.warn({ cut_off: cutOff }, 'shutdown grace period over: requests still being received answered 503');
+      setTimeout(() => app.server.closeAllConnections(), FINAL_CLOSE_MS).unref();
+    }, config.shutdownGraceMs);
+    graceOver.unref();
     try {
       await app.close(); // waits for in-flight requests; onClose commits what is still queued
+      clearTimeout(graceOver);
       await store.close();
       logger.info('stopped');
       process.exit(0);

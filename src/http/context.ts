@@ -2,6 +2,7 @@
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { WebhookResult } from '../observability/metrics.js';
+import type { BodiesInFlight } from './raw-body.js';
 
 export interface WebhookOutcome {
   result: WebhookResult;
@@ -9,6 +10,8 @@ export interface WebhookOutcome {
   dup?: boolean;
   /** A WhatsApp envelope: how many items of each kind it carried. */
   items?: Readonly<Record<string, number>>;
+  /** Logged at DEBUG: a refusal anyone can repeat at will, summarised elsewhere (see webhook.ts). */
+  quiet?: boolean;
 }
 
 /**
@@ -22,6 +25,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** @fastify/under-pressure: a route that sets one returning nothing is served even under pressure. */
     pressureHandler?: (request: FastifyRequest, reply: FastifyReply) => undefined;
+  }
+  interface FastifyInstance {
+    /** The request bodies still arriving (raw-body.ts), for a shutdown to cut off. */
+    bodiesInFlight: BodiesInFlight;
   }
   interface FastifyRequest {
     /** Set by the webhook handlers (and by refused credentials); read when the request completes. */

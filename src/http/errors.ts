@@ -64,6 +64,14 @@ export class PayloadTooLarge extends DetailError {
   }
 }
 
+/** The client did not send its whole request within REQUEST_TIMEOUT_MS. */
+export class RequestTimeout extends DetailError {
+  readonly statusCode = 408;
+  constructor() {
+    super('request timeout: the request did not arrive in time');
+  }
+}
+
 /** 422 with a FastAPI/Pydantic-style body naming every failing field. */
 export class ValidationFailed extends HttpError {
   readonly statusCode = 422;
@@ -75,11 +83,24 @@ export class ValidationFailed extends HttpError {
   }
 }
 
+/** Seconds an overloaded server asks clients to wait before retrying. */
+export const RETRY_AFTER_SECONDS = 10;
+
 /** 503 with Retry-After: the event loop is saturated, so new work is refused before it piles up. */
 export class Overloaded extends DetailError {
   readonly statusCode = 503;
+  readonly retryAfterSeconds = RETRY_AFTER_SECONDS;
   constructor() {
     super('server overloaded; retry later');
+  }
+}
+
+/** 503 with Retry-After: the bodies being received already hold MAX_INFLIGHT_BODY_BYTES. */
+export class BodiesInFlightFull extends DetailError {
+  readonly statusCode = 503;
+  readonly retryAfterSeconds = RETRY_AFTER_SECONDS;
+  constructor() {
+    super('too many request bodies in flight; retry later');
   }
 }
 
@@ -97,6 +118,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof HttpError) {
       if (error instanceof Unauthorized) reply.header('www-authenticate', error.wwwAuthenticate);
+      if (error instanceof Overloaded || error instanceof BodiesInFlightFull) {
+        reply.header('retry-after', String(error.retryAfterSeconds));
+      }
+      // Refused while its body was still arriving (too large, too slow, no room): the rest of the
+      // body is never read, so the connection cannot carry another request.
+      if (error instanceof PayloadTooLarge || error instanceof RequestTimeout || error instanceof BodiesInFlightFull) {
+        reply.header('connection', 'close');
+      }
       return reply.code(error.statusCode).send(error.body());
     }
     // The database is down or overloaded (a read during an outage): retryable, not a bug.
@@ -104,10 +133,6 @@ export function registerErrorHandling(app: FastifyInstance): void {
       request.log.error({ err: error }, 'database unavailable');
       const unavailable = new ServiceUnavailable('database unavailable; retry later');
       return reply.code(unavailable.statusCode).send(unavailable.body());
-    }
-    if (isFastifyError(error) && error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      const tooLarge = new PayloadTooLarge();
-      return reply.code(tooLarge.statusCode).send(tooLarge.body());
     }
     // Fastify's own client errors (a malformed Content-Length, a bad URL): keep their 4xx status.
     if (isFastifyError(error) && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {

@@ -12,7 +12,16 @@ import type { Metrics } from '../observability/metrics.js';
 import type { GroupCommitter } from '../store/group-commit.js';
 import type { DeliveryOutcome, IncomingMessage, MessageStore } from '../store/store.js';
 import { tokenMatches } from './auth.js';
-import { Forbidden, InvalidSignature, ServiceUnavailable, StaleTimestamp, ValidationFailed } from './errors.js';
+import {
+  BodiesInFlightFull,
+  Forbidden,
+  InvalidSignature,
+  PayloadTooLarge,
+  RequestTimeout,
+  ServiceUnavailable,
+  StaleTimestamp,
+  ValidationFailed,
+} from './errors.js';
 
 export type WebhookConfig = Pick<
   Config,
@@ -60,9 +69,32 @@ function rawBody(request: FastifyRequest): Buffer {
   return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 }
 
-function notConfigured(request: FastifyRequest, variable: string): never {
-  request.webhookOutcome = { result: 'unavailable' };
-  throw new ServiceUnavailable(`${variable} is not set; retry later`);
+/** How often a scheme whose secret is unset may say so in the log. */
+const UNCONFIGURED_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * Refuses a webhook whose scheme has no secret, for the sender to retry once it has one. For the
+ * SPEC form this is the documented no-secret mode, logged like any 503. A provider's signature
+ * header, though, is something anyone can send by the thousand: those refusals are logged at
+ * DEBUG, and at WARNING at most once a minute per scheme with how many there were.
+ */
+function unconfiguredScheme(now: () => number) {
+  const lastWarned = new Map<string, { at: number; refused: number }>();
+  return (request: FastifyRequest, variable: string, quiet: boolean): never => {
+    request.webhookOutcome = { result: 'unavailable', ...(quiet ? { quiet } : {}) };
+    if (quiet) {
+      const state = lastWarned.get(variable);
+      const at = now();
+      if (state === undefined || at - state.at >= UNCONFIGURED_LOG_INTERVAL_MS) {
+        request.log.warn(
+          { variable, refused: (state?.refused ?? 0) + 1, since_ms: state === undefined ? null : at - state.at },
+          `${variable} is not set: webhooks signed for it answer 503 (logged at most once a minute)`,
+        );
+        lastWarned.set(variable, { at, refused: 0 });
+      } else state.refused++;
+    }
+    throw new ServiceUnavailable(`${variable} is not set; retry later`);
+  };
 }
 
 function forged(request: FastifyRequest): never {
@@ -73,6 +105,7 @@ function forged(request: FastifyRequest): never {
 export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions): void {
   const { config, committer, store, metrics } = options;
   const now = options.now ?? Date.now;
+  const notConfigured = unconfiguredScheme(now);
 
   /** Reads a signed SPEC A.2 message body and stores it through the group commit. */
   const storeSpecMessage = async (request: FastifyRequest, body: Buffer) => {
@@ -156,23 +189,27 @@ export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions
     return { status: 'ok' };
   };
 
-  // A body over the limit is refused while it is read, before the handler runs: record its outcome here.
+  // A body refused while it is read (too large, too slow, no room, shutting down) never reaches
+  // the handler: record its outcome here.
   const onError = async (request: FastifyRequest, _reply: unknown, error: FastifyError) => {
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') request.webhookOutcome ??= { result: 'payload_too_large' };
+    if (error instanceof PayloadTooLarge) request.webhookOutcome ??= { result: 'payload_too_large' };
+    else if (error instanceof RequestTimeout) request.webhookOutcome ??= { result: 'request_timeout' };
+    else if (error instanceof BodiesInFlightFull) request.webhookOutcome ??= { result: 'overloaded' };
+    else if (error instanceof ServiceUnavailable) request.webhookOutcome ??= { result: 'unavailable' };
   };
 
   app.post('/webhook', { onError }, async (request) => {
     const body = rawBody(request);
     switch (schemeOf(request)) {
       case 'whatsapp': {
-        if (config.whatsappAppSecrets.length === 0) notConfigured(request, 'WHATSAPP_APP_SECRET');
+        if (config.whatsappAppSecrets.length === 0) notConfigured(request, 'WHATSAPP_APP_SECRET', true);
         if (!verifyMetaSignature(config.whatsappAppSecrets, body, singleHeader(request, 'x-hub-signature-256'))) {
           forged(request);
         }
         return storeWhatsAppEnvelope(request, body);
       }
       case 'standard': {
-        if (config.standardWebhooksKeys.length === 0) notConfigured(request, 'STANDARD_WEBHOOKS_SECRET');
+        if (config.standardWebhooksKeys.length === 0) notConfigured(request, 'STANDARD_WEBHOOKS_SECRET', true);
         const verdict = verifyStandardWebhook(
           config.standardWebhooksKeys,
           {
@@ -192,7 +229,7 @@ export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions
         return storeSpecMessage(request, body);
       }
       case 'spec': {
-        if (config.webhookSecrets.length === 0) notConfigured(request, 'WEBHOOK_SECRET');
+        if (config.webhookSecrets.length === 0) notConfigured(request, 'WEBHOOK_SECRET', false);
         if (!verifySignature(config.webhookSecrets, body, singleHeader(request, 'x-signature'))) forged(request);
         return storeSpecMessage(request, body);
       }

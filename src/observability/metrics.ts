@@ -1,7 +1,7 @@
 // Every Prometheus metric the service exports (SPEC A.7), declared here and nowhere else.
 // Labels come from bounded sets only: route templates and result names.
 
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Outcomes of webhook requests (and of refused credentials), each exported from start at 0; see the README. */
 export const WEBHOOK_RESULTS = [
@@ -10,6 +10,7 @@ export const WEBHOOK_RESULTS = [
   'invalid_signature',
   'validation_error',
   'payload_too_large',
+  'request_timeout',
   'unavailable',
   'stale_timestamp',
   'unauthorized',
@@ -31,6 +32,8 @@ export interface Metrics {
   readonly webhookRequests: Counter<'result'>;
   readonly requestLatency: Histogram;
   readonly whatsappItems: Counter<'kind' | 'result'>;
+  /** Where the request-bodies-in-flight gauge reads its value at each scrape (set by the app). */
+  readonly bodiesInFlight: { bytes: () => number };
 }
 
 /** What became of each item of a WhatsApp envelope. */
@@ -49,7 +52,7 @@ export function createMetrics(): Metrics {
   });
   const webhookRequests = new Counter({
     name: 'webhook_requests_total',
-    help: 'POST /webhook requests, by outcome.',
+    help: 'Webhook requests by outcome: POST /webhook deliveries, GET /webhook verification attempts, and reads refused for their bearer token (result "unauthorized").',
     labelNames: ['result'] as const,
     registers: [registry],
   });
@@ -72,5 +75,14 @@ export function createMetrics(): Metrics {
   whatsappItems.inc({ kind: 'entry', result: 'dead_letter' }, 0);
   whatsappItems.inc({ kind: 'change', result: 'dead_letter' }, 0);
   whatsappItems.inc({ kind: 'change', result: 'ignored' }, 0);
-  return { registry, httpRequests, webhookRequests, requestLatency, whatsappItems };
+  const bodiesInFlight = { bytes: () => 0 };
+  new Gauge({
+    name: 'http_request_bodies_in_flight_bytes',
+    help: 'Bytes reserved for request bodies still being received (bounded by MAX_INFLIGHT_BODY_BYTES).',
+    registers: [registry],
+    collect() {
+      this.set(bodiesInFlight.bytes());
+    },
+  });
+  return { registry, httpRequests, webhookRequests, requestLatency, whatsappItems, bodiesInFlight };
 }

@@ -94,8 +94,8 @@ describe('graceful shutdown', () => {
   });
   afterAll(() => tmp.cleanup());
 
-  const start = async (dbPath: string): Promise<RunningServer> => {
-    const server = await startServer({ env: { WEBHOOK_SECRET: SECRET, DATABASE_URL: `sqlite:///${dbPath}` } });
+  const start = async (dbPath: string, env: Record<string, string> = {}): Promise<RunningServer> => {
+    const server = await startServer({ env: { WEBHOOK_SECRET: SECRET, DATABASE_URL: `sqlite:///${dbPath}`, ...env } });
     servers.push(server);
     return server;
   };
@@ -158,5 +158,49 @@ describe('graceful shutdown', () => {
     // to time out (Fastify's default keepAliveTimeout is 72 s). The bound is `docker stop`'s grace
     // period, after which the process would be killed instead of exiting 0.
     expect(await exitWithin(server, DOCKER_STOP_GRACE_MS)).toBe(0);
+  });
+
+  it('SIGTERM with a client sending its body slowly: after SHUTDOWN_GRACE_MS it is answered 503 and the process exits 0', async () => {
+    const dbPath = path.join(tmp.dir, 'grace.db');
+    const server = await start(dbPath, { SHUTDOWN_GRACE_MS: '1000', REQUEST_TIMEOUT_MS: '600000' });
+    // A request in flight that finishes normally during the grace period is still committed and answered.
+    const inFlight = slowWebhook(server.port, false, 'grace-in-flight');
+    await inFlight.taken;
+    const bodyBytesInFlight = async (): Promise<number> => {
+      const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+      return Number(/^http_request_bodies_in_flight_bytes (\d+)$/m.exec(text)?.[1]);
+    };
+    const before = await bodyBytesInFlight();
+    // 3 of 100 body bytes, then nothing: before the grace period this held the process open for as
+    // long as the client liked (the request timeout is pushed out of the way here).
+    const socket = connect(server.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const answered = new Promise<string>((resolve) => {
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+    socket.write(
+      'POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n' +
+        `X-Signature: ${'0'.repeat(64)}\r\n\r\n{"m`,
+    );
+    await waitFor('the slow body to be in flight', async () => (await bodyBytesInFlight()) === before + 100);
+
+    server.signal('SIGTERM');
+    await waitFor('the listener to close', () => connectionRefused(server.port));
+    inFlight.finish();
+    expect(await inFlight.response).toEqual({ status: 200, json: { status: 'ok' } });
+
+    // Generous bound: before the grace period existed the process never exited at all.
+    expect(await exitWithin(server, DOCKER_STOP_GRACE_MS)).toBe(0);
+    const response = await answered;
+    expect(response).toMatch(/^HTTP\/1\.1 503 /);
+    expect(response).toContain('{"detail":"shutting down; retry later"}');
+    const lines = jsonLines(server.stdout);
+    expect(lines.some((l) => /grace period over/.test(String(l.msg)) && l.cut_off === 1)).toBe(true);
+    expect(lines.filter((l) => l.path === '/webhook' && l.status === 503)).toMatchObject([{ result: 'unavailable' }]);
+
+    const restarted = await start(dbPath);
+    expect(await listAllMessageIds(restarted.baseUrl)).toEqual(['grace-in-flight']);
   });
 });

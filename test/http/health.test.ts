@@ -24,6 +24,12 @@ describe('health with a secret', () => {
     expect(res.statusCode).toBe(503);
     expect(res.body).toMatch(/database/i);
     expect(res.body).not.toMatch(/WEBHOOK_SECRET is not set/);
+    // The probe is open to anyone: the reason (on PostgreSQL a host and port) goes to the log only.
+    expect(res.json<{ checks: { database: string } }>().checks.database).toBe(
+      'failed: the database does not answer on the current schema (the log says why)',
+    );
+    const logged = t.logs.find((l) => l.msg === 'readiness: database check failed');
+    expect(JSON.stringify(logged?.err)).toMatch(/closed|terminat|end/i);
     expect((await t.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
   });
 });

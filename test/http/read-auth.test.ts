@@ -32,7 +32,8 @@ function expectRefused(res: LightMyRequestResponse, label: string, tokenSent: bo
 }
 
 describe('API_TOKEN set: reads need a bearer token', () => {
-  const app = useTestApp({ API_TOKEN: 't1,t2' });
+  // t2 is the previous token of a rotation, accepted beside the current one.
+  const app = useTestApp({ API_TOKEN: 't1', API_TOKEN_PREVIOUS: 't2' });
 
   it('refuses every read without an Authorization header, with the Bearer challenge', async () => {
     const t = app();
@@ -121,6 +122,23 @@ describe('API_TOKEN set: reads need a bearer token', () => {
     expect((await t.postSigned(message({ message_id: 'm2' }), { authorization: 'Bearer wrong' })).statusCode).toBe(200);
     expect(await unauthorizedCount(t)).toBe(0);
     expect((await read(t, '/messages', 'Bearer t2')).json<{ total: number }>().total).toBe(2);
+  });
+});
+
+describe('API_TOKEN with a comma: one token, never its pieces', () => {
+  const app = useTestApp({ API_TOKEN: 'k9Qz!mR2#vL8,a', API_TOKEN_PREVIOUS: 'old,b' });
+
+  it('opens reads to each whole value and to none of their pieces', async () => {
+    const t = app();
+    await t.postSigned(message());
+    for (const token of ['k9Qz!mR2#vL8,a', 'old,b']) {
+      expect((await read(t, '/messages', `Bearer ${token}`)).statusCode, token).toBe(200);
+    }
+    const pieces = ['a', 'b', 'old', 'k9Qz!mR2#vL8', 'k9Qz!mR2#vL8,', ',a', 'k9Qz!mR2#vL8,a,old,b'];
+    for (const token of pieces) {
+      expectRefused(await read(t, '/messages', `Bearer ${token}`), token, true);
+    }
+    expect(await unauthorizedCount(t)).toBe(pieces.length);
   });
 });
 

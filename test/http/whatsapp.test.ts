@@ -117,19 +117,19 @@ describe('GET /webhook: the subscription handshake', () => {
 });
 
 describe('GET /webhook: several verify tokens (rotation)', () => {
-  const app = useTestApp({ WHATSAPP_VERIFY_TOKEN: 'old-token,new-token' });
+  const app = useTestApp({ WHATSAPP_VERIFY_TOKEN: 'new-token,x', WHATSAPP_VERIFY_TOKEN_PREVIOUS: 'old-token' });
 
-  it('accepts each token of the list, and not the list as a whole', async () => {
+  it('accepts the whole current token and the previous one, and none of their pieces', async () => {
     const t = app();
-    for (const token of ['old-token', 'new-token']) {
+    for (const token of ['old-token', 'new-token,x']) {
       const res = await t.app.inject({
         method: 'GET',
-        url: `/webhook?hub.mode=subscribe&hub.verify_token=${token}&hub.challenge=42`,
+        url: `/webhook?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(token)}&hub.challenge=42`,
       });
       expect(res.statusCode, token).toBe(200);
       expect(res.body).toBe('42');
     }
-    for (const token of ['old-token,new-token', 'other']) {
+    for (const token of ['new-token', 'x', 'new-token,x,old-token', 'other']) {
       const res = await t.app.inject({
         method: 'GET',
         url: `/webhook?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(token)}&hub.challenge=42`,
@@ -813,12 +813,15 @@ describe('POST /webhook: WhatsApp signature (401)', () => {
 });
 
 describe('POST /webhook: several WhatsApp app secrets (rotation)', () => {
-  const app = useTestApp({ WHATSAPP_APP_SECRET: 'old-app-secret, new-app-secret' });
+  // Meta app secrets are hex: a comma can only separate two of them.
+  const OLD = '0123456789abcdef0123456789abcdef';
+  const NEW = 'fedcba9876543210fedcba9876543210';
+  const app = useTestApp({ WHATSAPP_APP_SECRET: `${OLD}, ${NEW}` });
 
   it('accepts a signature by any of them and refuses others', async () => {
     const t = app();
-    const byOld = await postEnvelope(t, whatsappEnvelope({ messages: [textMessage('wamid.old', 'old')] }), 'old-app-secret');
-    const byNew = await postEnvelope(t, whatsappEnvelope({ messages: [textMessage('wamid.new', 'new')] }), 'new-app-secret');
+    const byOld = await postEnvelope(t, whatsappEnvelope({ messages: [textMessage('wamid.old', 'old')] }), OLD);
+    const byNew = await postEnvelope(t, whatsappEnvelope({ messages: [textMessage('wamid.new', 'new')] }), NEW);
     const byOther = await postEnvelope(
       t,
       whatsappEnvelope({ messages: [textMessage('wamid.other', 'other')] }),
@@ -844,6 +847,21 @@ describe('POST /webhook: WhatsApp without WHATSAPP_APP_SECRET', () => {
     }
     await expectNothingStored(t);
     expect(await webhookResult(t, 'unavailable')).toBe(3);
+  });
+
+  it('cannot flood the log: each refusal is a DEBUG line, with one WARNING per minute for the scheme', async () => {
+    const t = app();
+    const raw = whatsappFixture('text');
+    for (let i = 0; i < 20; i++) {
+      expect((await postWebhook(t, raw, { 'x-hub-signature-256': metaSignature('forged', raw) })).statusCode).toBe(503);
+    }
+    const requestLines = t.logs.filter((l) => l.msg === 'request completed' && l.path === '/webhook');
+    expect(requestLines).toHaveLength(20);
+    for (const line of requestLines) expect(line).toMatchObject({ level: 'DEBUG', status: 503, result: 'unavailable' });
+    const warnings = t.logs.filter((l) => l.level === 'WARNING' || l.level === 'ERROR');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ level: 'WARNING', variable: 'WHATSAPP_APP_SECRET', refused: 1 });
+    expect(await webhookResult(t, 'unavailable')).toBe(20);
   });
 });
 

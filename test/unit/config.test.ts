@@ -28,6 +28,12 @@ describe('loadConfig defaults', () => {
     ['logLevel', 'info'],
     ['webhookToleranceSeconds', 300],
     ['maxEventLoopDelayMs', 1000],
+    ['requestTimeoutMs', 30000],
+    ['headersTimeoutMs', 10000],
+    ['maxInflightBodyBytes', 64 * 1024 * 1024],
+    ['shutdownGraceMs', 10000],
+    ['readWorkers', 2],
+    ['readTimeoutMs', 5000],
   ] as const)('%s defaults to %j', (key, expected) => {
     expect(config[key]).toBe(expected);
   });
@@ -192,29 +198,73 @@ describe('LOG_LEVEL', () => {
   );
 });
 
-describe('WEBHOOK_SECRET', () => {
+describe('free-form credentials: one value each, commas included, rotated through <NAME>_PREVIOUS', () => {
   it.each([
     ['unset', {}, []],
     ['empty', { WEBHOOK_SECRET: '' }, []],
+    ['blank', { WEBHOOK_SECRET: '  ' }, []],
     ['set', { WEBHOOK_SECRET: 's3cret' }, ['s3cret']],
-    ['blanks kept as the whole value', { WEBHOOK_SECRET: ' s3cret ' }, [' s3cret ', 's3cret']],
-    ['a rotation: the whole value and each key', { WEBHOOK_SECRET: 'old,new' }, ['old,new', 'old', 'new']],
-    ['a rotation with blanks and an empty part', { WEBHOOK_SECRET: 'old , ,new' }, ['old , ,new', 'old', 'new']],
-  ] as const)('%s gives %j', (_name, env, expected) => {
+    ['blanks kept: the HMAC key is the value byte for byte', { WEBHOOK_SECRET: ' s3cret ' }, [' s3cret ']],
+    ['a comma is part of the secret, never a separator', { WEBHOOK_SECRET: 'k9Qz!mR2#vL8,p' }, ['k9Qz!mR2#vL8,p']],
+    ['with the previous value', { WEBHOOK_SECRET: 'new,1', WEBHOOK_SECRET_PREVIOUS: 'old,2' }, ['new,1', 'old,2']],
+    ['the same value twice counts once', { WEBHOOK_SECRET: 'same', WEBHOOK_SECRET_PREVIOUS: 'same' }, ['same']],
+  ] as const)('WEBHOOK_SECRET %s gives %j', (_name, env, expected) => {
     expect(loadConfig(env, CWD).webhookSecrets).toEqual(expected);
+  });
+
+  it.each([
+    ['API_TOKEN', 'apiTokens'],
+    ['WHATSAPP_VERIFY_TOKEN', 'whatsappVerifyTokens'],
+  ] as const)('%s is one token, commas included, with %s_PREVIOUS beside it', (variable, key) => {
+    expect(loadConfig({ [variable]: 'a' }, CWD)[key]).toEqual(['a']);
+    expect(loadConfig({ [variable]: 'tok,en' }, CWD)[key]).toEqual(['tok,en']);
+    expect(loadConfig({ [variable]: ' tok,en ' }, CWD)[key]).toEqual(['tok,en']);
+    expect(loadConfig({ [variable]: 'new,1', [`${variable}_PREVIOUS`]: 'old,2' }, CWD)[key]).toEqual(['new,1', 'old,2']);
+    expect(loadConfig({ [variable]: ' , ' }, CWD)[key]).toEqual([',']);
+    expect(loadConfig({ [variable]: '   ' }, CWD)[key]).toEqual([]);
+  });
+
+  it.each(['WEBHOOK_SECRET', 'API_TOKEN', 'WHATSAPP_VERIFY_TOKEN'])(
+    '%s_PREVIOUS without %s stops the start naming the variable, not the value',
+    (variable) => {
+      const error = configError(() => loadConfig({ [`${variable}_PREVIOUS`]: 'old-Hunter2' }, CWD));
+      expect(error.variable).toBe(`${variable}_PREVIOUS`);
+      expect(error.message).not.toContain('Hunter2');
+    },
+  );
+
+  it.each([
+    ['API_TOKEN', { API_TOKEN: 'two Hunter2' }],
+    ['API_TOKEN_PREVIOUS', { API_TOKEN: 'ok', API_TOKEN_PREVIOUS: 'two\tHunter2' }],
+  ])('%s with a blank inside (no Authorization header can carry it) stops the start', (variable, env) => {
+    const error = configError(() => loadConfig(env, CWD));
+    expect(error.variable).toBe(variable);
+    expect(error.message).not.toContain('Hunter2');
   });
 });
 
-describe('secret lists: WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN, API_TOKEN', () => {
+describe('WHATSAPP_APP_SECRET: one secret, or hex app secrets separated by commas', () => {
+  const a = '0123456789abcdef0123456789abcdef';
+  const b = 'FEDCBA9876543210FEDCBA9876543210';
   it.each([
-    ['WHATSAPP_APP_SECRET', 'whatsappAppSecrets'],
-    ['WHATSAPP_VERIFY_TOKEN', 'whatsappVerifyTokens'],
-    ['API_TOKEN', 'apiTokens'],
-  ] as const)('%s is a comma-separated list, blanks and repeats dropped', (variable, key) => {
-    expect(loadConfig({ [variable]: 'a' }, CWD)[key]).toEqual(['a']);
-    expect(loadConfig({ [variable]: ' a, b ,,a ' }, CWD)[key]).toEqual(['a', 'b']);
-    expect(loadConfig({ [variable]: ' , ' }, CWD)[key]).toEqual([]);
+    ['unset', {}, []],
+    ['one free-form secret', { WHATSAPP_APP_SECRET: 'meta-app-secret' }, ['meta-app-secret']],
+    ['one hex secret, blanks dropped', { WHATSAPP_APP_SECRET: ` ${a} ` }, [a]],
+    ['a rotation of two hex secrets', { WHATSAPP_APP_SECRET: `${a}, ${b}` }, [a, b]],
+    ['repeats and empty parts dropped', { WHATSAPP_APP_SECRET: `${a},,${a}` }, [a]],
+  ] as const)('%s gives %j', (_name, env, expected) => {
+    expect(loadConfig(env, CWD).whatsappAppSecrets).toEqual(expected);
   });
+
+  it.each([`k9Qz!mR2#vL8,p`, `${a},p`, `${a},abc`, 'hunter2,Hunter2'])(
+    '%j is refused rather than split into weak keys, naming the variable, not the value',
+    (value) => {
+      const error = configError(() => loadConfig({ WHATSAPP_APP_SECRET: value }, CWD));
+      expect(error.variable).toBe('WHATSAPP_APP_SECRET');
+      expect(error.message).not.toContain(a);
+      expect(error.message).not.toContain('Hunter2');
+    },
+  );
 });
 
 describe('STANDARD_WEBHOOKS_SECRET', () => {
@@ -256,6 +306,64 @@ describe('WEBHOOK_TOLERANCE_SECONDS and MAX_EVENT_LOOP_DELAY_MS', () => {
     ['MAX_EVENT_LOOP_DELAY_MS', '1.5'],
   ])('%s=%s stops the start naming the variable', (variable, value) => {
     expect(configError(() => loadConfig({ [variable]: value }, CWD)).variable).toBe(variable);
+  });
+});
+
+describe('timeouts, body budget, shutdown grace and readers', () => {
+  it('accept integers in range', () => {
+    const config = loadConfig(
+      {
+        REQUEST_TIMEOUT_MS: '5000',
+        HEADERS_TIMEOUT_MS: '2000',
+        MAX_BODY_BYTES: '1000',
+        MAX_INFLIGHT_BODY_BYTES: '1000',
+        SHUTDOWN_GRACE_MS: '0',
+        READ_WORKERS: '0',
+        READ_TIMEOUT_MS: '250',
+      },
+      CWD,
+    );
+    expect(config).toMatchObject({
+      requestTimeoutMs: 5000,
+      headersTimeoutMs: 2000,
+      maxBodyBytes: 1000,
+      maxInflightBodyBytes: 1000,
+      shutdownGraceMs: 0,
+      readWorkers: 0,
+      readTimeoutMs: 250,
+    });
+  });
+
+  it('the headers timeout defaults to the request timeout when that is shorter than 10 s', () => {
+    expect(loadConfig({ REQUEST_TIMEOUT_MS: '3000' }, CWD).headersTimeoutMs).toBe(3000);
+  });
+
+  it('the in-flight body budget defaults to room for at least one largest body', () => {
+    expect(loadConfig({ MAX_BODY_BYTES: String(100 * 1024 * 1024) }, CWD).maxInflightBodyBytes).toBe(100 * 1024 * 1024);
+  });
+
+  it.each([
+    ['REQUEST_TIMEOUT_MS', { REQUEST_TIMEOUT_MS: '0' }],
+    ['HEADERS_TIMEOUT_MS', { REQUEST_TIMEOUT_MS: '5000', HEADERS_TIMEOUT_MS: '6000' }],
+    ['MAX_INFLIGHT_BODY_BYTES', { MAX_BODY_BYTES: '2000', MAX_INFLIGHT_BODY_BYTES: '1999' }],
+    ['SHUTDOWN_GRACE_MS', { SHUTDOWN_GRACE_MS: 'soon' }],
+    ['READ_WORKERS', { READ_WORKERS: '65' }],
+    ['READ_TIMEOUT_MS', { READ_TIMEOUT_MS: '0' }],
+  ])('%s out of range stops the start naming it', (variable, env) => {
+    expect(configError(() => loadConfig(env, CWD)).variable).toBe(variable);
+  });
+});
+
+describe('the no-op store', () => {
+  it('is refused unless a benchmark asks for it by name', () => {
+    const error = configError(() => loadConfig({ DATABASE_URL: 'noop://' }, CWD));
+    expect(error.variable).toBe('DATABASE_URL');
+    expect(error.message).toContain('ALLOW_NOOP_DATABASE');
+    expect(loadConfig({ DATABASE_URL: 'noop://', ALLOW_NOOP_DATABASE: '1' }, CWD).database.kind).toBe('noop');
+  });
+
+  it('ALLOW_NOOP_DATABASE takes yes/no words only', () => {
+    expect(configError(() => loadConfig({ ALLOW_NOOP_DATABASE: 'maybe' }, CWD)).variable).toBe('ALLOW_NOOP_DATABASE');
   });
 });
 
