@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { instantKey } from '../src/ingest/timestamp.js';
-import { type ConnectionRole, openConnection } from '../src/store/sqlite-connection.js';
+import { type ConnectionRole, OpenedFiles, openConnection } from '../src/store/sqlite-connection.js';
 import { SqliteWriter } from '../src/store/sqlite-writer.js';
 import type { IncomingMessage } from '../src/store/store.js';
 
@@ -70,9 +70,11 @@ function measure(name: string, variant: Variant, rowsPerCommit: number): string 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'webhook-inbox-commits-'));
   const chunk = variant.indexChunk ?? INDEX_CHUNK_ROWS;
   try {
-    const db = openConnection(path.join(dir, 'bench.db'), variant.role ?? 'writer');
+    const file = path.join(dir, 'bench.db');
+    const db = openConnection(file, variant.role ?? 'writer');
     if (variant.ddl !== undefined) db.exec(variant.ddl);
-    const writer = new SqliteWriter(db);
+    // With the check of the file's identity that every commit of the writer thread makes.
+    const writer = new SqliteWriter(db, OpenedFiles.of(file));
     for (let done = 0; done < PRELOAD; done += 10_000) {
       writer.write(Array.from({ length: Math.min(10_000, PRELOAD - done) }, message), new Date().toISOString());
       writer.indexText(Number.MAX_SAFE_INTEGER);

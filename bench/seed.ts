@@ -73,14 +73,15 @@ async function main(): Promise<void> {
     fail(error instanceof Error ? error.message : String(error));
   }
 
-  let database: ReturnType<typeof loadConfig>['database'];
+  let config: ReturnType<typeof loadConfig>;
   try {
-    database = loadConfig(process.env, process.cwd()).database;
+    config = loadConfig(process.env, process.cwd());
   } catch (error) {
     if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`);
     throw error;
   }
-  const store = await openBenchStore(database);
+  const { database } = config;
+  const store = await openBenchStore(config);
   const where = database.kind === 'sqlite' ? database.path : database.kind;
   process.stderr.write(
     `seeding ${formatCount(options.count)} messages from ${formatCount(options.senders)} senders (seed ${options.seed}, ` +

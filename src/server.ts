@@ -41,7 +41,7 @@ async function main(): Promise<void> {
 
   let store: MessageStore;
   try {
-    store = await openStore(config.database, logger);
+    store = await openStore(config, logger);
   } catch (error) {
     fail(logger, `cannot open the database: ${error instanceof Error ? error.message : String(error)}`, {
       database: config.database.kind,

@@ -3,7 +3,7 @@
 
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ValidationIssue } from '../ingest/issues.js';
-import { StoreUnavailable } from '../store/store.js';
+import { QueryTimeout, ReadersBusy, StoreUnavailable } from '../store/store.js';
 
 export abstract class HttpError extends Error {
   abstract readonly statusCode: number;
@@ -127,6 +127,18 @@ export function registerErrorHandling(app: FastifyInstance): void {
         reply.header('connection', 'close');
       }
       return reply.code(error.statusCode).send(error.body());
+    }
+    // A read stopped at READ_TIMEOUT_MS: that query costs too much, the database itself is fine.
+    if (error instanceof QueryTimeout) {
+      request.log.warn({ err: error }, 'read stopped at its time limit');
+      const tooLong = new ServiceUnavailable('query took too long');
+      return reply.code(tooLong.statusCode).send(tooLong.body());
+    }
+    // Every reader is busy: reads are shed, never webhooks.
+    if (error instanceof ReadersBusy) {
+      reply.header('retry-after', '1');
+      const busy = new ServiceUnavailable('too many reads in progress; retry later');
+      return reply.code(busy.statusCode).send(busy.body());
     }
     // The database is down or overloaded (a read during an outage): retryable, not a bug.
     if (error instanceof StoreUnavailable) {

@@ -1,19 +1,29 @@
-// Opens the MessageStore that DATABASE_URL names.
+// Opens the MessageStore that DATABASE_URL names, with the read settings that apply to it.
 
-import type { DatabaseConfig } from '../config.js';
+import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import { NoopStore } from './noop.js';
 import { PostgresStore } from './postgres.js';
-import { defaultWriterUrl, SqliteStore } from './sqlite.js';
+import { defaultReaderUrl, defaultWriterUrl, SqliteStore } from './sqlite.js';
 import type { MessageStore } from './store.js';
 
+/** What opening a store takes from the configuration. */
+export type StoreConfig = Pick<Config, 'database' | 'readWorkers' | 'readTimeoutMs'>;
+
 /** `logger` receives what a store notices outside any request (PostgreSQL: a dropped connection, a missing index). */
-export async function openStore(database: DatabaseConfig, logger?: Logger): Promise<MessageStore> {
+export async function openStore(config: StoreConfig, logger?: Logger): Promise<MessageStore> {
+  const { database, readTimeoutMs } = config;
   switch (database.kind) {
     case 'sqlite':
-      return SqliteStore.open({ path: database.path, writerThread: defaultWriterUrl });
+      return SqliteStore.open({
+        path: database.path,
+        writerThread: defaultWriterUrl,
+        readWorkers: config.readWorkers,
+        readerThread: defaultReaderUrl,
+        readTimeoutMs,
+      });
     case 'postgres':
-      return PostgresStore.open({ url: database.url, poolMax: database.poolMax, ...(logger ? { logger } : {}) });
+      return PostgresStore.open({ url: database.url, poolMax: database.poolMax, readTimeoutMs, ...(logger ? { logger } : {}) });
     case 'noop':
       return new NoopStore();
   }

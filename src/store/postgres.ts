@@ -17,6 +17,7 @@ import {
 } from './delivery-rows.js';
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from './migrations/postgres.js';
 import {
+  DEFAULT_READ_TIMEOUT_MS,
   type DeadLetter,
   type DeadLetterPage,
   type Delivery,
@@ -30,6 +31,7 @@ import {
   type MessagePage,
   type MessageStore,
   type Page,
+  QueryTimeout,
   type SenderCount,
   type Stats,
   type StoredDeadLetter,
@@ -41,9 +43,15 @@ import {
 export interface PostgresTimeouts {
   /** Opening a connection, or waiting for a free one in a full pool. */
   readonly connectMs: number;
-  /** Server side: a statement running longer is cancelled by PostgreSQL itself. */
+  /**
+   * Server side: a statement of a write running longer is cancelled by PostgreSQL itself. Reads
+   * have their own limit, readTimeoutMs.
+   */
   readonly statementMs: number;
-  /** Client side: no answer at all (a hung server or network) fails the query; a little over statementMs. */
+  /**
+   * Client side: no answer at all (a hung server or network) fails the query; a little over
+   * statementMs. A read waits as much longer than its own limit.
+   */
   readonly queryMs: number;
   /** Server side: a session left inside a transaction (a client that froze mid-batch) is ended. */
   readonly idleInTransactionMs: number;
@@ -75,6 +83,8 @@ export interface PostgresStoreOptions {
   readonly now?: () => Date;
   /** Where connection trouble that reaches no request is reported (a dropped idle connection, a missing index). */
   readonly logger?: Pick<Logger, 'warn' | 'info'>;
+  /** Server side: a read running longer is cancelled (QueryTimeout); READ_TIMEOUT_MS. */
+  readonly readTimeoutMs?: number;
 }
 
 // SQLSTATE classes that mean "not now" rather than "wrong": connection exceptions (08), transaction
@@ -90,8 +100,11 @@ function isUnavailable(error: unknown): boolean {
   if (error instanceof AggregateError) return error.errors.some(isUnavailable) || UNAVAILABLE_MESSAGE.test(error.message);
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
+  // A system error of the socket: ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND, EAI_AGAIN…
+  // Tested first, since EPIPE and EBUSY have five letters like a SQLSTATE; no SQLSTATE class
+  // begins with E.
+  if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return true;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_SQLSTATE.test(code);
-  if (typeof code === 'string' && code.startsWith('E')) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND…
   return UNAVAILABLE_MESSAGE.test(error.message);
 }
 
@@ -107,8 +120,18 @@ function isStaleConnection(error: unknown): boolean {
   return /connection terminated unexpectedly|not queryable/i.test(error.message);
 }
 
-/** Unavailability becomes StoreUnavailable (the API answers 503); anything else, a bug, passes through. */
-function classify(error: unknown): unknown {
+/** SQLSTATE query_canceled: statement_timeout ran out (or an operator cancelled the statement). */
+const QUERY_CANCELED = '57014';
+
+/**
+ * Unavailability becomes StoreUnavailable (the API answers 503); anything else, a bug, passes
+ * through. A read cancelled at its time limit becomes QueryTimeout: the query, not the database,
+ * was the problem. A write cancelled so is the database's trouble (it cannot keep up).
+ */
+export function classify(error: unknown, during: 'read' | 'write'): unknown {
+  if (during === 'read' && error instanceof Error && (error as { code?: unknown }).code === QUERY_CANCELED) {
+    return new QueryTimeout('query took too long', { cause: error });
+  }
   if (error instanceof StoreUnavailable || !isUnavailable(error)) return error;
   const reason = error instanceof Error && error.message !== '' ? error.message : 'connection failed';
   return new StoreUnavailable(`database unavailable: ${reason}`, { cause: error });
@@ -287,8 +310,13 @@ export class PostgresStore implements MessageStore {
   readonly #timeouts: PostgresTimeouts;
   readonly #now: () => Date;
   readonly #poolMax: number;
-  /** BEGIN, plus SET LOCAL synchronous_commit when the database would otherwise acknowledge before the disk has it. */
+  /**
+   * BEGIN with the writes' statement_timeout, plus SET LOCAL synchronous_commit when the
+   * database would otherwise acknowledge before the disk has it.
+   */
   readonly #begin: string;
+  /** Client side: how long a read waits for any answer (its server-side limit, plus the margin queryMs gives writes). */
+  readonly #readQueryMs: number;
   #closed = false;
 
   /** Connects, checks the database, applies the migrations, and returns the store; rejects when any step fails. */
@@ -325,7 +353,7 @@ export class PostgresStore implements MessageStore {
       }
       if (result.applied.length > 0) options.logger?.info({ versions: result.applied }, 'PostgreSQL: schema migrated');
     } catch (error) {
-      throw classify(error);
+      throw classify(error, 'write');
     } finally {
       await migrator.end().catch(() => {});
     }
@@ -336,12 +364,21 @@ export class PostgresStore implements MessageStore {
     this.#timeouts = timeouts;
     this.#now = options.now ?? (() => new Date());
     this.#poolMax = options.poolMax;
-    this.#begin = forceSync ? 'BEGIN; SET LOCAL synchronous_commit = on' : 'BEGIN';
+    // The session's statement_timeout is the reads' limit: each read is one statement outside any
+    // transaction, so it needs no round trip of its own to set it. Writes, always in a transaction,
+    // put their own limit back with SET LOCAL in the same message as their BEGIN.
+    const readTimeoutMs = Math.trunc(options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS);
+    this.#readQueryMs = readTimeoutMs + Math.max(0, timeouts.queryMs - timeouts.statementMs);
+    this.#begin = [
+      'BEGIN',
+      `SET LOCAL statement_timeout = ${Math.trunc(timeouts.statementMs)}`,
+      ...(forceSync ? ['SET LOCAL synchronous_commit = on'] : []),
+    ].join('; ');
     this.#pool = new pg.Pool({
       ...connectionConfig(options.url, timeouts),
       max: options.poolMax,
       idleTimeoutMillis: timeouts.idleMs,
-      statement_timeout: timeouts.statementMs,
+      statement_timeout: readTimeoutMs,
       query_timeout: timeouts.queryMs,
       idle_in_transaction_session_timeout: timeouts.idleInTransactionMs,
     });
@@ -387,7 +424,7 @@ export class PostgresStore implements MessageStore {
   async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.#pool.connect().catch((error: unknown) => {
-        throw classify(error);
+        throw classify(error, 'write');
       });
       let begun = false;
       let broken = false;
@@ -405,7 +442,7 @@ export class PostgresStore implements MessageStore {
         // first statement, before anything began: take another. Once begun, a failure is final
         // for this batch (503, the senders retry); it is never replayed blind.
         if (!begun && isStaleConnection(error) && attempt <= this.#poolMax) continue;
-        throw classify(error);
+        throw classify(error, 'write');
       } finally {
         client.release(broken);
       }
@@ -597,7 +634,7 @@ export class PostgresStore implements MessageStore {
   }
 
   async #read<R extends pg.QueryResultRow>(text: string, values: unknown[], timeoutMs?: number): Promise<pg.QueryResult<R>> {
-    const query = { text, values, ...(timeoutMs === undefined ? {} : { query_timeout: timeoutMs }) };
+    const query = { text, values, query_timeout: timeoutMs ?? this.#readQueryMs };
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.#pool.query<R>(query);
@@ -605,7 +642,7 @@ export class PostgresStore implements MessageStore {
         // Reads change nothing: one that met a connection the server had already ended is
         // simply run again on another (each stale one is dropped as it fails).
         if (isStaleConnection(error) && attempt <= this.#poolMax) continue;
-        throw classify(error);
+        throw classify(error, 'read');
       }
     }
   }

@@ -1,10 +1,12 @@
 // Opening a SQLite file the way every connection of the service needs it: WAL, synchronous=FULL,
-// and the schema migrated to the version this code expects.
+// and the schema migrated to the version this code expects; and noticing when the path no longer
+// names the files that were opened.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { type Migration, sqliteMigrations } from './migrations/sqlite.js';
+import { StoreUnavailable } from './store.js';
 
 function migrate(db: Database.Database, migrations: readonly Migration[]): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -45,10 +47,17 @@ export type ConnectionRole = 'reader' | 'writer';
 
 const CACHE_KIB: Record<ConnectionRole, number> = { reader: 65536, writer: 2048 };
 
-/** Opens (creating the folder and file if needed) and migrates; ':memory:' is for tests only. */
-export function openConnection(file: string, role: ConnectionRole = 'reader'): Database.Database {
-  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file);
+/**
+ * Opens (creating the folder and file if needed) and migrates; ':memory:' is for tests only.
+ * `mustExist`: fail rather than create the file (a connection added to a store already open).
+ */
+export function openConnection(
+  file: string,
+  role: ConnectionRole = 'reader',
+  options: { readonly mustExist?: boolean } = {},
+): Database.Database {
+  if (file !== ':memory:' && options.mustExist !== true) mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file, { fileMustExist: options.mustExist === true });
   try {
     db.pragma('journal_mode = WAL');
     // FULL: every commit is synced to disk before it returns, so a 200 means the row is on disk.
@@ -64,5 +73,75 @@ export function openConnection(file: string, role: ConnectionRole = 'reader'): D
   } catch (error) {
     db.close();
     throw error;
+  }
+}
+
+/** One file, as the operating system tells files apart. */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/** The files an open database consists of: the database file and, once it exists, its -wal. */
+export interface FileIdentities {
+  readonly db: FileIdentity;
+  readonly wal: FileIdentity | null;
+}
+
+function identify(file: string): FileIdentity | null {
+  const stats = statSync(file, { throwIfNoEntry: false });
+  return stats === undefined ? null : { dev: stats.dev, ino: stats.ino };
+}
+
+function sameFile(a: FileIdentity, b: FileIdentity | null): boolean {
+  return b !== null && a.dev === b.dev && a.ino === b.ino;
+}
+
+/**
+ * Whether a path still names the database files that were opened on it. An open connection keeps
+ * writing into a file that was deleted or renamed away (the operating system frees it only once
+ * the last descriptor closes), so without this check every commit after an `rm` is acknowledged
+ * into a file that the next start will not find. Only the -wal is checked besides the database:
+ * while any connection is open SQLite rewinds or truncates the -wal but never deletes it (it goes
+ * only when the last connection closes), so a different -wal means someone else removed it, and
+ * the commits it held that were not yet copied into the database file are gone with it.
+ */
+export class OpenedFiles {
+  readonly path: string;
+  readonly identities: FileIdentities;
+  /** Once the files are found gone, they stay gone: data acknowledged before is in the unlinked ones. */
+  #lost: StoreUnavailable | null = null;
+
+  /** What `file` names now: call right after a connection has opened it (and so created the -wal). */
+  static of(file: string): OpenedFiles {
+    const db = identify(file);
+    if (db === null) throw new StoreUnavailable(`the database file ${file} does not exist`);
+    return new OpenedFiles(file, { db, wal: identify(`${file}-wal`) });
+  }
+
+  constructor(file: string, identities: FileIdentities) {
+    this.path = file;
+    this.identities = identities;
+  }
+
+  /**
+   * Throws StoreUnavailable if the path no longer names the files that were opened, and from then
+   * on always. Never opens anything in their place: an empty file at the path would take new
+   * writes while what was acknowledged before sits in the unlinked file.
+   */
+  check(): void {
+    if (this.#lost !== null) throw this.#lost;
+    const { db, wal } = this.identities;
+    let gone: string;
+    if (!sameFile(db, identify(this.path))) gone = `the database file ${this.path}`;
+    else if (wal !== null && !sameFile(wal, identify(`${this.path}-wal`))) gone = `the database file's log ${this.path}-wal`;
+    else return;
+    this.#lost = new StoreUnavailable(
+      `${gone} was deleted or replaced while open; writes are refused, since nothing ` +
+        'acknowledged into the unlinked file would survive a restart. What was committed until then is only in that ' +
+        `file, which this process still holds open: restore it (on Linux, copy it and its -wal from /proc/${process.pid}/fd ` +
+        'before the process stops) or restart the service to carry on with the file now at the path.',
+    );
+    throw this.#lost;
   }
 }

@@ -1,5 +1,6 @@
 // Messages between the main thread and the SQLite writer thread.
 
+import type { FileIdentities } from './sqlite-connection.js';
 import type { WritePart } from './sqlite-writer.js';
 import type { DeliveryOutcome } from './store.js';
 
@@ -8,10 +9,19 @@ export type WriterRequest =
   | { readonly type: 'commit'; readonly id: number; readonly part: WritePart }
   | { readonly type: 'close' };
 
-/** What became of one commit request. */
+/**
+ * What became of one commit request. `unavailable`: the error was a StoreUnavailable (the database
+ * files gone from their path), which a structured clone would turn into a plain Error.
+ */
 export type WriterAnswer =
   | { readonly id: number; readonly outcome: DeliveryOutcome }
-  | { readonly id: number; readonly error: string };
+  | { readonly id: number; readonly error: string; readonly unavailable: boolean };
+
+/** What the thread is started with: the path, and the files the main thread opened on it. */
+export interface WriterData {
+  readonly file: string;
+  readonly opened: FileIdentities;
+}
 
 /**
  * `answers`: every request one transaction held, in one message, so a commit that merged many

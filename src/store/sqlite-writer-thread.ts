@@ -1,11 +1,12 @@
 // The main thread's side of the writer thread: posts batches and deliveries, matches replies to
 // callers, and starts a fresh thread if one dies (the requests it held are failed, never
-// acknowledged).
+// acknowledged), but never once the database files are gone from their path.
 
 import { Worker } from 'node:worker_threads';
+import type { OpenedFiles } from './sqlite-connection.js';
 import type { WritePart } from './sqlite-writer.js';
-import type { WriterAnswer, WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
-import type { DeliveryOutcome } from './store.js';
+import type { WriterAnswer, WriterData, WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
+import { type DeliveryOutcome, StoreUnavailable } from './store.js';
 
 /** A reply that is not an error, for the request whose id it carries. */
 type Answer = Extract<WriterAnswer, { outcome: DeliveryOutcome }>;
@@ -16,7 +17,7 @@ interface Waiting {
 }
 
 export class SqliteWriterThread {
-  readonly #file: string;
+  readonly #files: OpenedFiles;
   readonly #workerUrl: URL;
   #worker: Worker | null = null;
   #ready: Promise<void> | null = null;
@@ -25,15 +26,25 @@ export class SqliteWriterThread {
   #nextId = 1;
   #closed = false;
 
-  constructor(file: string, workerUrl: URL) {
-    this.#file = file;
+  /** `files`: what the main thread opened; the thread writes into those files or not at all. */
+  constructor(files: OpenedFiles, workerUrl: URL) {
+    this.#files = files;
     this.#workerUrl = workerUrl;
   }
 
-  /** Starts the thread (if not running) and resolves once it has opened and migrated the database. */
+  /**
+   * Starts the thread (if not running) and resolves once it has opened and migrated the database;
+   * rejects with StoreUnavailable, starting nothing, once the path no longer names the files.
+   */
   start(): Promise<void> {
     if (this.#worker !== null && this.#ready !== null) return this.#ready;
-    const worker = new Worker(this.#workerUrl, { workerData: { file: this.#file } });
+    try {
+      this.#files.check();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const workerData: WriterData = { file: this.#files.path, opened: this.#files.identities };
+    const worker = new Worker(this.#workerUrl, { workerData });
     this.#worker = worker;
     this.#ready = new Promise<void>((resolve, reject) => {
       const onReady = (reply: WriterReply) => {
@@ -53,7 +64,7 @@ export class SqliteWriterThread {
         const waiting = this.#waiting.get(answer.id);
         if (waiting === undefined) continue;
         this.#waiting.delete(answer.id);
-        if ('error' in answer) waiting.reject(new Error(answer.error));
+        if ('error' in answer) waiting.reject(answer.unavailable ? new StoreUnavailable(answer.error) : new Error(answer.error));
         else waiting.answer(answer);
       }
     });

@@ -1,10 +1,12 @@
 // Writes into SQLite: each call is one transaction that inserts the new rows and the aggregates
-// together; a provider delivery adds its statuses and dead letters to the same transaction. The
-// trigram index of the text is built afterwards, in chunks (indexText). Used on the main thread or
-// inside the writer thread (sqlite-writer.worker.ts).
+// together; a provider delivery adds its statuses and dead letters to the same transaction, which
+// is refused if the database file was deleted or replaced meanwhile. The trigram index of the text
+// is built afterwards, in chunks (indexText). Used on the main thread or inside the writer thread
+// (sqlite-writer.worker.ts).
 
 import type Database from 'better-sqlite3';
 import { deadLetterHash, messagesOnly } from './delivery-rows.js';
+import type { OpenedFiles } from './sqlite-connection.js';
 import { type Delivery, type DeliveryOutcome, foldCase, type IncomingMessage, type InsertOutcome } from './store.js';
 
 /**
@@ -29,7 +31,11 @@ export class SqliteWriter {
   /** Rows stored but not yet in the trigram index. */
   #unindexed: number;
 
-  constructor(db: Database.Database) {
+  /**
+   * `files`: what the connection opened; every commit checks, just before it commits, that the
+   * path still names them (see OpenedFiles). Null for ':memory:' and for tests of the SQL alone.
+   */
+  constructor(db: Database.Database, files: OpenedFiles | null = null) {
     this.#db = db;
     const insert = db.prepare(
       `INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, created_at)
@@ -88,6 +94,9 @@ export class SqliteWriter {
       }
       for (const [hour, count] of perHour) addHour.run(hour, count);
       if (created > 0) addTotals.run(created, newSenders);
+      // Last, as close to COMMIT as it gets: a throw here rolls everything back, so nothing is
+      // acknowledged into a file that is gone from its path. Two stat calls per transaction.
+      files?.check();
       return outcomes;
     });
 
@@ -143,12 +152,21 @@ export class SqliteWriter {
    * Adds up to `maxRows` of the oldest unindexed rows to the trigram index in one transaction and
    * returns how many it covered. Written in chunks like this, a row costs the index a fraction of
    * what it cost inside each small group commit: one new index segment per chunk instead of one per
-   * commit. The chunk is not synced on its own: the next acknowledged commit syncs the log up to
-   * and past it, and a chunk lost in a crash before that is simply indexed again.
+   * commit.
+   *
+   * The chunk commits with synchronous=NORMAL: in WAL mode its commit writes the log without
+   * syncing it, which is what keeps a chunk cheap, yet the syncs that keep the file consistent
+   * stay: a checkpoint that this commit runs (wal_autocheckpoint) syncs the log before copying
+   * pages into the database file and syncs the file before the log may be rewound. SQLite documents
+   * NORMAL in WAL mode as safe from corruption; a power loss can only take the latest commits, and
+   * a lost chunk takes its text_index_progress with it (one transaction), so it is simply indexed
+   * again. Not OFF: with OFF that checkpoint syncs nothing, and the log could be rewound over
+   * frames whose pages never reached the disk, corrupting commits acknowledged long before. The
+   * next FULL commit syncs the log up to its own frames, the chunk's before them included.
    */
   indexText(maxRows: number): number {
     if (this.#unindexed <= 0) return 0;
-    this.#db.pragma('synchronous = OFF');
+    this.#db.pragma('synchronous = NORMAL');
     try {
       const { covered, left } = this.#indexChunk(maxRows);
       this.#unindexed = left;

@@ -4,9 +4,10 @@
 // disk sync answers all.
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { openConnection } from './sqlite-connection.js';
+import { OpenedFiles, openConnection } from './sqlite-connection.js';
 import { SqliteWriter } from './sqlite-writer.js';
-import type { WriterAnswer, WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
+import type { WriterAnswer, WriterData, WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
+import { StoreUnavailable } from './store.js';
 
 /** The most rows merged into one transaction. */
 const MAX_MERGED_ROWS = 4096;
@@ -20,11 +21,25 @@ const INDEX_IDLE_MS = 100;
 
 const port = parentPort;
 if (port === null) throw new Error('sqlite-writer.worker must run as a worker thread');
-const file: unknown = (workerData as { file?: unknown } | null)?.file;
-if (typeof file !== 'string') throw new Error('sqlite-writer.worker needs workerData.file');
+const data = workerData as Partial<WriterData> | null;
+const file = data?.file;
+const opened = data?.opened;
+if (typeof file !== 'string' || opened === undefined) throw new Error('sqlite-writer.worker needs workerData.file and .opened');
 
-const db = openConnection(file, 'writer');
-const writer = new SqliteWriter(db);
+// The files the main thread opened, not whatever the path names now: a thread (re)started after
+// the file was deleted must refuse, never create and fill a fresh one (SqliteWriterThread checks
+// before starting it; this covers a deletion in between).
+const files = new OpenedFiles(file, opened);
+files.check();
+const db = openConnection(file, 'writer', { mustExist: true });
+let writer: SqliteWriter;
+try {
+  files.check();
+  writer = new SqliteWriter(db, files);
+} catch (error) {
+  db.close();
+  throw error;
+}
 let closing = false;
 
 // Text indexing runs between commits. After a commit that leaves a chunk or more unindexed, at
@@ -79,13 +94,14 @@ function commit(requests: CommitRequest[]): void {
     answers = requests.map((request, i): WriterAnswer => {
       const outcome = outcomes[i];
       return outcome === undefined
-        ? { id: request.id, error: 'the writer returned no outcome for this request' }
+        ? { id: request.id, error: 'the writer returned no outcome for this request', unavailable: false }
         : { id: request.id, outcome };
     });
   } catch (error) {
     // One transaction: nothing of any request in it was committed, so every one of them fails.
     const reason = error instanceof Error ? error.message : String(error);
-    answers = requests.map((request) => ({ id: request.id, error: reason }));
+    const unavailable = error instanceof StoreUnavailable;
+    answers = requests.map((request) => ({ id: request.id, error: reason, unavailable }));
   }
   port?.postMessage({ type: 'answers', answers } satisfies WriterReply);
 }

@@ -144,6 +144,32 @@ export class StoreUnavailable extends Error {
   }
 }
 
+/** READ_TIMEOUT_MS's default, and the stores' when their options leave it out. */
+export const DEFAULT_READ_TIMEOUT_MS = 5_000;
+
+/**
+ * A read ran past its time limit (READ_TIMEOUT_MS) and was stopped: the query, not the database,
+ * is the problem, so the API answers 503 "query took too long" rather than "database unavailable".
+ */
+export class QueryTimeout extends Error {
+  constructor(message = 'query took too long', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'QueryTimeout';
+  }
+}
+
+/**
+ * Every reader is busy and the read cannot wait: too many reads wait already, or this one waited
+ * past the read time limit without starting. It is refused unrun (503), so slow reads pile up
+ * neither memory nor latency; webhooks never wait behind reads.
+ */
+export class ReadersBusy extends StoreUnavailable {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReadersBusy';
+  }
+}
+
 /** Case folding shared by every store, for the Unicode-aware case-insensitive `q` filter. */
 export function foldCase(text: string): string {
   // NFC makes a precomposed é and e + combining accent the same text. Lower, upper, lower folds

@@ -14,7 +14,7 @@ import type { MessageStore } from '../../src/store/store.js';
 import type { TestDatabase } from './postgres.js';
 import { hmacHex } from './sign.js';
 import { tempDir } from './tmp.js';
-import { compiledWriterUrl } from './writer.js';
+import { compiledReaderUrl, compiledWriterUrl } from './writer.js';
 
 export const TEST_SECRET = 'test-secret';
 
@@ -61,12 +61,18 @@ export async function makeTestApp(env: Record<string, string> = {}, postgres?: T
     },
   });
   const logger = createLogger(config.logLevel, sink);
-  // As in production. SQLite: reads on this thread, commits on the writer thread, whose compiled
-  // file lives in dist/ (tests run the sources).
+  // As in production. SQLite: reads on READ_WORKERS reader threads, commits on the writer thread;
+  // the threads run the compiled files in dist/ (tests run the sources).
   const store =
     config.database.kind === 'sqlite'
-      ? await SqliteStore.open({ path: config.database.path, writerThread: compiledWriterUrl })
-      : await openStore(config.database, logger);
+      ? await SqliteStore.open({
+          path: config.database.path,
+          writerThread: compiledWriterUrl,
+          readWorkers: config.readWorkers,
+          readerThread: compiledReaderUrl,
+          readTimeoutMs: config.readTimeoutMs,
+        })
+      : await openStore(config, logger);
   const app = await buildApp({ config, store, logger });
   return {
     app,

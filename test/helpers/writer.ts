@@ -1,3 +1,4 @@
-// Where the compiled writer-thread entry lives (built by global-setup.ts), for stores under test.
+// Where the compiled thread entries live (built by global-setup.ts), for stores under test.
 
 export const compiledWriterUrl = new URL('../../dist/store/sqlite-writer.worker.js', import.meta.url);
+export const compiledReaderUrl = new URL('../../dist/store/sqlite-reader.worker.js', import.meta.url);

@@ -8,7 +8,13 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { POSTGRES_SCHEMA_VERSION, postgresMigrations } from '../../src/store/migrations/postgres.js';
 import { containsPattern, PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
-import { type DeliveryStatus, type DeliveryStatusName, type IncomingMessage, StoreUnavailable } from '../../src/store/store.js';
+import {
+  type DeliveryStatus,
+  type DeliveryStatusName,
+  type IncomingMessage,
+  QueryTimeout,
+  StoreUnavailable,
+} from '../../src/store/store.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import {
@@ -371,6 +377,37 @@ describe('PostgreSQL outages', () => {
     await expect(store.getMessage('x')).rejects.toThrow(/closed/);
     await expect(store.listDeadLetters({ limit: 1, offset: 0 })).rejects.toThrow(/closed/);
     await expect(store.checkHealth()).rejects.toThrow(/closed/);
+  });
+});
+
+describe('PostgreSQL read time limit (readTimeoutMs)', () => {
+  const open = useStores();
+
+  it('cancels a read that passes it as QueryTimeout, while a write keeps its own, longer limit', async () => {
+    const db = await database();
+    const store = await open({ readTimeoutMs: 200 });
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      // Both the total of a page and every write's aggregates wait for this lock.
+      await blocker.query('LOCK TABLE totals IN ACCESS EXCLUSIVE MODE');
+      let written = false;
+      const writing = store.insertMany([incoming('waits')]).finally(() => {
+        written = true;
+      });
+      const started = Date.now();
+      await expect(store.listMessages({}, { limit: 10, offset: 0 })).rejects.toBeInstanceOf(QueryTimeout);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // The write waits on, well past the read limit, and commits once the lock goes.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(written).toBe(false);
+      await blocker.query('ROLLBACK');
+      expect(await writing).toEqual(['created']);
+      expect((await store.listMessages({}, { limit: 10, offset: 0 })).total).toBe(1);
+    } finally {
+      await blocker.end();
+    }
   });
 });
 

@@ -1,16 +1,17 @@
-// Runs the MessageStore contract on the SQLite store, each test on a fresh file in its own temp dir,
-// then what only SQLite has: the text index built behind the writes, the writer's merged
-// transactions, and migrations of a file made by an earlier release.
+// Runs the MessageStore contract on the SQLite store (inline, with a writer thread, and with reader
+// threads too), each test on a fresh file in its own temp dir, then what only SQLite has: the text
+// index built behind the writes, the writer's merged transactions, and migrations of a file made
+// by an earlier release.
 
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SQLITE_SCHEMA_VERSION, sqliteMigrations } from '../../src/store/migrations/sqlite.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { openConnection } from '../../src/store/sqlite-connection.js';
 import { messagesPart, SqliteWriter } from '../../src/store/sqlite-writer.js';
 import { tempDir } from '../helpers/tmp.js';
-import { compiledWriterUrl } from '../helpers/writer.js';
+import { compiledReaderUrl, compiledWriterUrl } from '../helpers/writer.js';
 import {
   deadLetterOf,
   deliveryOf,
@@ -58,6 +59,26 @@ describeStoreContract('SQLite with a writer thread', async () => {
   const tmp = tempDir('webhook-inbox-store-');
   const file = path.join(tmp.dir, 'messages.db');
   const store = await SqliteStore.open({ path: file, writerThread: compiledWriterUrl });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      tmp.cleanup();
+    },
+    refuse: refuser(file),
+  };
+});
+
+// As the server runs it: commits on the writer thread, every read on one of the reader threads.
+describeStoreContract('SQLite with writer and reader threads', async () => {
+  const tmp = tempDir('webhook-inbox-store-');
+  const file = path.join(tmp.dir, 'messages.db');
+  const store = await SqliteStore.open({
+    path: file,
+    writerThread: compiledWriterUrl,
+    readWorkers: 2,
+    readerThread: compiledReaderUrl,
+  });
   return {
     store,
     cleanup: async () => {
@@ -156,6 +177,33 @@ describe('SQLite writer thread: the text index keeps up', () => {
         await store.close();
       }
     } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('SQLite writer: text-index chunks', () => {
+  it('commits them with synchronous NORMAL at least, never OFF, and leaves the connection at FULL', () => {
+    const tmp = tempDir('webhook-inbox-index-');
+    const db = openConnection(path.join(tmp.dir, 'messages.db'), 'writer');
+    try {
+      const writer = new SqliteWriter(db);
+      writer.write([incoming('m1', { text: 'needle' }), incoming('m2', { text: 'haystack' })], new Date().toISOString());
+      // OFF would let a checkpoint this connection runs copy unsynced frames into the database file
+      // and reset the log: a power loss could then corrupt the file, not just lose a chunk.
+      const levels: unknown[] = [];
+      const pragma = db.pragma.bind(db);
+      vi.spyOn(db, 'pragma').mockImplementation((source, options) => {
+        const result = pragma(source, options);
+        levels.push(pragma('synchronous', { simple: true }));
+        return result;
+      });
+      expect(writer.indexText(10)).toBe(2);
+      expect(levels.length).toBeGreaterThan(0);
+      for (const level of levels) expect(level, 'synchronous (0 OFF, 1 NORMAL, 2 FULL)').toBeGreaterThanOrEqual(1);
+      expect(pragma('synchronous', { simple: true })).toBe(2);
+    } finally {
+      db.close();
       tmp.cleanup();
     }
   });
