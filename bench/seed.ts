@@ -2,7 +2,7 @@
 // messages into the store DATABASE_URL names, through the store's bulk path (insertMany).
 
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, DEFAULT_DATABASE_URL, loadConfig } from '../src/config.js';
 import { createProgress, formatCount } from './progress.js';
 import { openBenchStore } from './store.js';
 import { seedStore, startOfUtcDay } from './synthetic.js';
@@ -13,7 +13,9 @@ const USAGE = `usage: npm run seed -- --count N [--senders S] [--seed K] [--batc
   --seed     random seed; the same seed and --until give the same messages (default 1)
   --batch    messages per insertMany transaction (default 10000)
   --until    newest instant; messages span the year before it (default: today 00:00 UTC)
-DATABASE_URL names the store, as for the server.`;
+  --default-database  seed the server's default database (${DEFAULT_DATABASE_URL}) when DATABASE_URL is unset
+DATABASE_URL names the store, as for the server; it is required unless --default-database is given,
+so that synthetic messages never land in a real inbox by accident.`;
 
 function positiveInteger(name: string, raw: string | undefined, fallback: number | null): number {
   if (raw === undefined) {
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
         seed: { type: 'string' },
         batch: { type: 'string' },
         until: { type: 'string' },
+        'default-database': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -71,6 +74,12 @@ async function main(): Promise<void> {
     };
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error));
+  }
+
+  // Seeding writes a great many fake messages: into the database the server uses by default only
+  // when asked for by name.
+  if ((process.env.DATABASE_URL ?? '').trim() === '' && values['default-database'] !== true) {
+    fail(`DATABASE_URL is not set; set it to the database to seed, or pass --default-database to seed ${DEFAULT_DATABASE_URL}`);
   }
 
   let config: ReturnType<typeof loadConfig>;

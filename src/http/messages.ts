@@ -1,11 +1,15 @@
 // GET /messages: paginated, filtered, chronological listing (SPEC A.3); GET /messages/{message_id}:
 // one message with its delivery statuses.
 
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
 import { instantKey, TIMESTAMP_FORMAT_MESSAGE } from '../ingest/timestamp.js';
 import type { MessageFilter, MessageStore, Page, Position } from '../store/store.js';
 import { NotFound, ValidationFailed } from './errors.js';
+import { READ_SECURITY } from './openapi.js';
+import { detail, MessageItem, Nullable, PHONE, StatusItem, unauthorizedRead, unavailable, validationError } from './schemas.js';
 
 export interface MessageQuery {
   readonly filter: MessageFilter;
@@ -138,41 +142,142 @@ export function storedJson(text: string | null): unknown {
   }
 }
 
-export function messagesRoutes(app: FastifyInstance, store: MessageStore, auth: onRequestAsyncHookHandler): void {
-  app.get('/messages/:message_id', { onRequest: auth }, async (request) => {
-    const { message_id: messageId } = request.params as { message_id: string };
-    const detail = await store.getMessage(messageId);
-    if (detail === null) throw new NotFound('message not found');
-    const m = detail.message;
-    return {
-      message_id: detail.messageId,
-      from: m?.from ?? null,
-      to: m?.to ?? null,
-      ts: m?.ts ?? null,
-      text: m?.text ?? null,
-      type: m?.type ?? null,
-      statuses: detail.statuses.map((s) => ({
-        status: s.status,
-        ts: s.ts,
-        recipient_id: s.recipientId,
-        errors: storedJson(s.errors),
-      })),
-    };
-  });
+const MessageDetail = Type.Object(
+  {
+    message_id: Type.String(),
+    from: Nullable(Type.String({ pattern: PHONE })),
+    to: Nullable(Type.String({ pattern: PHONE })),
+    ts: Nullable(Type.String()),
+    text: Nullable(Type.String()),
+    type: Nullable(
+      Type.String({ description: "The provider's message type (text, image, …); null for a message of the core form." }),
+    ),
+    statuses: Type.Array(Type.Ref(StatusItem), { description: 'Oldest first; sent < delivered < read < failed at one instant.' }),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'A message and its delivery statuses. When only statuses are known (they usually describe messages the business sent), the message fields are null.',
+  },
+);
 
-  app.get('/messages', { onRequest: auth }, async (request) => {
-    const parsed = parseMessageQuery(request.query as Record<string, QueryValue>);
-    if (!parsed.ok) throw new ValidationFailed(parsed.issues);
-    const { filter, page, keyset } = parsed.value;
-    const result = await store.listMessages(filter, page);
-    const last = result.data.at(-1);
-    return {
-      data: result.data.map((m) => ({ message_id: m.messageId, from: m.from, to: m.to, ts: m.ts, text: m.text })),
-      total: result.total,
-      limit: page.limit,
-      offset: page.offset,
-      // Only for keyset requests: a plain request keeps exactly the SPEC A.3 response shape.
-      ...(keyset ? { next_cursor: result.hasMore && last ? encodeCursor(last) : null } : {}),
-    };
-  });
+const MessagePage = Type.Object(
+  {
+    data: Type.Array(Type.Ref(MessageItem)),
+    total: Type.Integer({ minimum: 0, description: 'Every message matching the filters, ignoring limit, offset and cursor.' }),
+    limit: Type.Integer({ description: 'As applied.' }),
+    offset: Type.Integer({ description: 'As applied.' }),
+    next_cursor: Type.Optional(
+      Nullable(
+        Type.String({
+          description:
+            'Only when the request had a `cursor` parameter: pass it back as `cursor` for the next page; null on the last page.',
+        }),
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'One page of messages, oldest first, with the total that match.' },
+);
+
+const TIMESTAMP = 'YYYY-MM-DDTHH:MM:SS[.fraction]Z, a real UTC instant.';
+
+const ListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  from: Type.Optional(
+    Type.String({
+      description:
+        'Exact sender. A leading space is read as `+` (a raw `+` in a query string decodes to a space, and curl sends it raw).',
+      examples: ['+919876543210'],
+    }),
+  ),
+  since: Type.Optional(Type.String({ description: `Keeps messages at or after this instant: ${TIMESTAMP}` })),
+  q: Type.Optional(
+    Type.String({
+      description: 'Case-insensitive substring of the text (Unicode-aware; %, _ and \\ are literal). Empty: no filter.',
+    }),
+  ),
+  cursor: Type.Optional(
+    Type.String({
+      description: 'Keyset pagination: empty for the first page, then each `next_cursor`. Not together with a non-zero offset.',
+    }),
+  ),
+});
+
+export function messagesRoutes(app: FastifyInstance, store: MessageStore, auth: onRequestAsyncHookHandler): void {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  api.get(
+    '/messages/:message_id',
+    {
+      onRequest: auth,
+      schema: {
+        summary: 'One message with its delivery statuses',
+        tags: ['messages'],
+        security: READ_SECURITY,
+        params: Type.Object({ message_id: Type.String({ description: 'Up to 512 characters.' }) }),
+        response: {
+          200: MessageDetail,
+          400: detail(
+            'The id in the URL is not valid percent-encoded UTF-8.',
+            "'/messages/%ED%A0%80' is not a valid url component",
+          ),
+          401: unauthorizedRead,
+          404: detail('No message and no status has this id.', 'message not found'),
+          503: unavailable,
+        },
+      },
+    },
+    async (request) => {
+      const found = await store.getMessage(request.params.message_id);
+      if (found === null) throw new NotFound('message not found');
+      const m = found.message;
+      return {
+        message_id: found.messageId,
+        from: m?.from ?? null,
+        to: m?.to ?? null,
+        ts: m?.ts ?? null,
+        text: m?.text ?? null,
+        type: m?.type ?? null,
+        statuses: found.statuses.map((s) => ({
+          status: s.status,
+          ts: s.ts,
+          recipient_id: s.recipientId,
+          errors: storedJson(s.errors),
+        })),
+      };
+    },
+  );
+
+  api.get(
+    '/messages',
+    {
+      onRequest: auth,
+      schema: {
+        summary: 'Messages, filtered and paginated',
+        description:
+          'Chronological by the instant of `ts`, ties by `message_id`. Filters are AND-ed. Any parameter out of range, malformed or repeated is a 422 naming it.',
+        tags: ['messages'],
+        security: READ_SECURITY,
+        querystring: ListQuery,
+        response: { 200: MessagePage, 401: unauthorizedRead, 422: validationError(), 503: unavailable },
+      },
+    },
+    async (request) => {
+      // The schema documents the parameters; this parser enforces them and words the 422 exactly.
+      const parsed = parseMessageQuery(request.query as Record<string, QueryValue>);
+      if (!parsed.ok) throw new ValidationFailed(parsed.issues);
+      const { filter, page, keyset } = parsed.value;
+      const result = await store.listMessages(filter, page);
+      const last = result.data.at(-1);
+      return {
+        data: result.data.map((m) => ({ message_id: m.messageId, from: m.from, to: m.to, ts: m.ts, text: m.text })),
+        total: result.total,
+        limit: page.limit,
+        offset: page.offset,
+        // Only for keyset requests: a plain request keeps exactly the SPEC A.3 response shape.
+        ...(keyset ? { next_cursor: result.hasMore && last ? encodeCursor(last) : null } : {}),
+      };
+    },
+  );
 }

@@ -1,12 +1,31 @@
 // GET /metrics: the Prometheus text exposition (SPEC A.7).
 
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../observability/metrics.js';
 import { servedUnderPressure } from './context.js';
 
 export function metricsRoutes(app: FastifyInstance, metrics: Metrics): void {
-  app.get('/metrics', servedUnderPressure, async (_request, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
-  });
+  app.withTypeProvider<TypeBoxTypeProvider>().get(
+    '/metrics',
+    {
+      ...servedUnderPressure,
+      schema: {
+        summary: 'Prometheus metrics',
+        description: 'The text exposition format, version 0.0.4, with HELP and TYPE lines. Served even while load is shed.',
+        tags: ['operations'],
+        response: {
+          200: {
+            description: 'Every metric, with HELP and TYPE lines.',
+            content: { 'text/plain': { schema: Type.String() } },
+          },
+        },
+      },
+    },
+    async (_request, reply) => {
+      const text = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(text);
+    },
+  );
 }

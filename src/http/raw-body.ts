@@ -37,6 +37,12 @@ export function registerRawBody(app: FastifyInstance, options: RawBodyOptions): 
   let reservedBytes = 0;
   const receiving = new Map<FastifyRequest, (error: Error) => void>();
 
+  // Fastify refuses a Content-Type it cannot parse (415) before any body parser runs, and so
+  // before the signature check. Every body here is raw bytes whatever its type, so the header is
+  // replaced by one that reaches the raw parser: a webhook is judged on its signature.
+  app.addHook('onRequest', async (request) => {
+    if (request.headers['content-type'] !== undefined) request.headers['content-type'] = 'application/octet-stream';
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (request, payload, done) => {
     const chunks: Buffer[] = [];

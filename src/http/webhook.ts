@@ -2,6 +2,8 @@
 // Every form verifies its signature on the raw bytes first, then reads, then stores, and answers
 // only after the commit. Which form a request is comes from its signature header.
 
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { parseJsonObject, validateMessage } from '../ingest/message.js';
@@ -22,6 +24,8 @@ import {
   StaleTimestamp,
   ValidationFailed,
 } from './errors.js';
+import { WEBHOOK_SECURITY } from './openapi.js';
+import { detail, Nullable, PHONE, validationError } from './schemas.js';
 
 export type WebhookConfig = Pick<
   Config,
@@ -102,6 +106,85 @@ function forged(request: FastifyRequest): never {
   throw new InvalidSignature();
 }
 
+const SpecMessage = Type.Object(
+  {
+    message_id: Type.String({ minLength: 1, maxLength: 512 }),
+    from: Type.String({ pattern: PHONE }),
+    to: Type.String({ pattern: PHONE }),
+    ts: Type.String({ description: 'YYYY-MM-DDTHH:MM:SS[.fraction]Z, a real UTC instant.' }),
+    text: Type.Optional(Nullable(Type.String({ maxLength: 4096, description: 'At most 4096 characters (code points).' }))),
+  },
+  {
+    title: 'Message (X-Signature or Standard Webhooks)',
+    description: 'Unknown extra fields are ignored. Stored once per message_id: the first delivery wins.',
+    examples: [{ message_id: 'm1', from: '+919876543210', to: '+14155550100', ts: '2025-01-15T10:00:00Z', text: 'Hello' }],
+  },
+);
+
+const WhatsAppEnvelope = Type.Object(
+  {
+    object: Type.Literal('whatsapp_business_account'),
+    entry: Type.Array(Type.Unknown(), {
+      description:
+        'Each entry\'s changes with field "messages" carry value.metadata.display_phone_number (the recipient), value.messages[] and value.statuses[]; every item is stored, or kept as a dead letter with its reason.',
+    }),
+  },
+  {
+    title: 'WhatsApp Cloud API envelope (X-Hub-Signature-256)',
+    examples: [
+      {
+        object: 'whatsapp_business_account',
+        entry: [
+          {
+            id: '102290129340398',
+            changes: [
+              {
+                field: 'messages',
+                value: {
+                  messaging_product: 'whatsapp',
+                  metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+                  contacts: [{ profile: { name: 'Asha' }, wa_id: '919876543210' }],
+                  messages: [
+                    {
+                      from: '919876543210',
+                      id: 'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=',
+                      timestamp: '1736935200',
+                      type: 'text',
+                      text: { body: 'Hello' },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  },
+);
+
+const WEBHOOK_RESPONSES = {
+  200: Type.Object(
+    { status: Type.Literal('ok') },
+    {
+      additionalProperties: false,
+      description:
+        'Stored and durably committed (or already stored: a redelivery changes nothing). A WhatsApp envelope is acknowledged once its readable items are stored and the rest kept as dead letters.',
+    },
+  ),
+  401: detail(
+    'The signature is missing, malformed or wrong ("invalid signature"), or a Standard Webhooks timestamp is outside the tolerance ("stale timestamp"). Nothing is stored.',
+    'invalid signature',
+  ),
+  408: detail('The request did not arrive within REQUEST_TIMEOUT_MS; the connection is closed.'),
+  413: detail('The body is larger than MAX_BODY_BYTES.', 'payload too large'),
+  422: validationError('Correctly signed, but not a valid message (or not a WhatsApp envelope). Nothing is stored.'),
+  503: detail(
+    "Retry later: the scheme's secret is not set, the database is unavailable, the server is overloaded or has no room for more bodies in flight (both with Retry-After), or it is shutting down.",
+    'WEBHOOK_SECRET is not set; retry later',
+  ),
+};
+
 export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions): void {
   const { config, committer, store, metrics } = options;
   const now = options.now ?? Date.now;
@@ -129,7 +212,7 @@ export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions
       throw new ServiceUnavailable('storage unavailable; retry later');
     }
     request.webhookOutcome = { result: outcome, messageId: message.messageId, dup: outcome === 'duplicate' };
-    return { status: 'ok' };
+    return { status: 'ok' } as const;
   };
 
   const countEnvelope = (contents: EnvelopeContents, stored: DeliveryOutcome) => {
@@ -186,7 +269,7 @@ export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions
         ignored_changes: contents.ignoredFields.length,
       },
     };
-    return { status: 'ok' };
+    return { status: 'ok' } as const;
   };
 
   // A body refused while it is read (too large, too slow, no room, shutting down) never reaches
@@ -198,60 +281,100 @@ export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions
     else if (error instanceof ServiceUnavailable) request.webhookOutcome ??= { result: 'unavailable' };
   };
 
-  app.post('/webhook', { onError }, async (request) => {
-    const body = rawBody(request);
-    switch (schemeOf(request)) {
-      case 'whatsapp': {
-        if (config.whatsappAppSecrets.length === 0) notConfigured(request, 'WHATSAPP_APP_SECRET', true);
-        if (!verifyMetaSignature(config.whatsappAppSecrets, body, singleHeader(request, 'x-hub-signature-256'))) {
-          forged(request);
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  api.post(
+    '/webhook',
+    {
+      onError,
+      schema: {
+        summary: 'Receive a signed webhook',
+        description:
+          'Three signed forms, told apart by their signature header: X-Signature (the core form), X-Hub-Signature-256 (WhatsApp Cloud API) and webhook-id/-timestamp/-signature (Standard Webhooks). The signature is checked on the raw body bytes before anything is parsed, whatever the Content-Type. Answered only after the commit.',
+        tags: ['webhooks'],
+        security: WEBHOOK_SECURITY,
+        body: Type.Union([SpecMessage, WhatsAppEnvelope]),
+        response: WEBHOOK_RESPONSES,
+      },
+    },
+    async (request) => {
+      const body = rawBody(request);
+      switch (schemeOf(request)) {
+        case 'whatsapp': {
+          if (config.whatsappAppSecrets.length === 0) notConfigured(request, 'WHATSAPP_APP_SECRET', true);
+          if (!verifyMetaSignature(config.whatsappAppSecrets, body, singleHeader(request, 'x-hub-signature-256'))) {
+            forged(request);
+          }
+          return storeWhatsAppEnvelope(request, body);
         }
-        return storeWhatsAppEnvelope(request, body);
-      }
-      case 'standard': {
-        if (config.standardWebhooksKeys.length === 0) notConfigured(request, 'STANDARD_WEBHOOKS_SECRET', true);
-        const verdict = verifyStandardWebhook(
-          config.standardWebhooksKeys,
-          {
-            id: singleHeader(request, 'webhook-id'),
-            timestamp: singleHeader(request, 'webhook-timestamp'),
-            signature: singleHeader(request, 'webhook-signature'),
-          },
-          body,
-          Math.floor(now() / 1000),
-          config.webhookToleranceSeconds,
-        );
-        if (!verdict.ok && verdict.reason === 'invalid_signature') forged(request);
-        if (!verdict.ok) {
-          request.webhookOutcome = { result: 'stale_timestamp' };
-          throw new StaleTimestamp();
+        case 'standard': {
+          if (config.standardWebhooksKeys.length === 0) notConfigured(request, 'STANDARD_WEBHOOKS_SECRET', true);
+          const verdict = verifyStandardWebhook(
+            config.standardWebhooksKeys,
+            {
+              id: singleHeader(request, 'webhook-id'),
+              timestamp: singleHeader(request, 'webhook-timestamp'),
+              signature: singleHeader(request, 'webhook-signature'),
+            },
+            body,
+            Math.floor(now() / 1000),
+            config.webhookToleranceSeconds,
+          );
+          if (!verdict.ok && verdict.reason === 'invalid_signature') forged(request);
+          if (!verdict.ok) {
+            request.webhookOutcome = { result: 'stale_timestamp' };
+            throw new StaleTimestamp();
+          }
+          return storeSpecMessage(request, body);
         }
-        return storeSpecMessage(request, body);
+        case 'spec': {
+          if (config.webhookSecrets.length === 0) notConfigured(request, 'WEBHOOK_SECRET', false);
+          if (!verifySignature(config.webhookSecrets, body, singleHeader(request, 'x-signature'))) forged(request);
+          return storeSpecMessage(request, body);
+        }
       }
-      case 'spec': {
-        if (config.webhookSecrets.length === 0) notConfigured(request, 'WEBHOOK_SECRET', false);
-        if (!verifySignature(config.webhookSecrets, body, singleHeader(request, 'x-signature'))) forged(request);
-        return storeSpecMessage(request, body);
-      }
-    }
-  });
+    },
+  );
 
   // Meta's subscription handshake: echo hub.challenge when hub.verify_token is ours.
-  app.get('/webhook', async (request, reply) => {
-    const query = request.query as Record<string, string | string[] | undefined>;
-    const mode = query['hub.mode'];
-    const token = query['hub.verify_token'];
-    const challenge = query['hub.challenge'];
-    const verified =
-      config.whatsappVerifyTokens.length > 0 &&
-      mode === 'subscribe' &&
-      typeof token === 'string' &&
-      tokenMatches(token, config.whatsappVerifyTokens);
-    if (!verified || typeof challenge !== 'string' || challenge === '' || challenge.length > MAX_CHALLENGE_LENGTH) {
-      request.webhookOutcome = { result: 'unauthorized' };
-      throw new Forbidden('verification failed');
-    }
-    // The challenge is the sender's own text echoed back: plain text, never sniffed as HTML.
-    return reply.type('text/plain; charset=utf-8').header('x-content-type-options', 'nosniff').send(challenge);
-  });
+  api.get(
+    '/webhook',
+    {
+      schema: {
+        summary: "Meta's subscription handshake",
+        description:
+          'Meta calls this when the webhook URL is saved in the App Dashboard; the challenge is echoed when the verify token is WHATSAPP_VERIFY_TOKEN (or its previous value).',
+        tags: ['webhooks'],
+        querystring: Type.Object({
+          'hub.mode': Type.Optional(Type.Literal('subscribe')),
+          'hub.verify_token': Type.Optional(Type.String()),
+          'hub.challenge': Type.Optional(Type.String({ maxLength: MAX_CHALLENGE_LENGTH, examples: ['1158201444'] })),
+        }),
+        response: {
+          200: {
+            description: 'hub.challenge, echoed as plain text.',
+            content: { 'text/plain': { schema: Type.String({ examples: ['1158201444'] }) } },
+          },
+          403: detail('The token is wrong, WHATSAPP_VERIFY_TOKEN is not set, or a parameter is missing.', 'verification failed'),
+        },
+      },
+    },
+    async (request, reply) => {
+      // The schema documents the parameters; the checks below decide (a repeated one is refused).
+      const query = request.query as Record<string, string | string[] | undefined>;
+      const mode = query['hub.mode'];
+      const token = query['hub.verify_token'];
+      const challenge = query['hub.challenge'];
+      const verified =
+        config.whatsappVerifyTokens.length > 0 &&
+        mode === 'subscribe' &&
+        typeof token === 'string' &&
+        tokenMatches(token, config.whatsappVerifyTokens);
+      if (!verified || typeof challenge !== 'string' || challenge === '' || challenge.length > MAX_CHALLENGE_LENGTH) {
+        request.webhookOutcome = { result: 'unauthorized' };
+        throw new Forbidden('verification failed');
+      }
+      // The challenge is the sender's own text echoed back: plain text, never sniffed as HTML.
+      return reply.type('text/plain; charset=utf-8').header('x-content-type-options', 'nosniff').send(challenge);
+    },
+  );
 }

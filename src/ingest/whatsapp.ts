@@ -10,7 +10,13 @@ export interface WhatsAppMessage extends IncomingMessage {
   readonly type: string;
 }
 
-export type DeliveryStatusName = 'sent' | 'delivered' | 'read' | 'failed';
+/** A message's life in order: a later status in this list comes later when two share an instant. */
+export const DELIVERY_STATUS_NAMES = ['sent', 'delivered', 'read', 'failed'] as const;
+export type DeliveryStatusName = (typeof DELIVERY_STATUS_NAMES)[number];
+
+/** Where in an envelope an unreadable item was found. */
+export const DEAD_LETTER_KINDS = ['entry', 'change', 'message', 'status'] as const;
+export type DeadLetterKind = (typeof DEAD_LETTER_KINDS)[number];
 
 export interface DeliveryStatus {
   /** The status item's `id`: the wamid of the message it is about. */
@@ -25,7 +31,7 @@ export interface DeliveryStatus {
 }
 
 export interface DeadLetter {
-  readonly kind: 'entry' | 'change' | 'message' | 'status';
+  readonly kind: DeadLetterKind;
   /** Human-readable; names every field that is wrong, separated by "; ". */
   readonly reason: string;
   /**
@@ -46,7 +52,6 @@ export interface EnvelopeContents {
 }
 
 const ENVELOPE_OBJECT = 'whatsapp_business_account';
-const STATUS_NAMES: readonly DeliveryStatusName[] = ['sent', 'delivered', 'read', 'failed'];
 /** Media types whose object may carry a `caption`, which becomes the message text. */
 const CAPTIONED_MEDIA: ReadonlySet<string> = new Set(['image', 'video', 'document', 'sticker']);
 const SENDER_DIGITS = /^[0-9]{1,15}$/;
@@ -239,10 +244,11 @@ function readStatus(item: unknown): ItemResult<DeliveryStatus> {
   const messageId = requiredId(item, 'id', problems);
 
   const rawStatus = field(item, 'status');
-  const status = STATUS_NAMES.find((name) => name === rawStatus);
+  const status = DELIVERY_STATUS_NAMES.find((name) => name === rawStatus);
   if (rawStatus === undefined) problems.push('status: field required');
   else if (typeof rawStatus !== 'string') problems.push(`status: expected a string, got ${kindOf(rawStatus)}`);
-  else if (status === undefined) problems.push(`status: expected one of ${STATUS_NAMES.join(', ')}, got ${quoted(rawStatus)}`);
+  else if (status === undefined)
+    problems.push(`status: expected one of ${DELIVERY_STATUS_NAMES.join(', ')}, got ${quoted(rawStatus)}`);
 
   const time = requiredTimestamp(item, problems);
 

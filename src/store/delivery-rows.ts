@@ -4,6 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { codePointLength } from '../ingest/issues.js';
+import { DEAD_LETTER_KINDS, DELIVERY_STATUS_NAMES } from '../ingest/whatsapp.js';
 import type { DeadLetter, Delivery, DeliveryStatusName, IncomingMessage, StoredMessage } from './store.js';
 
 /** An insertMany batch as a delivery: both stores write the two through one path. */
@@ -16,9 +17,7 @@ export function withType(message: Omit<StoredMessage, 'type'>, type: string | nu
   return type === null ? message : { ...message, type };
 }
 
-/** A message's life: a later status in this list comes later when two statuses share an instant. */
-const LIFECYCLE: readonly DeliveryStatusName[] = ['sent', 'delivered', 'read', 'failed'];
-const DEAD_LETTER_KINDS: readonly DeadLetter['kind'][] = ['entry', 'change', 'message', 'status'];
+const LIFECYCLE = DELIVERY_STATUS_NAMES;
 
 /**
  * SQL (the same in both dialects) ordering delivery_statuses rows by instant, then by lifecycle.

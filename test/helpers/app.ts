@@ -4,19 +4,43 @@
 
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { openStore } from '../../src/store/open.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { MessageStore } from '../../src/store/store.js';
+import { checkDocumentedResponse } from './openapi.js';
 import type { TestDatabase } from './postgres.js';
 import { hmacHex } from './sign.js';
 import { tempDir } from './tmp.js';
 import { compiledReaderUrl, compiledWriterUrl } from './writer.js';
 
 export const TEST_SECRET = 'test-secret';
+
+/**
+ * Every response the HTTP tier receives through app.inject is checked against openapi.json for its
+ * route and status (test/helpers/openapi.ts): a test that gets an undocumented answer fails.
+ */
+function checkEveryResponse(app: FastifyInstance): void {
+  const inject = app.inject.bind(app);
+  const checked = async (options: InjectOptions | string): Promise<LightMyRequestResponse> => {
+    const response = await inject(options);
+    const request = typeof options === 'string' ? { method: 'GET', url: options } : options;
+    const url = typeof request.url === 'string' ? request.url : String(request.path ?? '/');
+    const contentType = response.headers['content-type'];
+    checkDocumentedResponse({
+      method: String(request.method ?? 'GET'),
+      url,
+      statusCode: response.statusCode,
+      contentType: typeof contentType === 'string' ? contentType : undefined,
+      body: response.body,
+    });
+    return response;
+  };
+  app.inject = checked as typeof app.inject;
+}
 
 export type TestStoreKind = 'sqlite' | 'postgres';
 
@@ -74,6 +98,7 @@ export async function makeTestApp(env: Record<string, string> = {}, postgres?: T
         })
       : await openStore(config, logger);
   const app = await buildApp({ config, store, logger });
+  checkEveryResponse(app);
   return {
     app,
     store,

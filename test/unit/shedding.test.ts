@@ -1,7 +1,7 @@
 // Which requests load shedding refuses at a given event-loop delay: reads before webhooks.
 
 import { describe, expect, it } from 'vitest';
-import { shouldShed } from '../../src/app.js';
+import { shouldShed } from '../../src/http/load-shedding.js';
 
 describe('shouldShed (MAX_EVENT_LOOP_DELAY_MS=1000)', () => {
   it.each([

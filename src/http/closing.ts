@@ -1,0 +1,19 @@
+// Shutting down: finish what is in flight, refuse what is new with the contract's 503 (logged and
+// counted like any answer), and ask every kept-alive client to disconnect, since an idle
+// kept-alive connection would otherwise hold the close open for its timeout.
+
+import type { FastifyInstance } from 'fastify';
+import { ServiceUnavailable } from './errors.js';
+
+export function registerClosing(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new ServiceUnavailable('shutting down; retry later');
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+}
