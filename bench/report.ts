@@ -1,8 +1,10 @@
-// The benchmark's Markdown: the ingest and read tables with pass/fail against the issue's targets,
-// and the machine and options they were measured with.
+// The benchmark's Markdown: the ingest, read, mixed-load and slow-client tables with pass/fail
+// against the issues' targets, and the machine and options they were measured with.
 
 import os from 'node:os';
+import type { SlowReadResult } from './mixed.js';
 import type { ReadResult } from './reads.js';
+import type { AttackResult } from './slow-clients.js';
 import { formatMs, median } from './stats.js';
 
 export interface IngestRound {
@@ -142,12 +144,200 @@ export function readTable(results: readonly ReadResult[]): { markdown: string; p
   return { markdown: lines.join('\n'), passed };
 }
 
+/** The webhook load of one part of a mixed-load run, alone or beside the reads. */
+export interface MixedSegment {
+  readonly reqPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly ok: number;
+  readonly statusCounts: Readonly<Record<string, number>>;
+  readonly errors: number;
+  /** CPU in % of one core: the server's threads together, and its event loop (main thread) alone. */
+  readonly serverCpuPercent: number;
+  readonly eventLoopCpuPercent: number;
+}
+
+export interface MixedRound {
+  readonly readWorkers: number;
+  readonly round: number;
+  /** The webhooks ran alone before the part with reads; the order alternates over the rounds. */
+  readonly aloneFirst: boolean;
+  readonly alone: MixedSegment;
+  readonly withReads: MixedSegment;
+  readonly reads: readonly SlowReadResult[];
+  readonly stopOk: boolean;
+}
+
+const statusText = (counts: Readonly<Record<string, number>>): string =>
+  Object.entries(counts)
+    .map(([status, count]) => `${status}: ${count}`)
+    .join(', ') || '—';
+const nonOk = (counts: Readonly<Record<string, number>>, ok: (status: number) => boolean): number =>
+  Object.entries(counts).reduce((sum, [status, count]) => sum + (ok(Number(status)) ? 0 : count), 0);
+const is2xx = (status: number): boolean => status >= 200 && status < 300;
+const count503 = (counts: Readonly<Record<string, number>>): number => counts['503'] ?? 0;
+const ratioText = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}×` : 'n/a');
+
+/**
+ * Webhooks alone against webhooks beside the slowest reads, per READ_WORKERS setting. The ratios
+ * are medians of each round's own ratio (alone and with reads ran on the same server, one after
+ * the other), which cancels most of what a shared machine does to one round.
+ */
+export function mixedTable(rounds: readonly MixedRound[]): { markdown: string; passed: boolean } {
+  const settings = [...new Set(rounds.map((r) => r.readWorkers))];
+  const summary = [
+    '| READ_WORKERS | webhooks | req/s | p50 | p99 | non-2xx (of which 503) + errors | CPU server (event loop) |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const readLines = [
+    '| READ_WORKERS | read | answered 200 | other answers + errors | p50 | p99 |',
+    '| ---: | --- | ---: | --- | ---: | ---: |',
+  ];
+  const targets = ['| READ_WORKERS | target | measured | result |', '| ---: | --- | --- | --- |'];
+  let passed = true;
+  for (const workers of settings) {
+    const runs = rounds.filter((r) => r.readWorkers === workers);
+    const segmentRow = (label: string, parts: readonly MixedSegment[]): string => {
+      const non2xx = parts.reduce((sum, p) => sum + nonOk(p.statusCounts, is2xx), 0);
+      const refused = parts.reduce((sum, p) => sum + count503(p.statusCounts), 0);
+      const errors = parts.reduce((sum, p) => sum + p.errors, 0);
+      return (
+        `| ${workers} | ${label} | ${rate(median(parts.map((p) => p.reqPerSec)))} | ${formatMs(median(parts.map((p) => p.p50Ms)))} | ` +
+        `${formatMs(median(parts.map((p) => p.p99Ms)))} | ${non2xx} (${refused}) + ${errors} | ` +
+        `${median(parts.map((p) => p.serverCpuPercent)).toFixed(0)}% (${median(parts.map((p) => p.eventLoopCpuPercent)).toFixed(0)}%) |`
+      );
+    };
+    const alone = runs.map((r) => r.alone);
+    const withReads = runs.map((r) => r.withReads);
+    const readers = Math.max(0, ...runs.map((r) => r.reads.length));
+    summary.push(segmentRow('alone', alone), segmentRow('with the reads', withReads));
+
+    let read503 = 0;
+    for (let kind = 0; kind < readers; kind++) {
+      const results = runs.map((r) => r.reads[kind]).filter((r): r is SlowReadResult => r !== undefined);
+      const counts: Record<string, number> = {};
+      for (const result of results) {
+        for (const [status, n] of Object.entries(result.statusCounts)) {
+          if (status !== '200') counts[status] = (counts[status] ?? 0) + n;
+        }
+      }
+      read503 += count503(counts);
+      const errors = results.reduce((sum, r) => sum + r.errors, 0);
+      readLines.push(
+        `| ${workers} | ${results[0]?.name ?? ''} | ${results.reduce((sum, r) => sum + r.ok, 0)} | ${
+          Object.keys(counts).length > 0 ? `${statusText(counts)} + ${errors}` : `none + ${errors}`
+        } | ${formatMs(median(results.map((r) => r.p50Ms)))} | ${formatMs(median(results.map((r) => r.p99Ms)))} |`,
+      );
+    }
+
+    const p99Ratio = median(runs.map((r) => r.withReads.p99Ms / r.alone.p99Ms));
+    const rateRatio = median(runs.map((r) => r.withReads.reqPerSec / r.alone.reqPerSec));
+    const webhook503 = [...alone, ...withReads].reduce((sum, p) => sum + count503(p.statusCounts), 0);
+    const p99Ok = p99Ratio <= 2;
+    const rateOk = rateRatio >= 0.8;
+    const refusedOk = webhook503 === 0 && read503 === 0;
+    const cleanOk = runs.every((r) => r.stopOk);
+    passed &&= p99Ok && rateOk && refusedOk;
+    targets.push(
+      `| ${workers} | webhook p99 with the reads ≤ 2× alone | ${ratioText(p99Ratio)} (${formatMs(median(withReads.map((p) => p.p99Ms)))} against ${formatMs(median(alone.map((p) => p.p99Ms)))}) | ${passFail(p99Ok)} |`,
+      `| ${workers} | webhook req/s with the reads ≥ 0.8× alone | ${ratioText(rateRatio)} (${rate(median(withReads.map((p) => p.reqPerSec)))} against ${rate(median(alone.map((p) => p.reqPerSec)))}) | ${passFail(rateOk)} |`,
+      `| ${workers} | no 503 | webhooks ${webhook503}, reads ${read503} | ${passFail(refusedOk)} |`,
+      ...(cleanOk ? [] : [`| ${workers} | clean SIGTERM stop | not clean | **FAIL** |`]),
+    );
+  }
+  const detail = [
+    '| READ_WORKERS | round | order | alone req/s | alone p99 | with reads req/s | with reads p99 | p99 ratio | req/s ratio | webhook status codes with the reads | reads answered 200 (other) | SIGTERM |',
+    '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |',
+    ...rounds.map((r) => {
+      const readOk = r.reads.reduce((sum, x) => sum + x.ok, 0);
+      const readOther = r.reads.reduce((sum, x) => sum + nonOk(x.statusCounts, (s) => s === 200) + x.errors, 0);
+      return (
+        `| ${r.readWorkers} | ${r.round} | ${r.aloneFirst ? 'alone first' : 'reads first'} | ${rate(r.alone.reqPerSec)} | ${formatMs(r.alone.p99Ms)} | ` +
+        `${rate(r.withReads.reqPerSec)} | ${formatMs(r.withReads.p99Ms)} | ${ratioText(r.withReads.p99Ms / r.alone.p99Ms)} | ` +
+        `${ratioText(r.withReads.reqPerSec / r.alone.reqPerSec)} | ${statusText(r.withReads.statusCounts)}${r.withReads.errors > 0 ? `, errors: ${r.withReads.errors}` : ''} | ` +
+        `${readOk} (${readOther}) | ${r.stopOk ? 'exit 0' : '**not clean**'} |`
+      );
+    }),
+  ];
+  return {
+    markdown: [
+      summary.join('\n'),
+      'The reads, in the parts with them (latencies of the 200 answers; medians over the rounds):',
+      readLines.join('\n'),
+      "Targets (ratios: the median over the rounds of each round's own ratio):",
+      targets.join('\n'),
+      'Per round:',
+      detail.join('\n'),
+    ].join('\n\n'),
+    passed,
+  };
+}
+
+/** One slow-client attack against one server. */
+export interface SlowClientRun {
+  readonly label: string;
+  /** Whether this row is held to the targets (the unbounded comparison is not). */
+  readonly judged: boolean;
+  readonly result: AttackResult;
+  readonly stopOk: boolean;
+}
+
+/** The most RSS the slow-client attack may add to the idle server, from the hardening issue. */
+export const SLOW_CLIENT_GROWTH_TARGET_MIB = 200;
+
+export function slowClientTable(runs: readonly SlowClientRun[]): { markdown: string; passed: boolean } {
+  let passed = true;
+  const lines = [
+    '| MAX_INFLIGHT_BODY_BYTES | idle RSS | peak RSS | peak − idle (≤ 200 MiB) | RSS 2 s after | attack connections answered | closed unanswered / still open at the end | body sent | ordinary webhooks 200 / sent | result |',
+    '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |',
+  ];
+  const timelines = ['| MAX_INFLIGHT_BODY_BYTES | RSS at each tenth of the attack (MiB) |', '| --- | --- |'];
+  for (const run of runs) {
+    const r = run.result;
+    const growth = r.peakRssMiB - r.idleRssMiB;
+    const hooks = r.webhooks;
+    const hooksOk = hooks.sent > 0 && (hooks.statusCounts['200'] ?? 0) === hooks.sent;
+    const memoryOk = growth <= SLOW_CLIENT_GROWTH_TARGET_MIB;
+    const refusals =
+      hooks.firstRefusedAt === null
+        ? ''
+        : `; not 200: ${statusText(Object.fromEntries(Object.entries(hooks.statusCounts).filter(([s]) => s !== '200')))}${
+            hooks.errors > 0 ? `, ${hooks.errors} unanswered` : ''
+          }, sent from ${hooks.firstRefusedAt.toFixed(1)} s to ${hooks.lastRefusedAt?.toFixed(1) ?? '?'} s`;
+    let verdict: string;
+    if (run.judged) {
+      passed &&= memoryOk && hooksOk && run.stopOk;
+      verdict = `memory ${passFail(memoryOk)}, webhooks ${passFail(hooksOk)}${run.stopOk ? '' : ', SIGTERM stop **not clean**'}`;
+    } else
+      verdict = `comparison: memory ${memoryOk ? 'within' : 'over'} the target${run.stopOk ? '' : ', SIGTERM stop **not clean**'}`;
+    lines.push(
+      `| ${run.label} | ${mib(r.idleRssMiB)} | ${mib(r.peakRssMiB)} | ${mib(growth)} | ${mib(r.afterRssMiB)} | ${statusText(r.answered)}${
+        r.connectFailed > 0 ? `; ${r.connectFailed} could not connect` : ''
+      } | ${r.closedUnanswered} / ${r.stillOpen} | ${mib(r.bodyMiBSent)} | ${hooks.statusCounts['200'] ?? 0} / ${hooks.sent} (p50 ${formatMs(
+        hooks.p50Ms,
+      )}, max ${formatMs(hooks.maxMs)})${refusals} | ${verdict} |`,
+    );
+    timelines.push(`| ${run.label} | ${r.rssTimeline.join(' ')} |`);
+  }
+  return { markdown: `${lines.join('\n')}\n\n${timelines.join('\n')}`, passed };
+}
+
 export function environmentSection(
   machine: Machine,
   options: Readonly<Record<string, string | number | boolean>>,
   command: string,
 ): string {
-  const serviceEnv = ['BATCH_MAX_SIZE', 'BATCH_MAX_WAIT_MS', 'LOG_LEVEL']
+  const serviceEnv = [
+    'BATCH_MAX_SIZE',
+    'BATCH_MAX_WAIT_MS',
+    'LOG_LEVEL',
+    'READ_WORKERS',
+    'READ_TIMEOUT_MS',
+    'MAX_EVENT_LOOP_DELAY_MS',
+    'REQUEST_TIMEOUT_MS',
+    'HEADERS_TIMEOUT_MS',
+    'MAX_INFLIGHT_BODY_BYTES',
+  ]
     .filter((name) => process.env[name] !== undefined)
     .map((name) => `${name}=${process.env[name]}`);
   return [

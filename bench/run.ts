@@ -1,11 +1,13 @@
 // `npm run bench [-- --messages N --duration S --rounds R --connections C ...]`: ingest throughput of
-// the real store against the no-op ceiling, then read latencies at N messages; prints a Markdown
-// report and writes it to bench/RESULTS.md. Loopback only; every process it starts it stops by pid.
+// the real store against the no-op ceiling, read latencies at N messages, webhooks beside the
+// slowest reads, and slow clients; prints a Markdown report and writes it to bench/RESULTS.md.
+// Loopback only; every process it starts it stops by pid.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import {
   createTestDatabase,
@@ -14,6 +16,7 @@ import {
   type TestDatabase,
 } from '../test/helpers/postgres-server.js';
 import { loadWebhooks, SignedBodyPool } from './ingest.js';
+import { type SlowRead, type SlowReadResult, slowReads, startReadLoad } from './mixed.js';
 import { createProgress, formatCount } from './progress.js';
 import { combineRounds, describeResult, measureCase, type ReadResult, readCases, SequentialClient, walkCursor } from './reads.js';
 import {
@@ -23,7 +26,12 @@ import {
   type IngestRound,
   type IngestSummary,
   ingestTable,
+  type MixedRound,
+  type MixedSegment,
+  mixedTable,
   readTable,
+  type SlowClientRun,
+  slowClientTable,
 } from './report.js';
 import {
   PROJECT_ROOT,
@@ -36,26 +44,42 @@ import {
   startServer,
   stopAll,
 } from './server.js';
+import { slowClientAttack } from './slow-clients.js';
+import { formatMs } from './stats.js';
 import { openBenchStore } from './store.js';
-import { seedStore, startOfUtcDay } from './synthetic.js';
+import { type SyntheticFacts, seedStore, startOfUtcDay } from './synthetic.js';
+
+const PHASES = ['ingest', 'reads', 'mixed', 'slow-clients'] as const;
+type Phase = (typeof PHASES)[number];
 
 const USAGE = `usage: npm run bench [-- options]
-  --messages N       rows seeded for the read latencies (default 100000; 1000000 for the issue's figures)
-  --duration S       seconds of measured load per ingest run (default 10)
-  --rounds R         ingest runs per store (real and no-op alternated), and passes over the read cases (default 3)
-  --connections C    concurrent connections for ingest (default 50)
-  --warmup S         seconds of load before each measured ingest run (default 2)
+  --messages N       rows seeded for the reads and the mixed load (default 100000; 1000000 for the issues' figures)
+  --duration S       seconds of measured load per ingest run, and per part of a mixed run (default 10)
+  --rounds R         ingest runs per store (real and no-op alternated), passes over the read cases, and mixed
+                     runs per READ_WORKERS setting (default 3)
+  --connections C    concurrent connections for ingest, alone and in the mixed load (default 50)
+  --warmup S         seconds of load before each measured ingest or mixed run (default 2)
   --read-requests N  timed requests per read case (default 1000)
   --senders S        distinct senders in the seeded data (default 5000)
   --seed K           seed of the synthetic data (default 1)
   --store KIND       store under test: sqlite (default) or postgres (TEST_DATABASE_URL, a URL whose user may
                      CREATE DATABASE; otherwise an embedded PostgreSQL with fsync on, started and stopped here)
   --replicas N       servers per store, sharing its database, load spread over them (default 1)
-  --skip-ingest, --skip-reads`;
+  --read-connections N  mixed phase: connections looping the slowest reads beside the ingest (default 4)
+  --read-workers L   mixed phase: the READ_WORKERS settings compared, comma-separated (default 0,2)
+  --slow-clients N   slow-clients phase: connections trickling a 4 MiB body each (default 500)
+  --attack S         slow-clients phase: seconds the attack lasts (default 20)
+  --out FILE         where the report goes (default bench/RESULTS.md, or RESULTS-postgres….md for --store postgres)
+  --only P[,P…]      run only these phases: ${PHASES.join(', ')}
+  --skip-ingest, --skip-reads, --skip-mixed, --skip-slow-clients
+Phases, in order: ingest (real store against the no-op ceiling); reads (latencies at --messages);
+mixed (at --messages: webhooks alone, then beside the slowest reads, with READ_WORKERS=0 and 2);
+slow-clients (memory and answers under connections that trickle large bodies). All run by default.`;
 
 const SECRET = 'bench-secret';
 /** bench/RESULTS.md for SQLite, bench/RESULTS-postgres.md (or -postgres-2-replicas.md) for PostgreSQL. */
 function resultsPath(options: Options): string {
+  if (options.out !== null) return path.resolve(options.out);
   const suffix =
     options.store === 'sqlite' ? '' : `-${options.store}${options.replicas > 1 ? `-${options.replicas}-replicas` : ''}`;
   return path.join(PROJECT_ROOT, 'bench', `RESULTS${suffix}.md`);
@@ -72,8 +96,14 @@ interface Options {
   readonly seed: number;
   readonly store: 'sqlite' | 'postgres';
   readonly replicas: number;
-  readonly skipIngest: boolean;
-  readonly skipReads: boolean;
+  readonly readConnections: number;
+  /** READ_WORKERS settings the mixed phase compares: reads on the event loop (0) against reader threads. */
+  readonly readWorkers: readonly number[];
+  readonly slowClients: number;
+  readonly attackSeconds: number;
+  readonly phases: ReadonlySet<Phase>;
+  /** --out, or null for the default of the store. */
+  readonly out: string | null;
 }
 
 function fail(message: string): never {
@@ -95,8 +125,16 @@ function parseOptions(argv: string[]): Options {
       seed: { type: 'string' },
       store: { type: 'string' },
       replicas: { type: 'string' },
+      'read-connections': { type: 'string' },
+      'read-workers': { type: 'string' },
+      'slow-clients': { type: 'string' },
+      attack: { type: 'string' },
+      only: { type: 'string' },
+      out: { type: 'string' },
       'skip-ingest': { type: 'boolean' },
       'skip-reads': { type: 'boolean' },
+      'skip-mixed': { type: 'boolean' },
+      'skip-slow-clients': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -115,6 +153,17 @@ function parseOptions(argv: string[]): Options {
   };
   const store = values.store ?? 'sqlite';
   if (store !== 'sqlite' && store !== 'postgres') fail(`--store: expected sqlite or postgres, got ${JSON.stringify(store)}`);
+  const isPhase = (name: string): name is Phase => (PHASES as readonly string[]).includes(name);
+  const only = values.only?.split(',').map((name) => name.trim());
+  const unknown = only?.find((name) => !isPhase(name));
+  if (unknown !== undefined) fail(`--only: expected phases among ${PHASES.join(', ')}, got ${JSON.stringify(unknown)}`);
+  const readWorkers = (values['read-workers'] ?? '0,2').split(',').map((part) => part.trim());
+  if (readWorkers.some((part) => !/^[0-9]+$/.test(part) || Number(part) > 64)) {
+    fail(`--read-workers: expected integers from 0 to 64, comma-separated, got ${JSON.stringify(values['read-workers'])}`);
+  }
+  const phases = new Set(
+    PHASES.filter((phase) => (only === undefined || only.includes(phase)) && values[`skip-${phase}`] !== true),
+  );
   return {
     messages: int('messages', 100_000, 1, 100_000_000),
     duration: int('duration', 10, 1, 3600),
@@ -126,8 +175,12 @@ function parseOptions(argv: string[]): Options {
     seed: int('seed', 1, 1, 2 ** 31 - 1),
     store,
     replicas: int('replicas', 1, 1, 16),
-    skipIngest: values['skip-ingest'] === true,
-    skipReads: values['skip-reads'] === true,
+    readConnections: int('read-connections', 4, 1, 64),
+    readWorkers: readWorkers.map(Number),
+    slowClients: int('slow-clients', 500, 1, 20_000),
+    attackSeconds: int('attack', 20, 1, 600),
+    phases,
+    out: values.out ?? null,
   };
 }
 
@@ -146,7 +199,7 @@ interface StoreTarget {
 }
 
 async function countRows(url: string): Promise<number> {
-  const store = await openBenchStore(loadConfig({ DATABASE_URL: url }, PROJECT_ROOT).database);
+  const store = await openBenchStore(loadConfig({ DATABASE_URL: url }, PROJECT_ROOT));
   try {
     return (await store.stats(1)).totalMessages;
   } finally {
@@ -210,11 +263,16 @@ const CEILING: StoreTarget = {
 
 let serverIndex = 0;
 
-async function startServers(databaseUrl: string, replicas: number, workRoot: string): Promise<RunningServer[]> {
+async function startServers(
+  databaseUrl: string,
+  replicas: number,
+  workRoot: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<RunningServer[]> {
   const servers: RunningServer[] = [];
   for (let i = 0; i < replicas; i++) {
     const begin = performance.now();
-    const server = await startServer({ databaseUrl, index: serverIndex++, secret: SECRET, workDir: workRoot });
+    const server = await startServer({ databaseUrl, index: serverIndex++, secret: SECRET, workDir: workRoot, env });
     log(
       `  server ${server.index} started by npm start in ${((performance.now() - begin) / 1000).toFixed(1)} s: ` +
         `pid ${server.pid}, ${server.baseUrl}, ${databaseUrl}`,
@@ -338,15 +396,31 @@ async function ingestPhase(options: Options, workRoot: string): Promise<{ markdo
   };
 }
 
-async function readsPhase(options: Options, workRoot: string): Promise<{ markdown: string; passed: boolean; clean: boolean }> {
+/** The database seeded with --messages rows, shared by the reads and the mixed phases. */
+interface SeededDatabase {
+  readonly url: string;
+  /** The SQLite file, or the PostgreSQL database's name: what a copy is made from. */
+  readonly source: { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'postgres'; readonly name: string };
+  readonly facts: SyntheticFacts;
+  readonly seedLine: string;
+}
+
+let seedOnce: Promise<SeededDatabase> | null = null;
+
+/** Seeds the database once, on first use. */
+function seededDatabase(options: Options, workRoot: string): Promise<SeededDatabase> {
+  seedOnce ??= seedDatabase(options, workRoot);
+  return seedOnce;
+}
+
+async function seedDatabase(options: Options, workRoot: string): Promise<SeededDatabase> {
   const dir = path.join(workRoot, 'reads');
   mkdirSync(dir, { recursive: true });
-  const url =
-    options.store === 'postgres'
-      ? (await createTestDatabase(await postgresAdminUrl(), 'bench_reads')).url
-      : `sqlite:///${path.join(dir, 'reads.db')}`;
-  const store = await openBenchStore(loadConfig({ DATABASE_URL: url }, PROJECT_ROOT).database);
-  log(`reads: seeding ${formatCount(options.messages)} messages from ${formatCount(options.senders)} senders`);
+  const file = path.join(dir, 'reads.db');
+  const database = options.store === 'postgres' ? await createTestDatabase(await postgresAdminUrl(), 'bench_reads') : null;
+  const url = database?.url ?? `sqlite:///${file}`;
+  const store = await openBenchStore(loadConfig({ DATABASE_URL: url }, PROJECT_ROOT));
+  log(`seed: ${formatCount(options.messages)} messages from ${formatCount(options.senders)} senders`);
   const progress = createProgress('seed', options.messages);
   let seeded: Awaited<ReturnType<typeof seedStore>>;
   try {
@@ -368,8 +442,62 @@ async function readsPhase(options: Options, workRoot: string): Promise<{ markdow
   }
   const seedSeconds = seeded.elapsedMs / 1000;
   const seedLine = `Seeded ${formatCount(options.messages)} messages (${formatCount(seeded.facts.senderCounts.filter((c) => c > 0).length)} senders) through insertMany in ${seedSeconds.toFixed(1)} s (${formatCount(options.messages / seedSeconds)} rows/s).`;
-  log(`reads: ${seedLine}`);
+  log(`seed: ${seedLine}`);
+  return {
+    url,
+    source: database === null ? { kind: 'sqlite', file } : { kind: 'postgres', name: database.name },
+    facts: seeded.facts,
+    seedLine,
+  };
+}
 
+/**
+ * A copy of the seeded database for one run that writes to it, so that every run starts from the
+ * same rows: SQLite copies the file (the seeding connection and the servers that read it have
+ * closed it, so its WAL is checkpointed), PostgreSQL clones it as a template (which needs it
+ * unconnected, as it is between runs).
+ */
+async function copySeeded(
+  source: SeededDatabase,
+  label: string,
+  workRoot: string,
+): Promise<{ url: string; dispose(): Promise<void> }> {
+  if (source.source.kind === 'sqlite') {
+    const dir = path.join(workRoot, label);
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'bench.db');
+    copyFileSync(source.source.file, file);
+    // Belt and braces: a WAL left behind by a server killed mid-run holds rows the file lacks.
+    if (existsSync(`${source.source.file}-wal`)) copyFileSync(`${source.source.file}-wal`, `${file}-wal`);
+    return { url: `sqlite:///${file}`, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const template = source.source.name;
+  const name = `${template}_${label.replace(/[^a-z0-9]+/g, '_')}`.slice(0, 63);
+  const admin = new pg.Client({ connectionString: await postgresAdminUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(source.url);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    dispose: async () => {
+      const client = new pg.Client({ connectionString: await postgresAdminUrl() });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+async function readsPhase(options: Options, workRoot: string): Promise<{ markdown: string; passed: boolean; clean: boolean }> {
+  const { url, facts, seedLine } = await seededDatabase(options, workRoot);
   const [server] = await startServers(url, 1, workRoot);
   if (server === undefined) throw new Error('no server started');
   const client = new SequentialClient(server.baseUrl);
@@ -380,7 +508,7 @@ async function readsPhase(options: Options, workRoot: string): Promise<{ markdow
     log(
       `reads: cursor walk ${walk.cursor === null ? `gave no cursor (${walk.note ?? ''})` : `reached row ${walk.depth} in ${walk.requests} requests`}`,
     );
-    const cases = readCases(seeded.facts, walk);
+    const cases = readCases(facts, walk);
     for (let round = 0; round < options.rounds; round++) {
       log(`reads: round ${round + 1} of ${options.rounds}`);
       const results: ReadResult[] = [];
@@ -416,6 +544,227 @@ async function readsPhase(options: Options, workRoot: string): Promise<{ markdow
   };
 }
 
+/**
+ * A pause before each part of a mixed run. Load shedding judges the event-loop delay over about
+ * the last second, so after a part whose reads held the loop, webhooks would go on being refused
+ * for a moment, and those refusals would be counted against the next part.
+ */
+const PART_PAUSE_MS = 3000;
+
+/** One server on a fresh copy of the seeded database: webhooks alone and beside the slowest reads. */
+async function mixedRun(
+  source: SeededDatabase,
+  readWorkers: number,
+  round: number,
+  pool: SignedBodyPool,
+  reads: readonly SlowRead[],
+  options: Options,
+  workRoot: string,
+): Promise<MixedRound> {
+  const copy = await copySeeded(source, `mixed-${readWorkers}-${round}`, workRoot);
+  const [server] = await startServers(copy.url, 1, workRoot, { READ_WORKERS: String(readWorkers) });
+  if (server === undefined) throw new Error('no server started');
+  // Rounds alternate which part goes first, so that neither is always the one on the warmer,
+  // slightly larger database.
+  const aloneFirst = round % 2 === 1;
+  let next = 0;
+  const segments: { alone?: MixedSegment; withReads?: MixedSegment } = {};
+  let readResults: SlowReadResult[] = [];
+  let stopOk = false;
+  try {
+    // Each read kind a few times first: page cache, prepared statements and reader threads warm.
+    const warm = new SequentialClient(server.baseUrl);
+    try {
+      for (let i = 0; i < 2; i++) {
+        for (const read of reads) await warm.get(read.path(i));
+      }
+    } finally {
+      warm.close();
+    }
+    if (options.warmup > 0) {
+      next = (
+        await loadWebhooks([server], pool, {
+          connections: options.connections,
+          firstIndex: next,
+          durationSeconds: options.warmup,
+        })
+      ).nextIndex;
+    }
+    for (const withReads of aloneFirst ? [false, true] : [true, false]) {
+      await new Promise((resolve) => setTimeout(resolve, PART_PAUSE_MS));
+      const cpuStart = readCpuSeconds(server.pid) ?? Number.NaN;
+      const eventLoopStart = readMainThreadCpuSeconds(server.pid) ?? Number.NaN;
+      const readLoad = withReads ? startReadLoad(server.baseUrl, reads, options.readConnections) : null;
+      const result = await loadWebhooks([server], pool, {
+        connections: options.connections,
+        firstIndex: next,
+        durationSeconds: options.duration,
+      });
+      const cpu = (readCpuSeconds(server.pid) ?? Number.NaN) - cpuStart;
+      const eventLoop = (readMainThreadCpuSeconds(server.pid) ?? Number.NaN) - eventLoopStart;
+      if (readLoad !== null) readResults = await readLoad.stop();
+      next = result.nextIndex;
+      const segment: MixedSegment = {
+        reqPerSec: result.reqPerSec,
+        p50Ms: result.p50Ms,
+        p99Ms: result.p99Ms,
+        ok: result.ok,
+        statusCounts: result.statusCounts,
+        errors: result.errors,
+        serverCpuPercent: (cpu / result.seconds) * 100,
+        eventLoopCpuPercent: (eventLoop / result.seconds) * 100,
+      };
+      if (withReads) segments.withReads = segment;
+      else segments.alone = segment;
+      log(
+        `  READ_WORKERS=${readWorkers} round ${round}, webhooks ${withReads ? `beside ${options.readConnections} read connections` : 'alone'}: ` +
+          `${formatCount(result.reqPerSec)} req/s, p50 ${formatMs(result.p50Ms)}, p99 ${formatMs(result.p99Ms)}, ` +
+          `status ${JSON.stringify(result.statusCounts)}, errors ${result.errors}, CPU server ${segment.serverCpuPercent.toFixed(0)}% ` +
+          `(event loop ${segment.eventLoopCpuPercent.toFixed(0)}%)` +
+          (withReads
+            ? `; reads: ${readResults
+                .map(
+                  (r) =>
+                    `${r.name} ${r.ok} × p50 ${formatMs(r.p50Ms)} p99 ${formatMs(r.p99Ms)} ${JSON.stringify(r.statusCounts)}`,
+                )
+                .join('; ')}`
+            : ''),
+      );
+    }
+  } finally {
+    const stopped = await server.stop();
+    stopOk = stopped.graceful && stopped.exitCode === 0;
+    await copy.dispose();
+  }
+  const { alone, withReads } = segments;
+  if (alone === undefined || withReads === undefined) throw new Error('a part of the mixed run is missing');
+  return { readWorkers, round, aloneFirst, alone, withReads, reads: readResults, stopOk };
+}
+
+async function mixedPhase(options: Options, workRoot: string): Promise<{ markdown: string; passed: boolean; clean: boolean }> {
+  const source = await seededDatabase(options, workRoot);
+  // Every run starts from a copy of the seeded database, so the same bodies serve every run.
+  const poolSize = Math.min(500_000, Math.max(20_000, Math.ceil((options.warmup + 2 * options.duration) * 12_000)));
+  const poolStarted = performance.now();
+  const pool = new SignedBodyPool(SECRET, poolSize, options.seed + 2000);
+  log(
+    `mixed: signed ${formatCount(poolSize)} distinct webhook bodies in ${((performance.now() - poolStarted) / 1000).toFixed(1)} s`,
+  );
+  const reads = slowReads(options.messages);
+  const rounds: MixedRound[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const workers of options.readWorkers) {
+      rounds.push(await mixedRun(source, workers, round, pool, reads, options, workRoot));
+    }
+  }
+  const table = mixedTable(rounds);
+  const storeLabel = options.store === 'sqlite' ? 'SQLite' : 'PostgreSQL';
+  return {
+    markdown:
+      `## Mixed load at ${formatCount(options.messages)} messages (${storeLabel}): POST /webhook, ${options.connections} connections, ` +
+      `alone and beside ${options.readConnections} connections looping the slowest reads\n\n` +
+      `${source.seedLine} Each run: one server (\`npm start\`) on a fresh copy of that database with READ_WORKERS=N (0: reads on the ` +
+      'event loop, as before the reader threads; 2, the default: reads on two reader threads), read warm-up, ' +
+      `${options.warmup} s of webhooks to warm up, then ${options.duration} s of webhooks alone and ${options.duration} s of the same ` +
+      `webhooks while ${options.readConnections} more keep-alive connections each send one read after another, cycling through ` +
+      `${reads.map((r) => `\`${r.path(0)}\``).join(', ')} (the order of the two parts alternates over the rounds, and each starts ` +
+      `after a ${PART_PAUSE_MS / 1000} s pause, so that load shedding left over from the other part is not counted against it). ` +
+      `${options.rounds} round(s), each running READ_WORKERS=${options.readWorkers.join(' then ')}; medians over the rounds. ` +
+      'Webhook latency is of the 2xx answers as autocannon saw them; read latency is of the 200 answers as the client saw them. ' +
+      `CPU is in % of one core: the server's threads together and, in brackets, its event loop.` +
+      (options.store === 'postgres'
+        ? ' READ_WORKERS applies to SQLite only: on PostgreSQL both settings run the same server.'
+        : '') +
+      `\n\n${table.markdown}`,
+    passed: table.passed,
+    clean: rounds.every((r) => r.stopOk),
+  };
+}
+
+const MIB = 1024 * 1024;
+/** The service's default MAX_BODY_BYTES: what every slow client declares. */
+const DECLARED_BODY_BYTES = 4 * MIB;
+/** Set for the slow-clients phase, so that its 408s arrive well within the attack. */
+const SLOW_CLIENT_REQUEST_TIMEOUT_MS = 10_000;
+/** Each slow client's trickle: this many body bytes every tick. */
+const TRICKLE_BYTES = 8 * 1024;
+const TRICKLE_TICK_MS = 100;
+
+async function slowClientsPhase(
+  options: Options,
+  workRoot: string,
+): Promise<{ markdown: string; passed: boolean; clean: boolean }> {
+  const target = storeTarget(options.store, workRoot);
+  const pool = new SignedBodyPool(SECRET, 2_000, options.seed + 3000);
+  const budgets = [
+    { label: '64 MiB (the default)', bytes: 64 * MIB, judged: true },
+    { label: '64 GiB (no budget in effect)', bytes: 64 * 1024 * MIB, judged: false },
+  ];
+  const runs: SlowClientRun[] = [];
+  let firstIndex = 0;
+  for (const [i, budget] of budgets.entries()) {
+    const run = 1000 + i;
+    const url = await target.freshUrl(run);
+    const [server] = await startServers(url, 1, workRoot, {
+      MAX_BODY_BYTES: String(DECLARED_BODY_BYTES),
+      MAX_INFLIGHT_BODY_BYTES: String(budget.bytes),
+      REQUEST_TIMEOUT_MS: String(SLOW_CLIENT_REQUEST_TIMEOUT_MS),
+    });
+    if (server === undefined) throw new Error('no server started');
+    let stopOk = false;
+    try {
+      log(
+        `slow-clients: MAX_INFLIGHT_BODY_BYTES=${budget.bytes}, ${options.slowClients} connections for ${options.attackSeconds} s`,
+      );
+      const result = await slowClientAttack({
+        port: server.port,
+        pid: server.pid,
+        connections: options.slowClients,
+        declaredBytes: DECLARED_BODY_BYTES,
+        chunkBytes: TRICKLE_BYTES,
+        tickMs: TRICKLE_TICK_MS,
+        seconds: options.attackSeconds,
+        webhooksPerSecond: 4,
+        pool,
+        firstIndex,
+        rssSampleMs: 500,
+      });
+      firstIndex += result.webhooks.sent + 5;
+      const stopped = await server.stop();
+      stopOk = stopped.graceful && stopped.exitCode === 0;
+      log(
+        `  idle RSS ${result.idleRssMiB.toFixed(0)} MiB, peak ${result.peakRssMiB.toFixed(0)} MiB, after ${result.afterRssMiB.toFixed(0)} MiB; ` +
+          `attack answered ${JSON.stringify(result.answered)}, closed unanswered ${result.closedUnanswered}, still open ${result.stillOpen}, ` +
+          `could not connect ${result.connectFailed}, ${result.bodyMiBSent.toFixed(0)} MiB of body sent; ordinary webhooks ` +
+          `${JSON.stringify(result.webhooks.statusCounts)} of ${result.webhooks.sent}; RSS ${result.rssTimeline.join(' ')} MiB`,
+      );
+      runs.push({ label: budget.label, judged: budget.judged, result, stopOk });
+    } finally {
+      await server.stop();
+      await target.dispose(run);
+    }
+  }
+  const table = slowClientTable(runs);
+  return {
+    markdown:
+      `## Slow clients: ${options.slowClients} connections trickling a 4 MiB webhook body for ${options.attackSeconds} s
+
+` +
+      `One server (\`npm start\`, ${target.label}, REQUEST_TIMEOUT_MS=${SLOW_CLIENT_REQUEST_TIMEOUT_MS} instead of the default 30000 so ` +
+      `that the request timeout falls within the attack) per row. Its idle RSS is read after five webhooks and a quiet second; then ` +
+      `${options.slowClients} connections each send \`POST /webhook\` headers with \`Content-Length: ${DECLARED_BODY_BYTES}\` and ` +
+      `${TRICKLE_BYTES / 1024} KiB of body every ${TRICKLE_TICK_MS} ms (never the last byte; ${formatCount(
+        (options.slowClients * TRICKLE_BYTES * (1000 / TRICKLE_TICK_MS)) / MIB,
+      )} MiB/s together, against a ${DECLARED_BODY_BYTES / MIB} MiB × ${options.slowClients} declared total), none reconnecting, ` +
+      `while 4 ordinary signed webhooks a second arrive on fresh connections. VmRSS of the serving process is sampled every ` +
+      `500 ms; "attack connections answered" counts the status each attacking connection got (503: no room in ` +
+      `MAX_INFLIGHT_BODY_BYTES; 408: REQUEST_TIMEOUT_MS). The second row lifts the budget out of reach, to show what it buys.\n\n` +
+      table.markdown,
+    passed: table.passed,
+    clean: runs.every((r) => r.stopOk),
+  };
+}
+
 function reproduceCommand(options: Options): string {
   const args = [
     `--messages ${options.messages}`,
@@ -428,8 +777,12 @@ function reproduceCommand(options: Options): string {
   if (options.senders !== 5000) args.push(`--senders ${options.senders}`);
   if (options.seed !== 1) args.push(`--seed ${options.seed}`);
   if (options.replicas !== 1) args.push(`--replicas ${options.replicas}`);
-  if (options.skipIngest) args.push('--skip-ingest');
-  if (options.skipReads) args.push('--skip-reads');
+  if (options.readConnections !== 4) args.push(`--read-connections ${options.readConnections}`);
+  if (options.readWorkers.join(',') !== '0,2') args.push(`--read-workers ${options.readWorkers.join(',')}`);
+  if (options.slowClients !== 500) args.push(`--slow-clients ${options.slowClients}`);
+  if (options.attackSeconds !== 20) args.push(`--attack ${options.attackSeconds}`);
+  if (options.phases.size < PHASES.length) args.push(`--only ${[...options.phases].join(',')}`);
+  if (options.out !== null) args.push(`--out ${path.relative(PROJECT_ROOT, path.resolve(options.out))}`);
   return `npm run bench -- ${args.join(' ')}`;
 }
 
@@ -460,17 +813,18 @@ async function main(): Promise<void> {
   let passed = true;
   let clean = true;
   try {
-    if (!options.skipIngest) {
-      const ingest = await ingestPhase(options, workRoot);
-      sections.push(ingest.markdown);
-      passed &&= ingest.passed;
-      clean &&= ingest.clean;
-    }
-    if (!options.skipReads) {
-      const reads = await readsPhase(options, workRoot);
-      sections.push(reads.markdown);
-      passed &&= reads.passed;
-      clean &&= reads.clean;
+    const run: Record<Phase, (o: Options, w: string) => Promise<{ markdown: string; passed: boolean; clean: boolean }>> = {
+      ingest: ingestPhase,
+      reads: readsPhase,
+      mixed: mixedPhase,
+      'slow-clients': slowClientsPhase,
+    };
+    for (const phase of PHASES) {
+      if (!options.phases.has(phase)) continue;
+      const result = await run[phase](options, workRoot);
+      sections.push(result.markdown);
+      passed &&= result.passed;
+      clean &&= result.clean;
     }
   } finally {
     await cleanup();
@@ -480,7 +834,7 @@ async function main(): Promise<void> {
     [
       '# Benchmark results',
       '',
-      `Written by \`npm run bench\` (bench/run.ts); targets from issue 3. ${passed ? 'Every target was met.' : 'Some targets were missed (marked FAIL).'}`,
+      `Written by \`npm run bench\` (bench/run.ts); targets from issue 3 (ingest, reads) and the hardening issue (mixed load, slow clients). ${passed ? 'Every target was met.' : 'Some targets were missed (marked FAIL).'}`,
       '',
       environmentSection(
         machine,
@@ -495,6 +849,11 @@ async function main(): Promise<void> {
           seed: options.seed,
           store: options.store,
           replicas: options.replicas,
+          'read-connections': options.readConnections,
+          'read-workers': options.readWorkers.join(','),
+          'slow-clients': options.slowClients,
+          attack: options.attackSeconds,
+          phases: [...options.phases].join(','),
         },
         reproduceCommand(options),
       ),
