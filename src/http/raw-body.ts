@@ -5,6 +5,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BodiesInFlightFull, PayloadTooLarge, RequestTimeout, ServiceUnavailable } from './errors.js';
 
+/**
+ * Bodies up to this size count as small: they may use the quarter of MAX_INFLIGHT_BODY_BYTES that
+ * larger ones cannot. Provider webhooks are a few kilobytes.
+ */
+export const SMALL_BODY_BYTES = 64 * 1024;
+
 export interface RawBodyOptions {
   readonly maxBodyBytes: number;
   readonly maxInflightBodyBytes: number;
@@ -28,13 +34,20 @@ export interface BodiesInFlight {
  * Fastify's own reader keeps each body whole in memory for as long as its client takes to send
  * it, with no time limit: 200 clients that each sent all but the last byte of a 4 MiB body and
  * then paused held 885 MB. Here a body first reserves its declared length (or, when chunked, each
- * chunk as it comes) from one budget shared by all requests; a request the budget cannot hold is
- * refused at once with 503 and Retry-After, before any of it is kept. A body that has not arrived
+ * chunk as it comes) from one budget shared by all requests, of which bodies over 64 KiB may take
+ * three quarters; a request the budget cannot hold is refused at once with 503 and Retry-After,
+ * before any of it is kept. A body that has not arrived
  * within the request timeout is answered 408. Either way the connection is closed after the answer
  * (see errors.ts), so the rest of the body is never read.
  */
 export function registerRawBody(app: FastifyInstance, options: RawBodyOptions): BodiesInFlight {
   let reservedBytes = 0;
+  // Large bodies may fill only part of the budget; the rest stays for small ones, so a few slow
+  // clients that each declare the largest body allowed cannot shut out every ordinary webhook
+  // (which is a few kilobytes) until they time out. With one largest body the whole budget,
+  // nothing can be kept back.
+  const largeLimit = Math.max(options.maxBodyBytes, options.maxInflightBodyBytes - options.maxInflightBodyBytes / 4);
+  const limitFor = (bodyBytes: number): number => (bodyBytes <= SMALL_BODY_BYTES ? options.maxInflightBodyBytes : largeLimit);
   const receiving = new Map<FastifyRequest, (error: Error) => void>();
 
   // Fastify refuses a Content-Type it cannot parse (415) before any body parser runs, and so
@@ -50,8 +63,9 @@ export function registerRawBody(app: FastifyInstance, options: RawBodyOptions): 
     let reserved = 0;
     let settled = false;
 
-    const reserve = (bytes: number): boolean => {
-      if (reservedBytes + bytes > options.maxInflightBodyBytes) return false;
+    /** `bodyBytes`: how large this body is (declared) or has grown so far (chunked). */
+    const reserve = (bytes: number, bodyBytes: number): boolean => {
+      if (reservedBytes + bytes > limitFor(bodyBytes)) return false;
       reservedBytes += bytes;
       reserved += bytes;
       return true;
@@ -80,7 +94,7 @@ export function registerRawBody(app: FastifyInstance, options: RawBodyOptions): 
       received += chunk.length;
       if (received > options.maxBodyBytes) settle(new PayloadTooLarge());
       // A body of unknown length (chunked) reserves as it arrives; a declared one did so upfront.
-      else if (declared === null && !reserve(chunk.length)) settle(new BodiesInFlightFull());
+      else if (declared === null && !reserve(chunk.length, received)) settle(new BodiesInFlightFull());
       else chunks.push(chunk);
     };
     const onEnd = (): void => settle(null, Buffer.concat(chunks, received));
@@ -94,7 +108,7 @@ export function registerRawBody(app: FastifyInstance, options: RawBodyOptions): 
     receiving.set(request, (error) => settle(error));
 
     if (declared !== null && declared > options.maxBodyBytes) return settle(new PayloadTooLarge());
-    if (declared !== null && !reserve(declared)) return settle(new BodiesInFlightFull());
+    if (declared !== null && !reserve(declared, declared)) return settle(new BodiesInFlightFull());
     payload.on('data', onData);
     payload.on('end', onEnd);
     payload.on('error', onError);

@@ -1,6 +1,7 @@
 // A reader thread: runs the reads the main thread hands it, one at a time, on a connection of its
 // own, so that a slow query (a short ?q= that scans, a deep offset) never blocks the event loop.
 
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openConnection } from './sqlite-connection.js';
 import type { ReaderReply, ReaderRequest } from './sqlite-reader-protocol.js';
@@ -14,6 +15,21 @@ if (typeof file !== 'string') throw new Error('sqlite-reader.worker needs worker
 // The store opened (and created) the file before starting this thread: a reader started later (in
 // place of a stopped one) must never create an empty database where the file has gone.
 const db = openConnection(file, 'reader', { mustExist: true });
+
+/**
+ * Reads yield the CPU to webhooks. On Linux a nice value belongs to a thread (setpriority on pid 0
+ * changes only the caller), so this lowers the reader threads alone: when the cores are busy, the
+ * event loop and the writer thread run first, and reads take what is left, or reach
+ * READ_TIMEOUT_MS and are shed. Elsewhere it may lower the whole process, so it is left as is.
+ */
+const READER_NICE = 10;
+if (process.platform === 'linux') {
+  try {
+    setPriority(READER_NICE);
+  } catch {
+    // Not permitted in this environment: readers then share the CPU evenly, which is still correct.
+  }
+}
 const reads = new SqliteReads(db);
 
 port.on('message', (request: ReaderRequest) => {

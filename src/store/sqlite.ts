@@ -147,16 +147,25 @@ export class SqliteStore implements MessageStore {
     return this.#read({ kind: 'messages', filter, page });
   }
 
-  getMessage(messageId: string): Promise<MessageDetail | null> {
-    return this.#read({ kind: 'message', messageId });
+  /**
+   * A message and /stats are answered here, on the calling thread, even with reader threads: each
+   * is a few index lookups (a primary key; the aggregate tables and the two ends of the time
+   * index), microseconds whatever the size of the store, and on a busy pool they would otherwise
+   * wait behind the scans.
+   */
+  async getMessage(messageId: string): Promise<MessageDetail | null> {
+    if (this.#closed) throw new Error('the store is closed');
+    return this.#reads.answer({ kind: 'message', messageId });
   }
 
   listDeadLetters(page: { readonly limit: number; readonly offset: number }): Promise<DeadLetterPage> {
     return this.#read({ kind: 'deadLetters', page });
   }
 
-  stats(topSenders: number): Promise<Stats> {
-    return this.#read({ kind: 'stats', topSenders });
+  /** Here, not on a reader thread: see getMessage. */
+  async stats(topSenders: number): Promise<Stats> {
+    if (this.#closed) throw new Error('the store is closed');
+    return this.#reads.answer({ kind: 'stats', topSenders });
   }
 
   async checkHealth(): Promise<void> {

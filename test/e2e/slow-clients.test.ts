@@ -98,37 +98,41 @@ describe('slow and greedy clients', () => {
   });
 
   it('bodies in flight share one budget: past it a request is refused 503 at once, small webhooks still get in', async () => {
+    // Bodies over 64 KiB may take three quarters of the budget (150,000 bytes), small ones all of it.
     const server = await start('budget', {
-      MAX_BODY_BYTES: '65536',
-      MAX_INFLIGHT_BODY_BYTES: '140000',
+      MAX_BODY_BYTES: '70000',
+      MAX_INFLIGHT_BODY_BYTES: '200000',
       REQUEST_TIMEOUT_MS: '3000',
     });
-    // Two clients declare the largest body allowed and send almost none of it: 131,072 bytes reserved.
-    const holders = [1, 2].map(() => rawRequest(server.port, `${webhookHead(65536)}{"message_id"`));
+    // Two clients declare a large body and send almost none of it: 140,000 bytes reserved.
+    const holders = [1, 2].map(() => rawRequest(server.port, `${webhookHead(70000)}{"message_id"`));
     sockets.push(...holders.map((h) => h.socket));
     await waitFor('both bodies to be reserved', async () => {
       const line = (await (await fetch(`${server.baseUrl}/metrics`)).text())
         .split('\n')
         .find((l) => l.startsWith('http_request_bodies_in_flight_bytes '));
-      return Number(line?.split(' ')[1]) === 131072;
+      return Number(line?.split(' ')[1]) === 140000;
     });
 
     // A third large body does not fit: 503 with Retry-After before any of it is read.
-    const third = rawRequest(server.port, webhookHead(65536));
+    const third = rawRequest(server.port, webhookHead(66000));
     sockets.push(third.socket);
     const refused = await third.closed;
     expect(statusOf(refused)).toBe(503);
     expect(refused.toLowerCase()).toContain('retry-after: 10');
     expect(bodyOf(refused)).toEqual({ detail: 'too many request bodies in flight; retry later' });
 
-    // A chunked body reserves as it arrives, and is refused as soon as it would not fit.
-    const chunk = 'x'.repeat(20_000);
+    // A chunked body reserves as it arrives, and is refused as soon as it would not fit (once past
+    // 64 KiB it is a large body).
+    const chunk = 'x'.repeat(66_000);
     const chunked = rawRequest(server.port, `${webhookHead('chunked')}${chunk.length.toString(16)}\r\n${chunk}\r\n`);
     sockets.push(chunked.socket);
     expect(statusOf(await chunked.closed)).toBe(503);
 
-    // A webhook of ordinary size fits in what is left.
+    // Small bodies still fit, in the quarter kept for them: an ordinary webhook, and one of 50 KB.
     expect((await postWebhook(server.baseUrl, SECRET, message('small'))).status).toBe(200);
+    const fifty = JSON.stringify({ ...message('fifty'), padding: 'p'.repeat(50_000) });
+    expect((await postWebhook(server.baseUrl, SECRET, fifty)).status).toBe(200);
 
     // Once the holders time out, their reservation is free again: a body of the largest size gets in.
     for (const holder of holders) expect(statusOf(await holder.closed)).toBe(408);
@@ -138,6 +142,6 @@ describe('slow and greedy clients', () => {
     const ids = ((await getJson(`${server.baseUrl}/messages`)).json as { data: { message_id: string }[] }).data.map(
       (m) => m.message_id,
     );
-    expect(ids.sort()).toEqual(['large', 'small']);
+    expect(ids.sort()).toEqual(['fifty', 'large', 'small']);
   });
 });
