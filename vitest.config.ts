@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 const postgres = 'test/helpers/postgres-setup.ts';
 const http = ['test/http/**/*.test.ts'];
 
-// Three tiers (STYLE.md habit 9). Unit and HTTP files run in parallel, each with its own
+// Three tiers . Unit and HTTP files run in parallel, each with its own
 // database; end-to-end files start real server processes and run one at a time. The HTTP tier is
 // one suite run on each store: TEST_STORE picks the store test/helpers/app.ts builds the app on.
 export default defineConfig({

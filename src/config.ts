@@ -19,7 +19,7 @@ export type DatabaseConfig =
 
 export interface Config {
   /**
-   * HMAC keys for SPEC-format POST /webhook (X-Signature); empty when WEBHOOK_SECRET is unset or
+   * HMAC keys for core-form POST /webhook (X-Signature); empty when WEBHOOK_SECRET is unset or
    * empty (the service then refuses such webhooks with 503). Several during a key rotation.
    */
   readonly webhookSecrets: readonly string[];

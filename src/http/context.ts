@@ -1,4 +1,4 @@
-// What a handler tells the request log line and the metrics about its request (SPEC A.7, A.8).
+// What a handler tells the request log line and the metrics about its request.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { WebhookResult } from '../observability/metrics.js';

@@ -1,4 +1,4 @@
-// Liveness and readiness probes (SPEC A.5).
+// Liveness and readiness probes.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';

@@ -1,4 +1,4 @@
-// GET /messages: paginated, filtered, chronological listing (SPEC A.3); GET /messages/{message_id}:
+// GET /messages: paginated, filtered, chronological listing; GET /messages/{message_id}:
 // one message with its delivery statuses.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -275,7 +275,7 @@ export function messagesRoutes(app: FastifyInstance, store: MessageStore, auth: 
         total: result.total,
         limit: page.limit,
         offset: page.offset,
-        // Only for keyset requests: a plain request keeps exactly the SPEC A.3 response shape.
+        // Only for keyset requests: a plain request keeps exactly the core response shape.
         ...(keyset ? { next_cursor: result.hasMore && last ? encodeCursor(last) : null } : {}),
       };
     },

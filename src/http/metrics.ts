@@ -1,4 +1,4 @@
-// GET /metrics: the Prometheus text exposition (SPEC A.7).
+// GET /metrics: the Prometheus text exposition.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';

@@ -1,4 +1,4 @@
-// The one log line and the metrics of every request (SPEC A.7, A.8), the X-Request-ID it carries,
+// The one log line and the metrics of every request, the X-Request-ID it carries,
 // and the answer to a URL that cannot even be routed.
 
 import { randomUUID } from 'node:crypto';
@@ -52,7 +52,7 @@ export function createRequestLog(metrics: Metrics): RequestLog {
     // webhook for a scheme that is not configured) is logged at DEBUG; the route summarises them
     // at WARNING once a minute.
     if (outcome?.quiet === true) request.log.debug(line, 'request completed');
-    // A forged or broken signature is an error-level event (SPEC A.2), and so is a replayed one;
+    // A forged or broken signature is an error-level event, and so is a replayed one;
     // so is anything 5xx.
     else if (outcome?.result === 'invalid_signature' || outcome?.result === 'stale_timestamp' || status >= 500) {
       request.log.error(line, 'request completed');

@@ -1,4 +1,4 @@
-// GET /stats: totals, top senders and the time span of the store (SPEC A.4).
+// GET /stats: totals, top senders and the time span of the store.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';

@@ -53,7 +53,7 @@ type Scheme = 'whatsapp' | 'standard' | 'spec';
 
 /**
  * Meta signs with X-Hub-Signature-256, Standard Webhooks senders with webhook-* headers; anything
- * else is the SPEC form (X-Signature), so a request with no signature at all keeps its SPEC answer.
+ * else is the core form (X-Signature), so a request with no signature at all keeps its core-form answer.
  */
 function schemeOf(request: FastifyRequest): Scheme {
   const headers = request.headers;
@@ -78,7 +78,7 @@ const UNCONFIGURED_LOG_INTERVAL_MS = 60_000;
 
 /**
  * Refuses a webhook whose scheme has no secret, for the sender to retry once it has one. For the
- * SPEC form this is the documented no-secret mode, logged like any 503. A provider's signature
+ * core form this is the documented no-secret mode, logged like any 503. A provider's signature
  * header, though, is something anyone can send by the thousand: those refusals are logged at
  * DEBUG, and at WARNING at most once a minute per scheme with how many there were.
  */
@@ -190,7 +190,7 @@ export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions
   const now = options.now ?? Date.now;
   const notConfigured = unconfiguredScheme(now);
 
-  /** Reads a signed SPEC A.2 message body and stores it through the group commit. */
+  /** Reads a signed message body of the core form and stores it through the group commit. */
   const storeSpecMessage = async (request: FastifyRequest, body: Buffer) => {
     const json = parseJsonObject(body);
     const parsed = json.ok ? validateMessage(json.value) : json;

@@ -1,4 +1,4 @@
-// The shape of one validation failure, as FastAPI/Pydantic report it (SPEC A.2 step 3, A.3).
+// The shape of one validation failure, as FastAPI/Pydantic report it.
 
 export interface ValidationIssue {
   /** Where the failure is: ["body"], ["body", "from"], ["query", "limit"]. */

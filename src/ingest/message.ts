@@ -1,5 +1,5 @@
 // Turns the raw bytes of a signed POST /webhook body into a valid message, or the list of
-// everything wrong with it (SPEC A.2 step 3). Pure: no I/O, no clock.
+// everything wrong with it. Pure: no I/O, no clock.
 
 import { codePointLength, type Parsed, type ValidationIssue } from './issues.js';
 import { instantKey, TIMESTAMP_FORMAT_MESSAGE } from './timestamp.js';
@@ -13,7 +13,7 @@ export interface IncomingMessage {
   /** The instant `ts` names, as a string whose byte order is chronological (see instantKey). */
   readonly tsKey: string;
   readonly text: string | null;
-  /** The provider's message type ("text", "image", …) when it has one; SPEC A.2 messages have none. */
+  /** The provider's message type ("text", "image", …) when it has one; Messages of the core form have none. */
   readonly type?: string;
 }
 

@@ -1,4 +1,4 @@
-// HMAC-SHA256 verification of webhook bodies: SPEC A.2 step 2's `X-Signature` and Meta's
+// HMAC-SHA256 verification of webhook bodies: the core form's `X-Signature` and Meta's
 // `X-Hub-Signature-256`, each against every secret currently configured (rotation).
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -22,7 +22,7 @@ function signedByAny(secrets: readonly string[], body: Buffer, digest: Buffer): 
 }
 
 /**
- * True when `header` (SPEC `X-Signature`) is the hex HMAC-SHA256 of the raw body bytes, in either
+ * True when `header` (the core form's `X-Signature`) is the hex HMAC-SHA256 of the raw body bytes, in either
  * case and with surrounding whitespace ignored, under any of `secrets`; false for an empty list.
  * The check runs on the bytes exactly as received, before any parsing: a body that is
  * re-serialised or decoded first would let whitespace or encoding tricks change what was signed.

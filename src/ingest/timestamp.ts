@@ -1,4 +1,4 @@
-// Parsing of SPEC timestamps (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`) into a sortable instant key.
+// Parsing of timestamps (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`) into a sortable instant key.
 
 /**
  * The longest fraction accepted, in digits: far beyond any clock (nanoseconds are 9), and short

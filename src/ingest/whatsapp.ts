@@ -22,7 +22,7 @@ export interface DeliveryStatus {
   /** The status item's `id`: the wamid of the message it is about. */
   readonly messageId: string;
   readonly status: DeliveryStatusName;
-  /** SPEC UTC form `YYYY-MM-DDTHH:MM:SSZ`, from the Unix-seconds `timestamp`. */
+  /** UTC form `YYYY-MM-DDTHH:MM:SSZ`, from the Unix-seconds `timestamp`. */
   readonly ts: string;
   readonly tsKey: string;
   readonly recipientId: string | null;
@@ -58,7 +58,7 @@ const SENDER_DIGITS = /^[0-9]{1,15}$/;
 /** What people write inside a phone number; Meta's display_phone_number may carry them. */
 const PHONE_PUNCTUATION = /[ .()-]/g;
 const UNIX_SECONDS_DIGITS = /^[0-9]+$/;
-/** 9999-12-31T23:59:59Z: the last second a four-digit SPEC timestamp can name. */
+/** 9999-12-31T23:59:59Z: the last second a four-digit timestamp can name. */
 const MAX_UNIX_SECONDS = 253_402_300_799;
 
 type JsonObject = Record<string, unknown>;
@@ -129,7 +129,7 @@ function unixSeconds(value: unknown): number | string {
   return `expected Unix seconds as a string or number, got ${kindOf(value)}`;
 }
 
-/** `timestamp` in the SPEC form `YYYY-MM-DDTHH:MM:SSZ`, with its instant key; pushes what is wrong. */
+/** `timestamp` in the core form `YYYY-MM-DDTHH:MM:SSZ`, with its instant key; pushes what is wrong. */
 function requiredTimestamp(obj: JsonObject, problems: string[]): { ts: string; tsKey: string } | undefined {
   const seconds = unixSeconds(field(obj, 'timestamp'));
   if (typeof seconds === 'string') {
@@ -144,13 +144,13 @@ function requiredTimestamp(obj: JsonObject, problems: string[]): { ts: string; t
   const tsKey = instantKey(ts);
   // Cannot happen for 1970..9999; checked rather than asserted, so the types stay honest.
   if (tsKey === null) {
-    problems.push('timestamp: not a SPEC instant');
+    problems.push('timestamp: not a valid instant');
     return undefined;
   }
   return { ts, tsKey };
 }
 
-/** Text that becomes a message's `text`, checked as SPEC `text` is; `name` is where it was. */
+/** Text that becomes a message's `text`, checked as the core form's `text` is; `name` is where it was. */
 function checkedText(name: string, value: string, problems: string[]): string | undefined {
   const problem = unstorable(value, MAX_TEXT_CODE_POINTS);
   if (problem === null) return value;

@@ -1,4 +1,4 @@
-// The one root logger and its line contract (SPEC A.8): JSON lines on stdout with `ts`
+// The one root logger and its line contract: JSON lines on stdout with `ts`
 // (ISO-8601) and `level` (a name); every other module receives it, none creates its own.
 
 import { type DestinationStream, type Logger, pino } from 'pino';

@@ -1,9 +1,9 @@
-// Every Prometheus metric the service exports (SPEC A.7), declared here and nowhere else.
+// Every Prometheus metric the service exports, declared here and nowhere else.
 // Labels come from bounded sets only: route templates and result names.
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-/** Outcomes of webhook requests (and of refused credentials), each exported from start at 0; see the README. */
+/** Outcomes of webhook requests (and of refused credentials), each exported from start at 0; listed in docs/operations.md. */
 export const WEBHOOK_RESULTS = [
   'created',
   'duplicate',

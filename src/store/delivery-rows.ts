@@ -12,7 +12,7 @@ export function messagesOnly(messages: readonly IncomingMessage[]): Delivery {
   return { messages, statuses: [], deadLetters: [], source: '' };
 }
 
-/** A stored message with its type, if it has one: a SPEC message has none and reads back without the key, exactly as it was given. */
+/** A stored message with its type, if it has one: a core-form message has none and reads back without the key, exactly as it was given. */
 export function withType(message: Omit<StoredMessage, 'type'>, type: string | null): StoredMessage {
   return type === null ? message : { ...message, type };
 }

@@ -341,7 +341,7 @@ export class PostgresStore implements MessageStore {
           `the database encoding is ${encoding}; webhook-inbox needs a UTF8 database (CREATE DATABASE … ENCODING 'UTF8')`,
         );
       }
-      // An acknowledged message must survive a crash of the database too (SPEC A.2); with
+      // An acknowledged message must survive a crash of the database too; with
       // synchronous_commit=off, COMMIT returns before the WAL reaches the disk.
       forceSync = sync === 'off';
       const result = await migratePostgres(migrator);

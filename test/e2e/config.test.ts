@@ -1,4 +1,4 @@
-// SPEC A.1 end to end: a configuration value that cannot be used stops the process with exit
+// the contract end to end: a configuration value that cannot be used stops the process with exit
 // code 1 and one clear line naming the variable; the default database lives under the working directory.
 
 import { existsSync, mkdirSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// SPEC A.2 step 4 end to end: a 200 is sent only after the row is committed, so every
+// the contract step 4 end to end: a 200 is sent only after the row is committed, so every
 // acknowledged message survives kill -9 of the process, stored exactly once.
 
 import path from 'node:path';
@@ -26,7 +26,7 @@ function storedCounts(dbPath: string): Map<string, number> {
   }
 }
 
-// The default settings, and a group-commit wait (README: BATCH_MAX_WAIT_MS) long enough that when
+// The default settings, and a group-commit wait (BATCH_MAX_WAIT_MS, docs/configuration.md) long enough that when
 // the kill lands a batch is almost surely queued and not yet committed: a server that answered 200
 // before committing would lose those rows here, where with no wait the window is too short to hit.
 const SETTINGS: { label: string; env: Record<string, string> }[] = [

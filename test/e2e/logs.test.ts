@@ -1,4 +1,4 @@
-// SPEC A.8 end to end: stdout of the real process is the log, one JSON line per request.
+// the contract end to end: stdout of the real process is the log, one JSON line per request.
 
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -117,7 +117,7 @@ describe('JSON log lines on stdout', () => {
 
       expect(lines.get('log-created')).toMatchObject({ level: 'INFO', message_id: 'log-m1', dup: false, result: 'created' });
       expect(lines.get('log-duplicate')).toMatchObject({ message_id: 'log-m1', dup: true, result: 'duplicate' });
-      // A forged signature is an error-level event (SPEC A.2).
+      // A forged signature is an error-level event.
       expect(lines.get('log-bad-signature')).toMatchObject({ level: 'ERROR', dup: false, result: 'invalid_signature' });
       // The signature was good, so the body was parsed and its message_id is known.
       expect(lines.get('log-invalid')).toMatchObject({ message_id: 'log-invalid', dup: false, result: 'validation_error' });

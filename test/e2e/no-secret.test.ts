@@ -1,4 +1,4 @@
-// SPEC A.6 end to end: without WEBHOOK_SECRET the process still starts and serves probes, but
+// the contract end to end: without WEBHOOK_SECRET the process still starts and serves probes, but
 // refuses webhooks with 503 and stores nothing.
 
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// SPEC A.9 end to end: on SIGTERM or SIGINT the server stops accepting, finishes the requests in
+// the contract end to end: on SIGTERM or SIGINT the server stops accepting, finishes the requests in
 // flight (answering them 200 once stored), closes the database and exits 0.
 
 import { Agent, request } from 'node:http';

@@ -1,4 +1,4 @@
-// Unknown routes and hostile or malformed client input (SPEC A.2, A.3): a 4xx with a JSON body,
+// Unknown routes and hostile or malformed client input: a 4xx with a JSON body,
 // never a 500, never a stack trace.
 
 import type { LightMyRequestResponse } from 'fastify';

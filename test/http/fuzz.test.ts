@@ -271,7 +271,7 @@ function utcSeconds(timestamp: unknown): string {
 function expectMessageFromBody(stored: MessageItem, sent: unknown): void {
   const label = `${JSON.stringify(stored)} from ${JSON.stringify(sent)}`.slice(0, 2000);
   if (isObject(sent) && sent.message_id === stored.message_id && !Object.hasOwn(sent, 'object')) {
-    // A SPEC message (X-Signature or Standard Webhooks): every field as sent.
+    // A core-form message (X-Signature or Standard Webhooks): every field as sent.
     expect(stored, label).toEqual({
       message_id: sent.message_id,
       from: sent.from,
@@ -363,7 +363,7 @@ describe('property: random POST /webhook requests', () => {
           const sent = parseBody(raw);
           for (const m of newMessages) expectMessageFromBody(m, sent);
           for (const letter of newLetters) expectDeadLetterFromBody(letter, sent);
-          // A SPEC message accepted for the first time is stored.
+          // A core-form message accepted for the first time is stored.
           if (
             isObject(sent) &&
             typeof sent.message_id === 'string' &&
@@ -535,7 +535,7 @@ describe('POST /webhook with a malformed Content-Type', () => {
   const app = useTestApp(ENV);
   const MALFORMED = ['', ' ', 'json', 'application/', '/json', 'a/b c', 'application/json, text/plain'];
 
-  it('stores a correctly signed message whatever the Content-Type (SPEC A.2)', async () => {
+  it('stores a correctly signed message whatever the Content-Type', async () => {
     const t = app();
     const statuses: Record<string, number> = {};
     for (const [i, contentType] of MALFORMED.entries()) {

@@ -1,4 +1,4 @@
-// /health/live and /health/ready through app.inject (SPEC A.5, A.6).
+// /health/live and /health/ready through app.inject.
 
 import { describe, expect, it } from 'vitest';
 import { useTestApp } from './support.js';

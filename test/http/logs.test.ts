@@ -1,4 +1,4 @@
-// The request log lines captured from the real logger (SPEC A.8): one JSON line per request with
+// The request log lines captured from the real logger: one JSON line per request with
 // the contract's fields, X-Request-ID handling, levels, LOG_LEVEL, and no secrets.
 
 import type { LightMyRequestResponse } from 'fastify';

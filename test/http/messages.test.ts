@@ -1,4 +1,4 @@
-// GET /messages through app.inject (SPEC A.3): paging, filters, ordering and the response shape.
+// GET /messages through app.inject: paging, filters, ordering and the response shape.
 
 import { describe, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.js';

@@ -1,4 +1,4 @@
-// GET /metrics through app.inject (SPEC A.7): the exposition format and the three named metrics.
+// GET /metrics through app.inject: the exposition format and the three named metrics.
 
 import { describe, expect, it } from 'vitest';
 import { hmacHex } from '../helpers/sign.js';

@@ -1,6 +1,6 @@
 // Standard Webhooks deliveries through app.inject (webhook-id, webhook-timestamp,
 // webhook-signature): signature over id, timestamp and raw body, the replay window, rotation,
-// and SPEC X-Signature rotation (WEBHOOK_SECRET_PREVIOUS; a comma is part of a secret).
+// and X-Signature rotation (WEBHOOK_SECRET_PREVIOUS; a comma is part of a secret).
 
 import { createHmac } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
@@ -51,7 +51,7 @@ async function webhookResult(t: TestApp, result: string): Promise<number | undef
 describe('POST /webhook: Standard Webhooks, a valid delivery', () => {
   const app = useTestApp({ STANDARD_WEBHOOKS_SECRET: SECRET_A });
 
-  it('stores the SPEC message exactly as sent and answers 200 {"status":"ok"}', async () => {
+  it('stores the core-form message exactly as sent and answers 200 {"status":"ok"}', async () => {
     const t = app();
     const body = JSON.stringify(message({ message_id: 'sw-1', text: 'Hello again' }));
     const res = await post(t, body, standardWebhooksHeaders(SECRET_A, body));

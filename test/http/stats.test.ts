@@ -1,4 +1,4 @@
-// GET /stats through app.inject (SPEC A.4).
+// GET /stats through app.inject.
 
 import { describe, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.js';

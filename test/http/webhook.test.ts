@@ -1,4 +1,4 @@
-// POST /webhook through app.inject (SPEC A.2, A.6): size limit, signature, validation, exactly-once storage.
+// POST /webhook through app.inject: size limit, signature, validation, exactly-once storage.
 
 import { describe, expect, it } from 'vitest';
 import { TEST_SECRET } from '../helpers/app.js';

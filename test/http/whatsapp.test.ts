@@ -159,7 +159,7 @@ describe('GET /webhook without WHATSAPP_VERIFY_TOKEN', () => {
 describe('POST /webhook: a signed WhatsApp envelope', () => {
   const app = useTestApp(WHATSAPP_ENV);
 
-  it('stores a text message as a SPEC message: +from, +business number, UTC ts, text.body', async () => {
+  it('stores a text message as a core-form message: +from, +business number, UTC ts, text.body', async () => {
     const t = app();
     const res = await postEnvelope(t, whatsappFixture('text'));
     expect(res.statusCode).toBe(200);
@@ -380,13 +380,13 @@ describe('POST /webhook: WhatsApp redelivery', () => {
     ]);
   });
 
-  it('treats a WhatsApp message whose id a SPEC message already holds as a duplicate', async () => {
+  it('treats a WhatsApp message whose id a core-form message already holds as a duplicate', async () => {
     const t = app();
-    expect((await t.postSigned(message({ message_id: 'shared-id', text: 'from SPEC' }))).statusCode).toBe(200);
+    expect((await t.postSigned(message({ message_id: 'shared-id', text: 'from the core form' }))).statusCode).toBe(200);
     const res = await postEnvelope(t, whatsappEnvelope({ messages: [textMessage('shared-id', 'from WhatsApp')] }));
     expect(res.statusCode).toBe(200);
     expect(await allMessages(t)).toEqual([
-      { message_id: 'shared-id', from: '+919876543210', to: '+14155550100', ts: '2025-01-15T10:00:00Z', text: 'from SPEC' },
+      { message_id: 'shared-id', from: '+919876543210', to: '+14155550100', ts: '2025-01-15T10:00:00Z', text: 'from the core form' },
     ]);
     expect(await whatsappItems(t, 'message', 'duplicate')).toBe(1);
   });
@@ -508,7 +508,7 @@ describe('GET /messages/{message_id}', () => {
     });
   });
 
-  it('shows a SPEC message with type null and no statuses', async () => {
+  it('shows a core-form message with type null and no statuses', async () => {
     const t = app();
     await t.postSigned(message({ message_id: 'spec-1' }));
     expect(await messageDetail(t, 'spec-1')).toEqual({
@@ -783,7 +783,7 @@ describe('POST /webhook: WhatsApp signature (401)', () => {
       { 'x-hub-signature-256': good.slice(0, -1) },
       { 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` },
       { 'x-hub-signature-256': `sha256=${Buffer.from(good.slice(7), 'hex').toString('base64')}` },
-      // Meta's signature sent in the SPEC header: verified as an X-Signature, with WEBHOOK_SECRET.
+      // Meta's signature sent in the core form's header: verified as an X-Signature, with WEBHOOK_SECRET.
       { 'x-signature': good },
       {},
     ];
@@ -883,7 +883,7 @@ describe('POST /webhook: signed bodies that are not WhatsApp envelopes (422)', (
       ['no entry', '{"object":"whatsapp_business_account"}', 'body.entry'],
       ['entry an object', '{"object":"whatsapp_business_account","entry":{}}', 'body.entry'],
       ['entry a string', '{"object":"whatsapp_business_account","entry":"[]"}', 'body.entry'],
-      ['a SPEC message', JSON.stringify(message()), 'body.object'],
+      ['a core-form message', JSON.stringify(message()), 'body.object'],
     ];
     for (const [name, body, location] of bodies) {
       const res = await postEnvelope(t, body);

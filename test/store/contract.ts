@@ -1,5 +1,5 @@
 // The MessageStore contract: what every database implementation must do, in domain terms
-// (SPEC A.2 step 4, A.3, A.4, A.5, and provider deliveries). sqlite.test.ts runs it on SQLite and
+// (the contract step 4, A.3, A.4, A.5, and provider deliveries). sqlite.test.ts runs it on SQLite and
 // postgres.test.ts on PostgreSQL, the very same suite. Each test opens its own fresh store.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -160,7 +160,7 @@ function compareCodePoints(a: string, b: string): number {
   return ca.length - cb.length;
 }
 
-/** Compares the instants two SPEC timestamps name: whole seconds by Date.UTC, then the fraction as digits. */
+/** Compares the instants two timestamps name: whole seconds by Date.UTC, then the fraction as digits. */
 function compareInstants(a: string, b: string): number {
   const parts = (ts: string): [number, string] => {
     const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(ts);
@@ -1151,7 +1151,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         expect(await store.getMessage('\ud800')).toBeNull();
       });
 
-      it('gives a message without statuses exactly as it was stored, no type key for a SPEC message', async () => {
+      it('gives a message without statuses exactly as it was stored, no type key for a core-form message', async () => {
         const spec = incoming('spec', { text: 'héllo 😀' });
         const typed = incoming('typed', { type: 'document', text: null });
         await store.insertMany([spec]);

@@ -1,4 +1,4 @@
-// loadConfig (SPEC A.1): defaults, the accepted forms of every variable, and the ConfigError
+// loadConfig: defaults, the accepted forms of every variable, and the ConfigError
 // that names the variable when a value cannot be used.
 
 import path from 'node:path';

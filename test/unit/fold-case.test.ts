@@ -1,4 +1,4 @@
-// foldCase (SPEC A.3 `q`): the stores keep foldCase(text) and search it for foldCase(q), so two
+// foldCase (the contract `q`): the stores keep foldCase(text) and search it for foldCase(q), so two
 // spellings that differ only in case or normalisation must fold alike, and a substring of a text
 // (in any case) must stay a substring after folding.
 

@@ -1,4 +1,4 @@
-// GroupCommitter (SPEC A.2 step 4, B.1): how submitted rows are grouped into insertMany batches
+// GroupCommitter (the contract step 4, B.1): how submitted rows are grouped into insertMany batches
 // and how each caller gets its own outcome or its batch's error. The store is an in-memory fake
 // that records every batch: this tier tests the batching logic, not a database.
 

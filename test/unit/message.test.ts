@@ -1,4 +1,4 @@
-// parseMessage / parseJsonObject / validateMessage (SPEC A.2 step 3): what a valid webhook body
+// parseMessage / parseJsonObject / validateMessage: what a valid webhook body
 // is, and a Pydantic-style issue for every failing field at once.
 
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// parseMessageQuery (SPEC A.3): defaults, ranges, the `+` that arrives as a space, and one
+// parseMessageQuery: defaults, ranges, the `+` that arrives as a space, and one
 // issue per bad parameter.
 
 import { describe, expect, it } from 'vitest';
@@ -25,7 +25,7 @@ function locs(query: Query): (string | number)[][] {
   return issuesOf(parseMessageQuery(query)).map((issue) => [...issue.loc]);
 }
 
-/** The filter and page a valid query gives (the parts SPEC A.3 defines). */
+/** The filter and page a valid query gives (the parts the contract defines). */
 function parsed(query: Query): { filter: MessageFilter; page: Page } {
   const result = parseMessageQuery(query);
   if (!result.ok) throw new Error(`expected success, got ${JSON.stringify(result.issues)}`);
@@ -65,7 +65,7 @@ describe('parseMessageQuery: paging', () => {
     expect(locs({ offset: raw })).toEqual([['query', 'offset']]);
   });
 
-  it('a plain query keeps offset paging (the SPEC response shape)', () => {
+  it('a plain query keeps offset paging (the core response shape)', () => {
     const result = parseMessageQuery({ limit: '10', offset: '5' });
     expect(result.ok && result.value.keyset).toBe(false);
   });

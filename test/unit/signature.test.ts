@@ -1,4 +1,4 @@
-// verifySignature (SPEC A.2 step 2: hex HMAC-SHA256 of the raw body bytes, either case) and
+// verifySignature (the contract step 2: hex HMAC-SHA256 of the raw body bytes, either case) and
 // verifyMetaSignature (`sha256=<hex>`), each against a list of secrets so that one can be rotated.
 // Expected values are computed here with node:crypto, independently of src/.
 

@@ -1,4 +1,4 @@
-// instantKey (SPEC A.2 step 3 `ts`, A.3 order): which texts name a real UTC instant, and that
+// instantKey (the contract step 3 `ts`, A.3 order): which texts name a real UTC instant, and that
 // the keys sort chronologically as plain strings.
 
 import { describe, expect, it } from 'vitest';
@@ -135,7 +135,7 @@ function prng(seed: number): () => number {
 const MIN_MS = Date.parse('0001-01-01T00:00:00.000Z');
 const MAX_MS = Date.parse('9999-12-31T23:59:59.999Z');
 
-/** One of the equivalent SPEC spellings of the millisecond instant `ms`. */
+/** One of the equivalent spellings of the millisecond instant `ms`. */
 function spell(ms: number, random: () => number): string {
   const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ for years 0001..9999
   const whole = iso.slice(0, 19);

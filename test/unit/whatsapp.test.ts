@@ -301,7 +301,7 @@ describe('a body that is not a WhatsApp Business Account envelope is refused', (
       ],
     ],
     [
-      'a SPEC message body',
+      'a core-form message body',
       { message_id: 'm1', from: '+1', to: '+2', ts: '2025-01-15T10:00:00Z' },
       [
         ['object', 'missing'],
@@ -469,7 +469,7 @@ describe('a message', () => {
   );
 });
 
-// Ids follow the SPEC message_id rules for messages and statuses alike: both are stored and indexed.
+// Ids follow the core-form message_id rules for messages and statuses alike: both are stored and indexed.
 describe.each([
   ['message', message, readMessageItem],
   ['status', status, readStatusItem],

@@ -54,7 +54,7 @@ export const postgresMigrations: readonly Migration[] = [
     // only the catalog: the exclusive lock it takes on messages is held for a moment, not for a
     // rewrite of the table.
     sql: `
-      ALTER TABLE messages ADD COLUMN type text;  -- the provider's message type; null for SPEC messages
+      ALTER TABLE messages ADD COLUMN type text;  -- the provider's message type; null for core-form messages
 
       -- Each status of a message is kept once (the first report wins: ON CONFLICT DO NOTHING).
       -- No list of status names here: the ingest decides which it accepts. The key serves both
@@ -62,7 +62,7 @@ export const postgresMigrations: readonly Migration[] = [
       CREATE TABLE delivery_statuses (
         message_id   text COLLATE "C" NOT NULL,
         status       text COLLATE "C" NOT NULL,
-        ts           text NOT NULL,                 -- as received, in the SPEC UTC form
+        ts           text NOT NULL,                 -- as received, in the UTC form
         ts_key       text COLLATE "C" NOT NULL,     -- the instant, byte-ordered (see instantKey)
         recipient_id text,
         errors       text,                          -- JSON text of the provider's errors array

@@ -72,7 +72,7 @@ export const sqliteMigrations: readonly Migration[] = [
     version: 3,
     name: 'message types, delivery statuses and dead letters',
     sql: `
-      -- The provider's message type ("text", "image", …); null for SPEC messages, which have none.
+      -- The provider's message type ("text", "image", …); null for core-form messages, which have none.
       -- Adding a nullable column without a default rewrites nothing: old rows read it as null.
       ALTER TABLE messages ADD COLUMN type TEXT;
 
@@ -83,7 +83,7 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE TABLE delivery_statuses (
         message_id   TEXT NOT NULL,
         status       TEXT NOT NULL,
-        ts           TEXT NOT NULL,   -- as received, in the SPEC UTC form
+        ts           TEXT NOT NULL,   -- as received, in the UTC form
         ts_key       TEXT NOT NULL,   -- the instant, byte-ordered (see instantKey), for order
         recipient_id TEXT,
         errors       TEXT,            -- JSON text of the provider's errors array
