@@ -386,7 +386,13 @@ describe('POST /webhook: WhatsApp redelivery', () => {
     const res = await postEnvelope(t, whatsappEnvelope({ messages: [textMessage('shared-id', 'from WhatsApp')] }));
     expect(res.statusCode).toBe(200);
     expect(await allMessages(t)).toEqual([
-      { message_id: 'shared-id', from: '+919876543210', to: '+14155550100', ts: '2025-01-15T10:00:00Z', text: 'from the core form' },
+      {
+        message_id: 'shared-id',
+        from: '+919876543210',
+        to: '+14155550100',
+        ts: '2025-01-15T10:00:00Z',
+        text: 'from the core form',
+      },
     ]);
     expect(await whatsappItems(t, 'message', 'duplicate')).toBe(1);
   });
