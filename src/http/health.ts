@@ -5,11 +5,12 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { MessageStore } from '../store/store.js';
 import { servedUnderPressure } from './context.js';
+import { StringEnum } from './schemas.js';
 
 const readiness = (description: string) =>
   Type.Object(
     {
-      status: Type.Union([Type.Literal('ready'), Type.Literal('not ready')]),
+      status: StringEnum(['ready', 'not ready'] as const),
       checks: Type.Object(
         {
           database: Type.String({ description: '"ok", or "failed: …" saying which check failed (the reason is in the log).' }),

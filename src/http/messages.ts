@@ -9,7 +9,16 @@ import { instantKey, TIMESTAMP_FORMAT_MESSAGE } from '../ingest/timestamp.js';
 import type { MessageFilter, MessageStore, Page, Position } from '../store/store.js';
 import { NotFound, ValidationFailed } from './errors.js';
 import { READ_SECURITY } from './openapi.js';
-import { detail, MessageItem, Nullable, PHONE, StatusItem, unauthorizedRead, unavailable, validationError } from './schemas.js';
+import {
+  detail,
+  MessageItem,
+  NullableString,
+  PHONE,
+  StatusItem,
+  unauthorizedRead,
+  unavailable,
+  validationError,
+} from './schemas.js';
 
 export interface MessageQuery {
   readonly filter: MessageFilter;
@@ -145,13 +154,11 @@ export function storedJson(text: string | null): unknown {
 const MessageDetail = Type.Object(
   {
     message_id: Type.String(),
-    from: Nullable(Type.String({ pattern: PHONE })),
-    to: Nullable(Type.String({ pattern: PHONE })),
-    ts: Nullable(Type.String()),
-    text: Nullable(Type.String()),
-    type: Nullable(
-      Type.String({ description: "The provider's message type (text, image, …); null for a message of the core form." }),
-    ),
+    from: NullableString({ pattern: PHONE }),
+    to: NullableString({ pattern: PHONE }),
+    ts: NullableString(),
+    text: NullableString(),
+    type: NullableString({ description: "The provider's message type (text, image, …); null for a message of the core form." }),
     statuses: Type.Array(Type.Ref(StatusItem), { description: 'Oldest first; sent < delivered < read < failed at one instant.' }),
   },
   {
@@ -168,12 +175,10 @@ const MessagePage = Type.Object(
     limit: Type.Integer({ description: 'As applied.' }),
     offset: Type.Integer({ description: 'As applied.' }),
     next_cursor: Type.Optional(
-      Nullable(
-        Type.String({
-          description:
-            'Only when the request had a `cursor` parameter: pass it back as `cursor` for the next page; null on the last page.',
-        }),
-      ),
+      NullableString({
+        description:
+          'Only when the request had a `cursor` parameter: pass it back as `cursor` for the next page; null on the last page.',
+      }),
     ),
   },
   { additionalProperties: false, description: 'One page of messages, oldest first, with the total that match.' },

@@ -53,8 +53,9 @@ export function registerRawBody(app: FastifyInstance, options: RawBodyOptions): 
   // Fastify refuses a Content-Type it cannot parse (415) before any body parser runs, and so
   // before the signature check. Every body here is raw bytes whatever its type, so the header is
   // replaced by one that reaches the raw parser: a webhook is judged on its signature.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     if (request.headers['content-type'] !== undefined) request.headers['content-type'] = 'application/octet-stream';
+    done();
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (request, payload, done) => {

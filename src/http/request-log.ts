@@ -75,11 +75,14 @@ export function createRequestLog(metrics: Metrics): RequestLog {
     },
     register: (app) => {
       app.server.prependListener('request', (raw: object) => arrivals.set(raw, performance.now()));
-      app.addHook('onRequest', async (request, reply) => {
+      // Callback hooks, not async ones: these run on every request, and a promise each is measurable.
+      app.addHook('onRequest', (request, reply, done) => {
         reply.header('x-request-id', request.id);
+        done();
       });
-      app.addHook('onResponse', async (request, reply) => {
+      app.addHook('onResponse', (request, reply, done) => {
         record(request, reply.statusCode, reply.elapsedTime);
+        done();
       });
     },
   };

@@ -2,11 +2,21 @@
 // delivery status, a dead letter. Declared once with TypeBox; they type the handlers, serialise
 // the responses and make up the OpenAPI document (GET /openapi.json).
 
-import { type TObject, type TSchema, Type } from '@sinclair/typebox';
+import { type StringOptions, type TObject, Type } from '@sinclair/typebox';
 import { DEAD_LETTER_KINDS, DELIVERY_STATUS_NAMES } from '../ingest/whatsapp.js';
 
-/** A string or null: the shape of every optional field of a stored row. */
-export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+/**
+ * A string or null, the shape of every optional field of a stored row: written as
+ * `type: ["string", "null"]` rather than an anyOf, because the response serialiser writes the
+ * former directly but checks every value against each branch of the latter (measured: +15% on a
+ * page of 50 messages).
+ */
+export const NullableString = (options: StringOptions = {}) =>
+  Type.Unsafe<string | null>({ ...options, type: ['string', 'null'] });
+
+/** One of a few strings, as `enum` (see NullableString for why not an anyOf of literals). */
+export const StringEnum = <T extends string>(values: readonly T[], options: StringOptions = {}) =>
+  Type.Unsafe<T>({ ...options, type: 'string', enum: [...values] });
 
 export const Detail = Type.Object(
   { detail: Type.String({ description: 'What went wrong, in words.' }) },
@@ -15,7 +25,7 @@ export const Detail = Type.Object(
 
 export const ValidationIssue = Type.Object(
   {
-    loc: Type.Array(Type.Union([Type.String(), Type.Integer()]), {
+    loc: Type.Array(Type.Unsafe<string | number>({ type: ['string', 'integer'] }), {
       description: 'Where the failure is: ["body"], ["body", "from"], ["query", "limit"].',
     }),
     type: Type.String({ description: "A stable code, in Pydantic's vocabulary where one exists (missing, string_type, …)." }),
@@ -77,16 +87,16 @@ export const MessageItem = Type.Object(
     from: Type.String({ pattern: PHONE, examples: ['+919876543210'] }),
     to: Type.String({ pattern: PHONE, examples: ['+14155550100'] }),
     ts: Type.String({ description: 'As the sender wrote it.', examples: ['2025-01-15T10:00:00Z'] }),
-    text: Nullable(Type.String({ maxLength: 4096 })),
+    text: NullableString({ maxLength: 4096 }),
   },
   { $id: 'MessageItem', additionalProperties: false },
 );
 
 export const StatusItem = Type.Object(
   {
-    status: Type.Union(DELIVERY_STATUS_NAMES.map((name) => Type.Literal(name))),
+    status: StringEnum(DELIVERY_STATUS_NAMES),
     ts: Type.String({ examples: ['2025-01-15T10:00:05Z'] }),
-    recipient_id: Nullable(Type.String()),
+    recipient_id: NullableString(),
     errors: Type.Unknown({ description: "The provider's errors array as received, or null." }),
   },
   { $id: 'StatusItem', additionalProperties: false },
@@ -97,9 +107,9 @@ export const DeadLetterItem = Type.Object(
     id: Type.Integer({ minimum: 1 }),
     received_at: Type.String({ format: 'date-time' }),
     source: Type.String({ examples: ['whatsapp'] }),
-    kind: Type.Union(DEAD_LETTER_KINDS.map((kind) => Type.Literal(kind))),
+    kind: StringEnum(DEAD_LETTER_KINDS),
     reason: Type.String({ examples: ['from: expected 1 to 15 digits'] }),
-    item_id: Nullable(Type.String()),
+    item_id: NullableString(),
     item: Type.Unknown({ description: 'The unreadable item as received (cut below 64 levels of nesting).' }),
   },
   { $id: 'DeadLetterItem', additionalProperties: false },

@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { MessageStore } from '../store/store.js';
 import { READ_SECURITY } from './openapi.js';
-import { Nullable, PHONE, unauthorizedRead, unavailable } from './schemas.js';
+import { NullableString, PHONE, unauthorizedRead, unavailable } from './schemas.js';
 
 const TOP_SENDERS = 10;
 
@@ -20,8 +20,8 @@ const Stats = Type.Object(
       ),
       { maxItems: TOP_SENDERS, description: 'The top 10 senders by count, descending, ties by sender ascending.' },
     ),
-    first_message_ts: Nullable(Type.String({ description: 'The ts of the earliest message by instant; null when empty.' })),
-    last_message_ts: Nullable(Type.String({ description: 'The ts of the latest message by instant; null when empty.' })),
+    first_message_ts: NullableString({ description: 'The ts of the earliest message by instant; null when empty.' }),
+    last_message_ts: NullableString({ description: 'The ts of the latest message by instant; null when empty.' }),
   },
   {
     additionalProperties: false,

@@ -25,7 +25,7 @@ import {
   ValidationFailed,
 } from './errors.js';
 import { WEBHOOK_SECURITY } from './openapi.js';
-import { detail, Nullable, PHONE, validationError } from './schemas.js';
+import { detail, NullableString, PHONE, validationError } from './schemas.js';
 
 export type WebhookConfig = Pick<
   Config,
@@ -112,7 +112,7 @@ const SpecMessage = Type.Object(
     from: Type.String({ pattern: PHONE }),
     to: Type.String({ pattern: PHONE }),
     ts: Type.String({ description: 'YYYY-MM-DDTHH:MM:SS[.fraction]Z, a real UTC instant.' }),
-    text: Type.Optional(Nullable(Type.String({ maxLength: 4096, description: 'At most 4096 characters (code points).' }))),
+    text: Type.Optional(NullableString({ maxLength: 4096, description: 'At most 4096 characters (code points).' })),
   },
   {
     title: 'Message (X-Signature or Standard Webhooks)',
