@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { instantKey } from '../src/ingest/timestamp.js';
-import { type ConnectionRole, OpenedFiles, openConnection } from '../src/store/sqlite-connection.js';
-import { SqliteWriter } from '../src/store/sqlite-writer.js';
+import { type ConnectionRole, OpenedFiles, openConnection } from '../src/store/sqlite/connection.js';
+import { SqliteWriter } from '../src/store/sqlite/writer.js';
 import type { IncomingMessage } from '../src/store/store.js';
 
 const { values } = parseArgs({
@@ -23,13 +23,13 @@ const COMMITS = Number(values.commits ?? 800);
 interface Variant {
   /** Run after opening: drops a secondary structure, to show its share of the cost. */
   readonly ddl?: string;
-  /** The connection's page cache setting (see sqlite-connection.ts). */
+  /** The connection's page cache setting (see src/store/sqlite/connection.ts). */
   readonly role?: ConnectionRole;
   /** Rows indexed per text-index transaction; 1 = every commit indexes its own rows. */
   readonly indexChunk?: number;
 }
 
-/** The writer thread's chunk (sqlite-writer.worker.ts). */
+/** The writer thread's chunk (src/store/sqlite/writer.worker.ts). */
 const INDEX_CHUNK_ROWS = 512;
 
 const VARIANTS: Record<string, Variant> = {

@@ -5,11 +5,11 @@
 
 import { createLogger } from '../src/observability/logger.js';
 import { openStore, type StoreConfig } from '../src/store/open.js';
-import { SqliteStore } from '../src/store/sqlite.js';
+import { SqliteStore } from '../src/store/sqlite/store.js';
 import type { MessageStore } from '../src/store/store.js';
 
-const compiledWriterUrl = new URL('../dist/store/sqlite-writer.worker.js', import.meta.url);
-const compiledReaderUrl = new URL('../dist/store/sqlite-reader.worker.js', import.meta.url);
+const compiledWriterUrl = new URL('../dist/store/sqlite/writer.worker.js', import.meta.url);
+const compiledReaderUrl = new URL('../dist/store/sqlite/reader.worker.js', import.meta.url);
 
 export async function openBenchStore(config: StoreConfig): Promise<MessageStore> {
   const { database } = config;

@@ -3,8 +3,8 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import { NoopStore } from './noop.js';
-import { PostgresStore } from './postgres.js';
-import { defaultReaderUrl, defaultWriterUrl, SqliteStore } from './sqlite.js';
+import { PostgresStore } from './postgres/store.js';
+import { defaultReaderUrl, defaultWriterUrl, SqliteStore } from './sqlite/store.js';
 import type { MessageStore } from './store.js';
 
 /** What opening a store takes from the configuration. */

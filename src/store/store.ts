@@ -1,4 +1,4 @@
-// What the application needs from a database, in domain terms. sqlite.ts and postgres.ts
+// What the application needs from a database, in domain terms. sqlite/store.ts and postgres/store.ts
 // implement it; the HTTP layer never sees SQL.
 
 import type { IncomingMessage } from '../ingest/message.js';

@@ -9,7 +9,7 @@ import { buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { openStore } from '../../src/store/open.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
 import type { MessageStore } from '../../src/store/store.js';
 import { checkDocumentedResponse } from './openapi.js';
 import type { TestDatabase } from './postgres.js';

@@ -4,7 +4,7 @@
 // them. Writing them through insertMany would take ten times as long.
 
 import pg from 'pg';
-import { openConnection } from '../../src/store/sqlite-connection.js';
+import { openConnection } from '../../src/store/sqlite/connection.js';
 
 /** 2024-01-01T00:00:00Z in Unix seconds: the first bulk message's instant. */
 const FIRST_SECOND = 1_704_067_200;

@@ -1,5 +1,5 @@
 // Compiles src/ to dist/ once before any test runs: end-to-end tests start dist/server.js, and the
-// SQLite writer thread runs dist/store/sqlite-writer.worker.js (worker threads load compiled files).
+// SQLite writer thread runs dist/store/sqlite/writer.worker.js (worker threads load compiled files).
 
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';

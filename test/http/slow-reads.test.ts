@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openConnection } from '../../src/store/sqlite-connection.js';
+import { openConnection } from '../../src/store/sqlite/connection.js';
 import { makeTestApp, type TestApp, testStoreKind } from '../helpers/app.js';
 import { bulkInsertPostgres, bulkInsertSqlite } from '../helpers/bulk.js';
 import { useTestDatabase } from '../helpers/postgres.js';

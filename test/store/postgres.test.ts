@@ -6,8 +6,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { POSTGRES_SCHEMA_VERSION, postgresMigrations } from '../../src/store/migrations/postgres.js';
-import { containsPattern, PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
+import { POSTGRES_SCHEMA_VERSION, postgresMigrations } from '../../src/store/postgres/migrations.js';
+import { containsPattern } from '../../src/store/postgres/sql.js';
+import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/store.js';
 import {
   type DeliveryStatus,
   type DeliveryStatusName,

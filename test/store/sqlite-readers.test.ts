@@ -9,10 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/sqlite.js';
-import { openConnection } from '../../src/store/sqlite-connection.js';
-import { SqliteReaderPool } from '../../src/store/sqlite-reader-pool.js';
-import type { ReadRequest } from '../../src/store/sqlite-reads.js';
+import { openConnection } from '../../src/store/sqlite/connection.js';
+import { SqliteReaderPool } from '../../src/store/sqlite/reader-pool.js';
+import type { ReadRequest } from '../../src/store/sqlite/reads.js';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { QueryTimeout, ReadersBusy, StoreUnavailable } from '../../src/store/store.js';
 import { bulkInsertSqlite } from '../helpers/bulk.js';
 import { PROJECT_ROOT } from '../helpers/server.js';
@@ -137,7 +137,7 @@ describe('close()', () => {
     const script = path.join(tmp.dir, 'close.mjs');
     writeFileSync(
       script,
-      `import { SqliteStore } from ${JSON.stringify(pathToFileURL(path.join(PROJECT_ROOT, 'dist/store/sqlite.js')).href)};
+      `import { SqliteStore } from ${JSON.stringify(pathToFileURL(path.join(PROJECT_ROOT, 'dist/store/sqlite/store.js')).href)};
       const store = await SqliteStore.open({ path: process.argv[2], readWorkers: 2 });
       const [stats] = await Promise.all([store.stats(1), store.listMessages({ q: 'zq' }, { limit: 1, offset: 0 })]);
       await store.close();

@@ -6,10 +6,10 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
-import { SQLITE_SCHEMA_VERSION, sqliteMigrations } from '../../src/store/migrations/sqlite.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
-import { openConnection } from '../../src/store/sqlite-connection.js';
-import { messagesPart, SqliteWriter } from '../../src/store/sqlite-writer.js';
+import { openConnection } from '../../src/store/sqlite/connection.js';
+import { SQLITE_SCHEMA_VERSION, sqliteMigrations } from '../../src/store/sqlite/migrations.js';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { messagesPart, SqliteWriter } from '../../src/store/sqlite/writer.js';
 import { tempDir } from '../helpers/tmp.js';
 import { compiledReaderUrl, compiledWriterUrl } from '../helpers/writer.js';
 import {

@@ -2,7 +2,7 @@
 // stopped at its time limit (QueryTimeout, 503 "query took too long"), or a bug (passed through, 500).
 
 import { describe, expect, it } from 'vitest';
-import { classify } from '../../src/store/postgres.js';
+import { classify } from '../../src/store/postgres/errors.js';
 import { QueryTimeout, StoreUnavailable } from '../../src/store/store.js';
 
 function pgError(message: string, code: string): Error {

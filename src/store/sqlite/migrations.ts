@@ -1,10 +1,7 @@
-// Versioned SQLite schema. A migration, once released, never changes: add a new one instead.
+// Versioned SQLite schema, applied at start by openConnection (connection.ts). A migration, once
+// released, never changes: add a new one instead.
 
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+import type { Migration } from '../migration.js';
 
 export const sqliteMigrations: readonly Migration[] = [
   {

@@ -4,10 +4,10 @@
 // disk sync answers all.
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { OpenedFiles, openConnection } from './sqlite-connection.js';
-import { SqliteWriter } from './sqlite-writer.js';
-import type { WriterAnswer, WriterData, WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
-import { StoreUnavailable } from './store.js';
+import { StoreUnavailable } from '../store.js';
+import { OpenedFiles, openConnection } from './connection.js';
+import { SqliteWriter } from './writer.js';
+import type { WriterAnswer, WriterData, WriterReply, WriterRequest } from './writer-protocol.js';
 
 /** The most rows merged into one transaction. */
 const MAX_MERGED_ROWS = 4096;
@@ -20,11 +20,11 @@ const INDEX_CHUNK_ROWS = 512;
 const INDEX_IDLE_MS = 100;
 
 const port = parentPort;
-if (port === null) throw new Error('sqlite-writer.worker must run as a worker thread');
+if (port === null) throw new Error('sqlite/writer.worker must run as a worker thread');
 const data = workerData as Partial<WriterData> | null;
 const file = data?.file;
 const opened = data?.opened;
-if (typeof file !== 'string' || opened === undefined) throw new Error('sqlite-writer.worker needs workerData.file and .opened');
+if (typeof file !== 'string' || opened === undefined) throw new Error('sqlite/writer.worker needs workerData.file and .opened');
 
 // The files the main thread opened, not whatever the path names now: a thread (re)started after
 // the file was deleted must refuse, never create and fill a fresh one (SqliteWriterThread checks

@@ -3,10 +3,10 @@
 // acknowledged), but never once the database files are gone from their path.
 
 import { Worker } from 'node:worker_threads';
-import type { OpenedFiles } from './sqlite-connection.js';
-import type { WritePart } from './sqlite-writer.js';
-import type { WriterAnswer, WriterData, WriterReply, WriterRequest } from './sqlite-writer-protocol.js';
-import { type DeliveryOutcome, StoreUnavailable } from './store.js';
+import { type DeliveryOutcome, StoreUnavailable } from '../store.js';
+import type { OpenedFiles } from './connection.js';
+import type { WritePart } from './writer.js';
+import type { WriterAnswer, WriterData, WriterReply, WriterRequest } from './writer-protocol.js';
 
 /** A reply that is not an error, for the request whose id it carries. */
 type Answer = Extract<WriterAnswer, { outcome: DeliveryOutcome }>;

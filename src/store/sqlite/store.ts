@@ -4,13 +4,7 @@
 // nor slow queries block HTTP.
 
 import type Database from 'better-sqlite3';
-import { messagesOnly } from './delivery-rows.js';
-import { SQLITE_SCHEMA_VERSION } from './migrations/sqlite.js';
-import { OpenedFiles, openConnection } from './sqlite-connection.js';
-import { SqliteReaderPool } from './sqlite-reader-pool.js';
-import { type ReadAnswers, type ReadKind, type ReadRequest, SqliteReads } from './sqlite-reads.js';
-import { SqliteWriter, type WritePart } from './sqlite-writer.js';
-import { SqliteWriterThread } from './sqlite-writer-thread.js';
+import { messagesOnly } from '../delivery-rows.js';
 import {
   DEFAULT_READ_TIMEOUT_MS,
   type DeadLetterPage,
@@ -24,7 +18,13 @@ import {
   type MessageStore,
   type Page,
   type Stats,
-} from './store.js';
+} from '../store.js';
+import { OpenedFiles, openConnection } from './connection.js';
+import { SQLITE_SCHEMA_VERSION } from './migrations.js';
+import { SqliteReaderPool } from './reader-pool.js';
+import { type ReadAnswers, type ReadKind, type ReadRequest, SqliteReads } from './reads.js';
+import { SqliteWriter, type WritePart } from './writer.js';
+import { SqliteWriterThread } from './writer-thread.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' (tests only: nothing is durable; no writer thread, reads inline). */
@@ -33,12 +33,12 @@ export interface SqliteStoreOptions {
   readonly now?: () => Date;
   /**
    * Commit on a writer thread instead of the calling thread. The URL is the compiled
-   * sqlite-writer.worker.js (see defaultWriterUrl). Omitted: writes run inline.
+   * sqlite/writer.worker.js (see defaultWriterUrl). Omitted: writes run inline.
    */
   readonly writerThread?: URL;
   /** Reader threads (READ_WORKERS). Omitted or 0: reads run on the calling thread. */
   readonly readWorkers?: number;
-  /** The compiled sqlite-reader.worker.js; defaultReaderUrl when omitted. */
+  /** The compiled sqlite/reader.worker.js; defaultReaderUrl when omitted. */
   readonly readerThread?: URL;
   /**
    * The longest a read may run on a reader thread before it is stopped (QueryTimeout), and the
@@ -50,9 +50,9 @@ export interface SqliteStoreOptions {
 }
 
 /** The writer thread's entry point next to this module, as compiled into dist/. */
-export const defaultWriterUrl = new URL('./sqlite-writer.worker.js', import.meta.url);
+export const defaultWriterUrl = new URL('./writer.worker.js', import.meta.url);
 /** The reader threads' entry point next to this module, as compiled into dist/. */
-export const defaultReaderUrl = new URL('./sqlite-reader.worker.js', import.meta.url);
+export const defaultReaderUrl = new URL('./reader.worker.js', import.meta.url);
 
 /** Enough to absorb a burst of reads; beyond it a read waits longer than it is worth. */
 const DEFAULT_MAX_WAITING_READS = 64;

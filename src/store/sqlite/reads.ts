@@ -1,9 +1,10 @@
 // The SQLite read queries, one copy of each: SqliteStore runs them on the calling thread, and each
-// reader thread (sqlite-reader.worker.ts) runs them on a connection of its own.
+// reader thread (reader.worker.ts) runs them on a connection of its own.
 
 import type Database from 'better-sqlite3';
-import { codePointLength } from '../ingest/issues.js';
-import { asDeadLetterKind, asStatusName, isStorableId, STATUS_ORDER_SQL, withType } from './delivery-rows.js';
+import { codePointLength } from '../../ingest/issues.js';
+import { type CountPlan, countPlan } from '../count-plan.js';
+import { asDeadLetterKind, asStatusName, isStorableId, STATUS_ORDER_SQL, withType } from '../delivery-rows.js';
 import {
   type DeadLetterPage,
   foldCase,
@@ -14,7 +15,7 @@ import {
   type Stats,
   type StoredMessage,
   type StoredStatus,
-} from './store.js';
+} from '../store.js';
 
 /**
  * What each read takes. A read travels to a reader thread as `{ kind, ...arguments }`, so every
@@ -105,6 +106,24 @@ function toStatus(row: StatusRow): StoredStatus {
   return { status: asStatusName(row.status), ts: row.ts, recipientId: row.recipient_id, errors: row.errors };
 }
 
+/**
+ * The count statement of a plan (see count-plan.ts), with the named parameters listMessages
+ * binds; `filtered` is the listing's WHERE clause, which a scan counts.
+ */
+function countSql(plan: CountPlan, filtered: string): string {
+  switch (plan.kind) {
+    case 'total':
+      return 'SELECT messages FROM totals WHERE id = 1';
+    case 'sender':
+      return 'SELECT coalesce((SELECT count FROM sender_counts WHERE sender = @from), 0)';
+    case 'since':
+      return `SELECT (SELECT coalesce(sum(count), 0) FROM hour_counts WHERE hour > @hour)
+        + (SELECT count(*) FROM messages WHERE ts_key >= @sinceKey AND ts_key < @hourEnd)`;
+    case 'scan':
+      return `SELECT count(*) FROM messages ${filtered}`;
+  }
+}
+
 /** The reads of one connection, its statements prepared once. Every read is one read transaction. */
 export class SqliteReads {
   readonly #db: Database.Database;
@@ -149,8 +168,9 @@ export class SqliteReads {
     return handler(request);
   }
 
-  #listStatements(filter: MessageFilter, page: Page, q: string | undefined): ListStatements {
+  #listStatements(filter: MessageFilter, page: Page, q: string | undefined, plan: CountPlan): ListStatements {
     const useFts = q !== undefined && codePointLength(q) >= TRIGRAM;
+    // Everything the statements' text depends on; the count plan's kind follows from the first three.
     const key = [
       filter.from !== undefined,
       filter.sinceKey !== undefined,
@@ -166,7 +186,7 @@ export class SqliteReads {
     if (filter.sinceKey !== undefined) where.push('ts_key >= @sinceKey');
     // The trigram index narrows the candidates; instr decides. instr, not LIKE: `%`, `_` and `\`
     // in q are plain characters, with no escaping to get wrong.
-    // Rows the writer has not indexed yet (the newest few hundred, see sqlite-writer.ts) are
+    // Rows the writer has not indexed yet (the newest few hundred, see writer.ts) are
     // candidates too, found by their ids.
     if (useFts) {
       where.push(`id IN (SELECT rowid FROM messages_trigrams WHERE messages_trigrams MATCH @match
@@ -177,24 +197,13 @@ export class SqliteReads {
     const filtered = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     const paged = page.after !== undefined ? [...where, '(ts_key, message_id) > (@afterKey, @afterId)'] : where;
 
-    let count: string;
-    if (where.length === 0) count = 'SELECT messages FROM totals WHERE id = 1';
-    else if (where.length === 1 && filter.from !== undefined) {
-      count = 'SELECT coalesce((SELECT count FROM sender_counts WHERE sender = @from), 0)';
-    } else if (where.length === 1 && filter.sinceKey !== undefined) {
-      // Whole hours after the one `since` falls in, plus the rows of that hour at or after it.
-      count = `SELECT
-        (SELECT coalesce(sum(count), 0) FROM hour_counts WHERE hour > substr(@sinceKey, 1, 13))
-        + (SELECT count(*) FROM messages WHERE ts_key >= @sinceKey AND ts_key < substr(@sinceKey, 1, 13) || ';')`;
-    } else count = `SELECT count(*) FROM messages ${filtered}`;
-
     const statements: ListStatements = {
       rows: this.#db.prepare(
         `SELECT ${MESSAGE_COLUMNS} FROM messages
          ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
          ORDER BY ts_key, message_id LIMIT @limit OFFSET @offset`,
       ),
-      count: this.#db.prepare(count).pluck(),
+      count: this.#db.prepare(countSql(plan, filtered)).pluck(),
     };
     this.#listCache.set(key, statements);
     return statements;
@@ -205,7 +214,8 @@ export class SqliteReads {
     // one matches nothing; FTS5 could not even parse such a term.
     if (filter.from?.includes('\0') || filter.q?.includes('\0')) return { data: [], total: 0, hasMore: false };
     const q = filter.q === undefined ? undefined : foldCase(filter.q);
-    const { rows, count } = this.#listStatements(filter, page, q);
+    const plan = countPlan(filter);
+    const { rows, count } = this.#listStatements(filter, page, q, plan);
     const params: Record<string, string | number> = {};
     if (filter.from !== undefined) params.from = filter.from;
     if (filter.sinceKey !== undefined) params.sinceKey = filter.sinceKey;
@@ -218,11 +228,12 @@ export class SqliteReads {
       rowParams.afterKey = page.after.tsKey;
       rowParams.afterId = page.after.messageId;
     }
+    const countParams = plan.kind === 'since' ? { ...params, hour: plan.hour, hourEnd: plan.hourEnd } : params;
     // One read transaction: the page and its total see the same snapshot.
     const read = this.#db.transaction((): MessagePage => {
       const found = (rows.all(rowParams) as MessageRow[]).map(toStored);
       const hasMore = found.length > page.limit;
-      return { data: hasMore ? found.slice(0, page.limit) : found, total: Number(count.get(params)), hasMore };
+      return { data: hasMore ? found.slice(0, page.limit) : found, total: Number(count.get(countParams)), hasMore };
     });
     return read.deferred();
   }

@@ -2,12 +2,13 @@
 // together; a provider delivery adds its statuses and dead letters to the same transaction, which
 // is refused if the database file was deleted or replaced meanwhile. The trigram index of the text
 // is built afterwards, in chunks (indexText). Used on the main thread or inside the writer thread
-// (sqlite-writer.worker.ts).
+// (writer.worker.ts).
 
 import type Database from 'better-sqlite3';
-import { deadLetterHash, messagesOnly } from './delivery-rows.js';
-import type { OpenedFiles } from './sqlite-connection.js';
-import { type Delivery, type DeliveryOutcome, foldCase, type IncomingMessage, type InsertOutcome } from './store.js';
+import { hourKey } from '../count-plan.js';
+import { deadLetterHash, messagesOnly } from '../delivery-rows.js';
+import { type Delivery, type DeliveryOutcome, foldCase, type IncomingMessage, type InsertOutcome } from '../store.js';
+import type { OpenedFiles } from './connection.js';
 
 /**
  * One caller's share of a transaction: an insertMany batch (no statuses, no dead letters) or a
@@ -74,7 +75,7 @@ export class SqliteWriter {
           if (info.changes === 0) return 'duplicate';
           created++;
           perSender.set(m.from, (perSender.get(m.from) ?? 0) + 1);
-          const hour = m.tsKey.slice(0, 13);
+          const hour = hourKey(m.tsKey);
           perHour.set(hour, (perHour.get(hour) ?? 0) + 1);
           return 'created';
         });

@@ -5,8 +5,9 @@
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { type Migration, sqliteMigrations } from './migrations/sqlite.js';
-import { StoreUnavailable } from './store.js';
+import type { Migration } from '../migration.js';
+import { StoreUnavailable } from '../store.js';
+import { sqliteMigrations } from './migrations.js';
 
 function migrate(db: Database.Database, migrations: readonly Migration[]): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (

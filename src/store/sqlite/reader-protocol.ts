@@ -1,6 +1,6 @@
 // Messages between the main thread and a SQLite reader thread.
 
-import type { ReadRequest } from './sqlite-reads.js';
+import type { ReadRequest } from './reads.js';
 
 export type ReaderRequest =
   | { readonly type: 'read'; readonly id: number; readonly read: ReadRequest }

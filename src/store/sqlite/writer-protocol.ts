@@ -1,8 +1,8 @@
 // Messages between the main thread and the SQLite writer thread.
 
-import type { FileIdentities } from './sqlite-connection.js';
-import type { WritePart } from './sqlite-writer.js';
-import type { DeliveryOutcome } from './store.js';
+import type { DeliveryOutcome } from '../store.js';
+import type { FileIdentities } from './connection.js';
+import type { WritePart } from './writer.js';
 
 /** An insertMany batch travels as a part with messages only, a provider delivery as itself. */
 export type WriterRequest =

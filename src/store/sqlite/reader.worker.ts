@@ -3,14 +3,14 @@
 
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openConnection } from './sqlite-connection.js';
-import type { ReaderReply, ReaderRequest } from './sqlite-reader-protocol.js';
-import { SqliteReads } from './sqlite-reads.js';
+import { openConnection } from './connection.js';
+import type { ReaderReply, ReaderRequest } from './reader-protocol.js';
+import { SqliteReads } from './reads.js';
 
 const port = parentPort;
-if (port === null) throw new Error('sqlite-reader.worker must run as a worker thread');
+if (port === null) throw new Error('sqlite/reader.worker must run as a worker thread');
 const file: unknown = (workerData as { file?: unknown } | null)?.file;
-if (typeof file !== 'string') throw new Error('sqlite-reader.worker needs workerData.file');
+if (typeof file !== 'string') throw new Error('sqlite/reader.worker needs workerData.file');
 
 // The store opened (and created) the file before starting this thread: a reader started later (in
 // place of a stopped one) must never create an empty database where the file has gone.

@@ -3,7 +3,7 @@
 // add a new one instead.
 
 import type pg from 'pg';
-import type { Migration } from './sqlite.js';
+import type { Migration } from '../migration.js';
 
 export const postgresMigrations: readonly Migration[] = [
   {

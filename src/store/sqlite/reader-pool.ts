@@ -3,13 +3,13 @@
 // the thread that runs it.
 
 import { Worker } from 'node:worker_threads';
-import type { ReaderReply, ReaderRequest } from './sqlite-reader-protocol.js';
-import type { ReadAnswers, ReadKind, ReadRequest } from './sqlite-reads.js';
-import { QueryTimeout, ReadersBusy, StoreUnavailable } from './store.js';
+import { QueryTimeout, ReadersBusy, StoreUnavailable } from '../store.js';
+import type { ReaderReply, ReaderRequest } from './reader-protocol.js';
+import type { ReadAnswers, ReadKind, ReadRequest } from './reads.js';
 
 export interface ReaderPoolOptions {
   readonly file: string;
-  /** The compiled sqlite-reader.worker.js. */
+  /** The compiled sqlite/reader.worker.js. */
   readonly workerUrl: URL;
   /** Threads, each with its own connection. */
   readonly size: number;
