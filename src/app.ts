@@ -87,14 +87,15 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
     await committer.drain();
   });
 
-  // Stored data is read with a bearer token when API_TOKEN is set; health and metrics stay open.
-  const readAuth = requireBearerToken(config.apiTokens);
-  webhookRoutes(app, { config, committer, store, metrics });
-  messagesRoutes(app, store, readAuth);
-  deadLetterRoutes(app, store, readAuth);
-  statsRoutes(app, store, readAuth);
-  healthRoutes(app, store, ingestConfigured(config));
-  metricsRoutes(app, metrics);
+  // Each resource is a plugin. Stored data is read with a bearer token when API_TOKEN is set;
+  // health, metrics and the API description stay open.
+  const auth = requireBearerToken(config.apiTokens);
+  await app.register(webhookRoutes, { config, committer, store, metrics });
+  await app.register(messagesRoutes, { store, auth });
+  await app.register(deadLetterRoutes, { store, auth });
+  await app.register(statsRoutes, { store, auth });
+  await app.register(healthRoutes, { store, ingestConfigured: ingestConfigured(config) });
+  await app.register(metricsRoutes, { metrics });
 
   await app.ready();
   return app;

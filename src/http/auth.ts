@@ -3,6 +3,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { MessageStore } from '../store/store.js';
 import { Unauthorized } from './errors.js';
 
 function digest(value: string): Buffer {
@@ -21,6 +22,12 @@ export function tokenMatches(candidate: string, tokens: readonly string[]): bool
     if (timingSafeEqual(presented, digest(token))) matched = true;
   }
   return matched;
+}
+
+/** What every route plugin that reads stored data is given: the store, and the hook that guards it. */
+export interface ReadRoutesOptions {
+  readonly store: MessageStore;
+  readonly auth: onRequestAsyncHookHandler;
 }
 
 /** RFC 6750: the scheme is case-insensitive; the token is what follows one or more spaces. */

@@ -2,8 +2,8 @@
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
-import type { MessageStore } from '../store/store.js';
+import type { FastifyInstance } from 'fastify';
+import type { ReadRoutesOptions } from './auth.js';
 import { ValidationFailed } from './errors.js';
 import { parsePageQuery, type QueryValue, storedJson } from './messages.js';
 import { READ_SECURITY } from './openapi.js';
@@ -19,7 +19,7 @@ const DeadLetterPage = Type.Object(
   { additionalProperties: false, description: 'One page of dead letters, oldest first, with the total kept.' },
 );
 
-export function deadLetterRoutes(app: FastifyInstance, store: MessageStore, auth: onRequestAsyncHookHandler): void {
+export async function deadLetterRoutes(app: FastifyInstance, { store, auth }: ReadRoutesOptions): Promise<void> {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
     '/dead-letters',
     {

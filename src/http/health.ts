@@ -26,7 +26,12 @@ const readiness = (description: string) =>
  * `ingestConfigured`: at least one webhook scheme has its secret (WEBHOOK_SECRET, or
  * WHATSAPP_APP_SECRET, or STANDARD_WEBHOOKS_SECRET); without any, nothing could be taken in.
  */
-export function healthRoutes(app: FastifyInstance, store: MessageStore, ingestConfigured: boolean): void {
+export interface HealthRoutesOptions {
+  readonly store: MessageStore;
+  readonly ingestConfigured: boolean;
+}
+
+export async function healthRoutes(app: FastifyInstance, { store, ingestConfigured }: HealthRoutesOptions): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   api.get(
     '/health/live',

@@ -3,10 +3,11 @@
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
 import { instantKey, TIMESTAMP_FORMAT_MESSAGE } from '../ingest/timestamp.js';
-import type { MessageFilter, MessageStore, Page, Position } from '../store/store.js';
+import type { MessageFilter, Page, Position } from '../store/store.js';
+import type { ReadRoutesOptions } from './auth.js';
 import { NotFound, ValidationFailed } from './errors.js';
 import { READ_SECURITY } from './openapi.js';
 import {
@@ -209,7 +210,7 @@ const ListQuery = Type.Object({
   ),
 });
 
-export function messagesRoutes(app: FastifyInstance, store: MessageStore, auth: onRequestAsyncHookHandler): void {
+export async function messagesRoutes(app: FastifyInstance, { store, auth }: ReadRoutesOptions): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.get(

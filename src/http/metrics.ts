@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../observability/metrics.js';
 import { servedUnderPressure } from './context.js';
 
-export function metricsRoutes(app: FastifyInstance, metrics: Metrics): void {
+export async function metricsRoutes(app: FastifyInstance, { metrics }: { readonly metrics: Metrics }): Promise<void> {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
     '/metrics',
     {

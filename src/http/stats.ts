@@ -2,8 +2,8 @@
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
-import type { MessageStore } from '../store/store.js';
+import type { FastifyInstance } from 'fastify';
+import type { ReadRoutesOptions } from './auth.js';
 import { READ_SECURITY } from './openapi.js';
 import { NullableString, PHONE, unauthorizedRead, unavailable } from './schemas.js';
 
@@ -38,7 +38,7 @@ const Stats = Type.Object(
   },
 );
 
-export function statsRoutes(app: FastifyInstance, store: MessageStore, auth: onRequestAsyncHookHandler): void {
+export async function statsRoutes(app: FastifyInstance, { store, auth }: ReadRoutesOptions): Promise<void> {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
     '/stats',
     {

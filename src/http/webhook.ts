@@ -185,7 +185,7 @@ const WEBHOOK_RESPONSES = {
   ),
 };
 
-export function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions): void {
+export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
   const { config, committer, store, metrics } = options;
   const now = options.now ?? Date.now;
   const notConfigured = unconfiguredScheme(now);

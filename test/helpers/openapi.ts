@@ -35,7 +35,7 @@ function withAjvRefs(schema: unknown): unknown {
 function load() {
   if (loaded) return loaded;
   const document = JSON.parse(readFileSync(OPENAPI_PATH, 'utf8')) as Document;
-  const ajv = new Ajv2020({ strict: true, allErrors: true });
+  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
   addFormats.default(ajv);
   for (const [name, schema] of Object.entries(document.components.schemas)) {
     const { $id: _id, ...rest } = withAjvRefs(schema) as Record<string, unknown>;
