@@ -15,6 +15,7 @@ import {
   startEmbeddedPostgres,
   type TestDatabase,
 } from '../test/helpers/postgres-server.js';
+import { PROJECT_ROOT } from '../test/helpers/server.js';
 import { loadWebhooks, SignedBodyPool } from './ingest.js';
 import { type SlowRead, type SlowReadResult, slowReads, startReadLoad } from './mixed.js';
 import { createProgress, formatCount } from './progress.js';
@@ -34,7 +35,6 @@ import {
   slowClientTable,
 } from './report.js';
 import {
-  PROJECT_ROOT,
   type RunningServer,
   readCpuSeconds,
   readMachineTicks,

@@ -1,12 +1,11 @@
-// Starts the real service for a benchmark the way users do (`npm start`), on 127.0.0.1 with an
-// ephemeral port and stdout in a log file; measures its memory; stops it by pid.
+// Starts the real service for a benchmark with the e2e tier's launcher (test/helpers/server.ts):
+// `npm start` on 127.0.0.1 with an ephemeral port and stdout in a log file; measures the serving
+// process from /proc; stops it by pid.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type RunningServer as LaunchedServer, startServer as launch } from '../test/helpers/server.js';
 
 export interface ServerOptions {
   readonly databaseUrl: string;
@@ -41,50 +40,13 @@ export interface RunningServer {
 }
 
 const running = new Set<RunningServer>();
-/** npm processes spawned whose server has not announced itself yet. */
-const starting = new Set<number>();
+/** Servers being started, whose serving pid is not known yet. */
+const starting = new Set<AbortController>();
 
 /** Stops every server still running or starting; for error paths and signals. */
 export async function stopAll(): Promise<void> {
+  for (const start of starting) start.abort();
   await Promise.all([...running].map((server) => server.stop(5000)));
-  await Promise.all([...starting].map((npmPid) => stopTree(npmPid)));
-}
-
-/** The processes descended from `root` (its children, theirs, …), deepest first, from /proc. Linux only. */
-function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const found: number[] = [];
-  const visit = (pid: number): void => {
-    for (const child of children.get(pid) ?? []) {
-      visit(child);
-      found.push(child);
-    }
-  };
-  visit(root);
-  return found;
-}
-
-/**
- * Stops an `npm start` that has not said which pid serves yet: SIGTERM to each process it started
- * (found by pid under it, deepest first) and to npm itself, SIGKILL to whatever is left after a grace.
- */
-async function stopTree(npmPid: number, graceMs = 5000): Promise<void> {
-  const pids = [...descendants(npmPid), npmPid];
-  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (pids.some(alive) && Date.now() < deadline) await sleep(50);
-  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-  starting.delete(npmPid);
 }
 
 function alive(pid: number): boolean {
@@ -96,112 +58,50 @@ function alive(pid: number): boolean {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface StartedLine {
-  readonly port: number;
-  readonly pid: number;
-}
-
-function findStartedLine(log: string): StartedLine | null {
-  for (const line of log.split('\n')) {
-    if (!line.startsWith('{')) continue; // npm's own banner lines
-    try {
-      const parsed = JSON.parse(line) as { msg?: unknown; port?: unknown; pid?: unknown };
-      if (parsed.msg === 'webhook-inbox started' && typeof parsed.port === 'number' && typeof parsed.pid === 'number') {
-        return { port: parsed.port, pid: parsed.pid };
-      }
-    } catch {
-      // a partial line still being written
-    }
-  }
-  return null;
-}
-
-function tail(file: string, lines = 20): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
-
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const logPath = path.join(options.workDir, `server-${options.index}.log`);
-  const errPath = path.join(options.workDir, `server-${options.index}.err`);
-  const out = openSync(logPath, 'w');
-  const err = openSync(errPath, 'w');
-  let child: ChildProcess;
+  const start = new AbortController();
+  starting.add(start);
+  let launched: LaunchedServer;
   try {
-    child = spawn('npm', ['start'], {
-      cwd: PROJECT_ROOT,
+    launched = await launch({
+      // The bench's own environment goes through: a benchmark runs the service as the shell would.
+      baseEnv: 'inherit',
       env: {
-        ...process.env,
         ...options.env,
-        HOST: '127.0.0.1',
-        PORT: '0',
         DATABASE_URL: options.databaseUrl,
         // The throughput ceiling runs the no-op store, which the service refuses unless asked by name.
         ...(options.databaseUrl === 'noop://' ? { ALLOW_NOOP_DATABASE: '1' } : {}),
         WEBHOOK_SECRET: options.secret,
       },
-      stdio: ['ignore', out, err],
-      // Its own process group: a Ctrl-C in the terminal reaches the bench, which stops it by pid.
-      detached: true,
+      output: { stdoutPath: logPath, stderrPath: path.join(options.workDir, `server-${options.index}.err`) },
+      startTimeoutMs: options.startTimeoutMs ?? 120_000,
+      signal: start.signal,
     });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`server ${options.index} (${options.databaseUrl}): ${reason}`, { cause: error });
   } finally {
-    closeSync(out);
-    closeSync(err);
-  }
-  const npmPid = child.pid;
-  if (npmPid === undefined) throw new Error('npm start did not spawn');
-  starting.add(npmPid);
-  let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      exitCode = code;
-      resolve(code);
-    }),
-  );
-
-  const deadline = Date.now() + (options.startTimeoutMs ?? 120_000);
-  let started: StartedLine | null = null;
-  while (started === null) {
-    started = findStartedLine(readFileSync(logPath, 'utf8'));
-    if (started !== null) break;
-    if (exitCode !== undefined || Date.now() > deadline) {
-      await stopTree(npmPid);
-      throw new Error(
-        `server ${options.index} (${options.databaseUrl}) ${exitCode !== undefined ? `exited with ${exitCode}` : 'did not start in time'}:\n` +
-          `${tail(logPath)}\n${tail(errPath)}`,
-      );
-    }
-    await sleep(50);
+    starting.delete(start);
   }
 
-  starting.delete(npmPid);
-  const { port, pid } = started;
+  const { pid } = launched;
   let stopped: Promise<StopResult> | null = null;
   const server: RunningServer = {
     index: options.index,
     databaseUrl: options.databaseUrl,
-    baseUrl: `http://127.0.0.1:${port}`,
-    port,
+    baseUrl: launched.baseUrl,
+    port: launched.port,
     pid,
     logPath,
     stop(graceMs = 20_000) {
       stopped ??= (async (): Promise<StopResult> => {
         const begin = performance.now();
-        if (alive(pid)) process.kill(pid, 'SIGTERM');
-        const timedOut = Symbol('timeout');
-        const result = await Promise.race([exited, sleep(graceMs).then(() => timedOut)]);
-        let graceful = result !== timedOut;
-        if (!graceful) {
-          // Only the processes this function started, by pid: the server, then npm.
-          if (alive(pid)) process.kill(pid, 'SIGKILL');
-          if (alive(npmPid)) process.kill(npmPid, 'SIGKILL');
-          await Promise.race([exited, sleep(5000)]);
-        }
+        if (alive(pid)) launched.signal('SIGTERM');
+        const exitCode = await Promise.race([launched.exited, sleep(graceMs, 'timeout' as const)]);
+        let graceful = exitCode !== 'timeout';
+        // Only the processes the launcher started: its process group (npm and the server).
+        if (!graceful) await launched.cleanup();
         // npm has exited; the server it ran must be gone too.
         for (let i = 0; i < 100 && alive(pid); i++) await sleep(20);
         if (alive(pid)) {
@@ -209,7 +109,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           process.kill(pid, 'SIGKILL');
         }
         running.delete(server);
-        return { exitCode: graceful ? (exitCode ?? null) : null, graceful, ms: performance.now() - begin };
+        return { exitCode: graceful && exitCode !== 'timeout' ? exitCode : null, graceful, ms: performance.now() - begin };
       })();
       return stopped;
     },

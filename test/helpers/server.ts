@@ -1,8 +1,9 @@
 // Starts the real service the way users do (`npm start`) on loopback with PORT=0, reads its
-// stdout as the log stream, and stops it by pid.
+// stdout as the log stream, and stops it by pid. The one launcher: the benchmarks (bench/server.ts)
+// start their servers with it too, their stdout going to a file.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -15,9 +16,9 @@ export interface RunningServer {
   readonly port: number;
   /** pid of the node process serving (not of npm in front of it). */
   readonly pid: number;
-  /** Every stdout line so far, raw. */
-  readonly stdout: string[];
-  readonly stderr: string[];
+  /** Every stdout line so far, raw: the lines kept in memory, or read back from `output`'s file. */
+  readonly stdout: readonly string[];
+  readonly stderr: readonly string[];
   /**
    * Resolves with the exit code of `npm start` (the server's own code; npm passes it on), once
    * the process has exited and its output has been read to the end.
@@ -32,8 +33,11 @@ export interface RunningServer {
 export interface StartOptions {
   readonly env: Record<string, string>;
   readonly cwd?: string;
-  /** When false, resolves once the process exits instead of waiting for the "started" line. */
-  readonly expectStart?: boolean;
+  /**
+   * 'clean' (default): only what npm and node need, under `env`, so the developer's variables cannot
+   * leak in. 'inherit': all of this process's environment under `env` (the benchmarks').
+   */
+  readonly baseEnv?: 'clean' | 'inherit';
   /**
    * 'npm' (default): `npm start --prefix PROJECT_ROOT`, the way a developer starts it. npm runs the
    * script in PROJECT_ROOT whatever `cwd` is, so the server's working directory is PROJECT_ROOT.
@@ -48,6 +52,13 @@ export interface StartOptions {
   readonly readiness?: 'log' | 'probe';
   /** How long to wait for the server to start (default 90 s: the first npm start compiles). */
   readonly startTimeoutMs?: number;
+  /**
+   * Where stdout and stderr go: kept in memory (default), or written by the server straight to
+   * these files, which keeps a busy server's log (a line a request) off this process and its pipes.
+   */
+  readonly output?: { readonly stdoutPath: string; readonly stderrPath: string };
+  /** Aborting it while the server starts kills the process group at once and rejects the start. */
+  readonly signal?: AbortSignal;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -86,9 +97,8 @@ export function jsonLines(lines: readonly string[]): Record<string, unknown>[] {
   });
 }
 
-function baseEnv(): Record<string, string> {
-  // A clean environment: only what npm and node need, so the developer's variables cannot leak in.
-  const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'npm_config_cache'];
+function baseEnv(base: StartOptions['baseEnv']): Record<string, string> {
+  const keep = base === 'inherit' ? Object.keys(process.env) : ['PATH', 'HOME', 'TMPDIR', 'LANG', 'npm_config_cache'];
   const env: Record<string, string> = {};
   for (const key of keep) {
     const value = process.env[key];
@@ -124,39 +134,57 @@ function findServerPid(groupPid: number): number | undefined {
 }
 
 interface Spawned {
-  child: ChildProcess;
-  stdout: string[];
-  stderr: string[];
+  /** pid of what was spawned (npm, or node itself), which leads its own process group. */
+  groupPid: number | undefined;
+  /** The output so far, as lines. */
+  stdout(): string[];
+  stderr(): string[];
   /** 'close', not 'exit': resolves only after stdout and stderr have been read to the end. */
   closed: Promise<number | null>;
 }
 
+/** The lines of a file a process is writing; the last may be partial. */
+function fileLines(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text === '' ? [] : text.replace(/\n$/, '').split('\n');
+}
+
 function spawnServer(options: StartOptions, extraEnv: Record<string, string> = {}): Spawned {
-  const env = { ...baseEnv(), HOST: '127.0.0.1', PORT: '0', ...options.env, ...extraEnv };
+  const env = { ...baseEnv(options.baseEnv), HOST: '127.0.0.1', PORT: '0', ...options.env, ...extraEnv };
   const [command, args, cwd] =
     options.runner === 'node'
       ? [process.execPath, [path.join(PROJECT_ROOT, 'dist', 'server.js')], options.cwd ?? PROJECT_ROOT]
       : ['npm', ['start', '--silent', '--prefix', PROJECT_ROOT], options.cwd ?? PROJECT_ROOT];
-  const child = spawn(command, args, {
-    cwd,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group, so cleanup can stop npm, sh and node together
-  });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => stdout.push(line));
-  if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+  const files = options.output && [openSync(options.output.stdoutPath, 'w'), openSync(options.output.stderrPath, 'w')];
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, {
+      cwd,
+      env,
+      stdio: ['ignore', files?.[0] ?? 'pipe', files?.[1] ?? 'pipe'],
+      detached: true, // its own process group, so cleanup can stop npm, sh and node together
+    });
+  } finally {
+    for (const fd of files ?? []) closeSync(fd);
+  }
   const closed = new Promise<number | null>((resolve) => {
     child.on('close', (code) => resolve(code));
     child.on('error', () => resolve(null));
   });
-  return { child, stdout, stderr, closed };
-}
-
-export function startProcess(options: StartOptions): { child: ChildProcess; stdout: string[]; stderr: string[] } {
-  const { child, stdout, stderr } = spawnServer(options);
-  return { child, stdout, stderr };
+  if (options.output) {
+    const { stdoutPath, stderrPath } = options.output;
+    return { groupPid: child.pid, stdout: () => fileLines(stdoutPath), stderr: () => fileLines(stderrPath), closed };
+  }
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => stdout.push(line));
+  if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+  return { groupPid: child.pid, stdout: () => stdout, stderr: () => stderr, closed };
 }
 
 function killGroup(groupPid: number): void {
@@ -168,24 +196,28 @@ function killGroup(groupPid: number): void {
 }
 
 export async function startServer(options: StartOptions): Promise<RunningServer> {
+  options.signal?.throwIfAborted();
   const probePort = options.readiness === 'probe' ? await freePort() : undefined;
-  const { child, stdout, stderr, closed } = spawnServer(options, probePort === undefined ? {} : { PORT: String(probePort) });
-  const groupPid = child.pid;
+  const output = spawnServer(options, probePort === undefined ? {} : { PORT: String(probePort) });
+  const { groupPid, closed } = output;
   if (groupPid === undefined) throw new Error('the server process did not spawn');
   let running = true;
   void closed.then(() => {
     running = false;
   });
+  // At once, not at the next poll: whoever aborts may be about to exit.
+  const abort = (): void => killGroup(groupPid);
+  options.signal?.addEventListener('abort', abort, { once: true });
 
   const startLine = (): { port: number; pid: number } | undefined => {
-    for (const line of stdout) {
+    for (const line of output.stdout()) {
       try {
         const parsed = JSON.parse(line) as { msg?: unknown; port?: unknown; pid?: unknown };
         if (parsed.msg === 'webhook-inbox started' && typeof parsed.port === 'number' && typeof parsed.pid === 'number') {
           return { port: parsed.port, pid: parsed.pid };
         }
       } catch {
-        // not JSON: the tests that read the log will say so
+        // not JSON (or a line still being written): the tests that read the log will say so
       }
     }
     return undefined;
@@ -208,9 +240,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     started = await waitFor(
       'the server to start',
       () => {
-        if (!running) {
-          throw new Error(`the server exited before starting:\n${stdout.join('\n')}\n${stderr.join('\n')}`);
-        }
+        options.signal?.throwIfAborted();
+        if (!running) throw new Error('the server exited before starting');
         return probePort === undefined ? startLine() : live(probePort);
       },
       options.startTimeoutMs ?? 90_000,
@@ -218,15 +249,22 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   } catch (error) {
     killGroup(groupPid);
     await closed;
-    throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`${reason}:\n${output.stdout().join('\n')}\n${output.stderr().join('\n')}`, { cause: error });
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
   }
 
   return {
     baseUrl: `http://127.0.0.1:${started.port}`,
     port: started.port,
     pid: started.pid,
-    stdout,
-    stderr,
+    get stdout() {
+      return output.stdout();
+    },
+    get stderr() {
+      return output.stderr();
+    },
     exited: closed,
     signal(signal) {
       process.kill(started.pid, signal);
@@ -242,7 +280,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 export async function runToExit(
   options: StartOptions & { readonly timeoutMs?: number },
 ): Promise<{ code: number | null; stdout: string[]; stderr: string[] }> {
-  const { child, stdout, stderr, closed } = spawnServer(options);
+  const { groupPid, stdout, stderr, closed } = spawnServer(options);
   const timeoutMs = options.timeoutMs ?? 90_000;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
@@ -251,9 +289,9 @@ export async function runToExit(
   const result = await Promise.race([closed, timedOut]);
   clearTimeout(timer);
   if (result === 'timeout') {
-    if (child.pid !== undefined) killGroup(child.pid);
+    if (groupPid !== undefined) killGroup(groupPid);
     await closed;
-    throw new Error(`the server was still running after ${timeoutMs} ms:\n${stdout.join('\n')}\n${stderr.join('\n')}`);
+    throw new Error(`the server was still running after ${timeoutMs} ms:\n${stdout().join('\n')}\n${stderr().join('\n')}`);
   }
-  return { code: result, stdout, stderr };
+  return { code: result, stdout: stdout(), stderr: stderr() };
 }
