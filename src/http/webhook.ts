@@ -292,6 +292,23 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteO
           'Three signed forms, told apart by their signature header: X-Signature (the core form), X-Hub-Signature-256 (WhatsApp Cloud API) and webhook-id/-timestamp/-signature (Standard Webhooks). The signature is checked on the raw body bytes before anything is parsed, whatever the Content-Type. Answered only after the commit.',
         tags: ['webhooks'],
         security: WEBHOOK_SECURITY,
+        // The signature headers themselves are the security schemes; these travel with one of them.
+        headers: Type.Object({
+          'webhook-id': Type.Optional(
+            Type.String({ description: 'Standard Webhooks: the delivery id, part of what is signed.', examples: ['msg_1'] }),
+          ),
+          'webhook-timestamp': Type.Optional(
+            Type.String({
+              description: 'Standard Webhooks: Unix seconds, part of what is signed; within WEBHOOK_TOLERANCE_SECONDS of now.',
+              examples: ['1736935200'],
+            }),
+          ),
+          'x-request-id': Type.Optional(
+            Type.String({
+              description: 'Reused as the request id in the log and echoed back when it is 1 to 128 visible ASCII characters.',
+            }),
+          ),
+        }),
         body: Type.Union([SpecMessage, WhatsAppEnvelope]),
         response: WEBHOOK_RESPONSES,
       },
