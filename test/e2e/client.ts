@@ -1,6 +1,7 @@
 // The end-to-end tests' HTTP client side: signed webhooks over real HTTP, reading every stored
 // message back through GET /messages, and a small bounded-concurrency pool.
 
+import { connect, type Socket } from 'node:net';
 import { hmacHex } from '../helpers/sign.js';
 
 export interface WebhookBody {
@@ -91,4 +92,45 @@ export function countBy(values: readonly string[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
   return counts;
+}
+
+/** Raw HTTP over TCP, for what fetch cannot do: send part of a request and stop. */
+export interface RawExchange {
+  readonly socket: Socket;
+  /** Everything the server sent, once it closed the connection. */
+  readonly closed: Promise<string>;
+}
+
+/** Opens a connection and writes `head` (and nothing more); the caller decides what follows. */
+export function rawRequest(port: number, head: string | Buffer): RawExchange {
+  const socket = connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  const closed = new Promise<string>((resolve) => {
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+  socket.write(head);
+  return { socket, closed };
+}
+
+export function webhookHead(contentLength: number | 'chunked', extra = ''): string {
+  const length = contentLength === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${contentLength}`;
+  return `POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${length}\r\nX-Signature: ${'0'.repeat(64)}\r\n${extra}\r\n`;
+}
+
+export function statusOf(response: string): number {
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? Number.NaN);
+}
+
+export function bodyOf(response: string): unknown {
+  const at = response.indexOf('\r\n\r\n');
+  return JSON.parse(response.slice(at + 4));
+}
+
+/** The value of one sample in the server's /metrics, e.g. `webhook_requests_total{result="created"}`. */
+export async function metricValue(baseUrl: string, sample: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return Number(line?.split(' ')[1] ?? Number.NaN);
 }

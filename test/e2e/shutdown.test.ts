@@ -8,7 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { jsonLines, type RunningServer, startServer, waitFor } from '../helpers/server.js';
 import { hmacHex } from '../helpers/sign.js';
 import { tempDir } from '../helpers/tmp.js';
-import { countBy, listAllMessageIds, message, postWebhook } from './client.js';
+import { countBy, listAllMessageIds, message, metricValue, postWebhook, rawRequest, webhookHead } from './client.js';
 
 const SECRET = 'e2e-shutdown-secret';
 
@@ -166,24 +166,12 @@ describe('graceful shutdown', () => {
     // A request in flight that finishes normally during the grace period is still committed and answered.
     const inFlight = slowWebhook(server.port, false, 'grace-in-flight');
     await inFlight.taken;
-    const bodyBytesInFlight = async (): Promise<number> => {
-      const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
-      return Number(/^http_request_bodies_in_flight_bytes (\d+)$/m.exec(text)?.[1]);
-    };
+    const bodyBytesInFlight = () => metricValue(server.baseUrl, 'http_request_bodies_in_flight_bytes');
     const before = await bodyBytesInFlight();
     // 3 of 100 body bytes, then nothing: before the grace period this held the process open for as
     // long as the client liked (the request timeout is pushed out of the way here).
-    const socket = connect(server.port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    const answered = new Promise<string>((resolve) => {
-      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-      socket.on('error', () => {});
-      socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    });
-    socket.write(
-      'POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n' +
-        `X-Signature: ${'0'.repeat(64)}\r\n\r\n{"m`,
-    );
+    const slow = rawRequest(server.port, `${webhookHead(100)}{"m`);
+    const answered = slow.closed;
     await waitFor('the slow body to be in flight', async () => (await bodyBytesInFlight()) === before + 100);
 
     server.signal('SIGTERM');

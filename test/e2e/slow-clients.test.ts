@@ -3,53 +3,14 @@
 // for bodies still arriving are bounded (MAX_INFLIGHT_BODY_BYTES): beyond it a request is refused
 // 503 at once, while small webhooks keep getting in.
 
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { jsonLines, type RunningServer, startServer, waitFor } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { getJson, message, postWebhook } from './client.js';
+import { bodyOf, getJson, message, metricValue, postWebhook, rawRequest, statusOf, webhookHead } from './client.js';
 
 const SECRET = 'e2e-slow-clients-secret';
-
-interface RawExchange {
-  readonly socket: Socket;
-  /** Everything the server sent, once it closed the connection. */
-  readonly closed: Promise<string>;
-}
-
-/** Opens a connection and writes `head` (and nothing more); the caller decides what follows. */
-function rawRequest(port: number, head: string | Buffer): RawExchange {
-  const socket = connect(port, '127.0.0.1');
-  const chunks: Buffer[] = [];
-  const closed = new Promise<string>((resolve) => {
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', () => {});
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-  socket.write(head);
-  return { socket, closed };
-}
-
-function webhookHead(contentLength: number | 'chunked', extra = ''): string {
-  const length = contentLength === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${contentLength}`;
-  return `POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${length}\r\nX-Signature: ${'0'.repeat(64)}\r\n${extra}\r\n`;
-}
-
-function statusOf(response: string): number {
-  return Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? Number.NaN);
-}
-
-function bodyOf(response: string): unknown {
-  const at = response.indexOf('\r\n\r\n');
-  return JSON.parse(response.slice(at + 4));
-}
-
-async function metric(server: RunningServer, name: string): Promise<number> {
-  const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return Number(line?.split(' ')[1] ?? Number.NaN);
-}
 
 describe('slow and greedy clients', () => {
   const tmp = tempDir();
@@ -82,8 +43,8 @@ describe('slow and greedy clients', () => {
       jsonLines(server.stdout).find((l) => l.path === '/webhook' && l.status === 408),
     );
     expect(line).toMatchObject({ level: 'WARNING', method: 'POST', result: 'request_timeout' });
-    expect(await metric(server, 'webhook_requests_total{result="request_timeout"}')).toBe(1);
-    expect(await metric(server, 'http_requests_total{path="/webhook",status="408"}')).toBe(1);
+    expect(await metricValue(server.baseUrl, 'webhook_requests_total{result="request_timeout"}')).toBe(1);
+    expect(await metricValue(server.baseUrl, 'http_requests_total{path="/webhook",status="408"}')).toBe(1);
     // Nothing was stored, and the server goes on taking webhooks.
     expect((await postWebhook(server.baseUrl, SECRET, message('after'))).status).toBe(200);
     expect((await getJson(`${server.baseUrl}/messages`)).json).toMatchObject({ total: 1 });
@@ -108,10 +69,7 @@ describe('slow and greedy clients', () => {
     const holders = [1, 2].map(() => rawRequest(server.port, `${webhookHead(70000)}{"message_id"`));
     sockets.push(...holders.map((h) => h.socket));
     await waitFor('both bodies to be reserved', async () => {
-      const line = (await (await fetch(`${server.baseUrl}/metrics`)).text())
-        .split('\n')
-        .find((l) => l.startsWith('http_request_bodies_in_flight_bytes '));
-      return Number(line?.split(' ')[1]) === 140000;
+      return (await metricValue(server.baseUrl, 'http_request_bodies_in_flight_bytes')) === 140000;
     });
 
     // A third large body does not fit: 503 with Retry-After before any of it is read.
@@ -138,7 +96,7 @@ describe('slow and greedy clients', () => {
     for (const holder of holders) expect(statusOf(await holder.closed)).toBe(408);
     const large = JSON.stringify({ ...message('large'), padding: 'p'.repeat(60_000) });
     expect((await postWebhook(server.baseUrl, SECRET, large)).status).toBe(200);
-    expect(await metric(server, 'webhook_requests_total{result="overloaded"}')).toBe(2);
+    expect(await metricValue(server.baseUrl, 'webhook_requests_total{result="overloaded"}')).toBe(2);
     const ids = ((await getJson(`${server.baseUrl}/messages`)).json as { data: { message_id: string }[] }).data.map(
       (m) => m.message_id,
     );
