@@ -69,7 +69,7 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   const bodies = registerRawBody(app, config);
   app.decorate('bodiesInFlight', bodies);
   metrics.bodiesInFlight.bytes = bodies.bytes;
-  registerErrorHandling(app);
+  registerErrorHandling(app, metrics);
   // Route schemas document and serialise; they never validate a request. The hand-written readers
   // in src/ingest and the routes do that, word every 422 exactly as the contract gives it, and
   // check a webhook's signature before its body is read at all.

@@ -3,6 +3,7 @@
 
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ValidationIssue } from '../ingest/issues.js';
+import type { Metrics } from '../observability/metrics.js';
 import { QueryTimeout, ReadersBusy, StoreUnavailable } from '../store/store.js';
 
 export abstract class HttpError extends Error {
@@ -114,7 +115,7 @@ function isFastifyError(error: unknown): error is FastifyError {
 }
 
 /** Maps anything thrown to a response; a stack trace never reaches the client. */
-export function registerErrorHandling(app: FastifyInstance): void {
+export function registerErrorHandling(app: FastifyInstance, metrics: Pick<Metrics, 'readsRefused'>): void {
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof HttpError) {
       if (error instanceof Unauthorized) reply.header('www-authenticate', error.wwwAuthenticate);
@@ -130,12 +131,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     // A read stopped at READ_TIMEOUT_MS: that query costs too much, the database itself is fine.
     if (error instanceof QueryTimeout) {
+      metrics.readsRefused.inc({ reason: 'timeout' });
       request.log.warn({ err: error }, 'read stopped at its time limit');
       const tooLong = new ServiceUnavailable('query took too long');
       return reply.code(tooLong.statusCode).send(tooLong.body());
     }
     // Every reader is busy: reads are shed, never webhooks.
     if (error instanceof ReadersBusy) {
+      metrics.readsRefused.inc({ reason: 'busy' });
       reply.header('retry-after', '1');
       const busy = new ServiceUnavailable('too many reads in progress; retry later');
       return reply.code(busy.statusCode).send(busy.body());

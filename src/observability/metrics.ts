@@ -32,6 +32,8 @@ export interface Metrics {
   readonly webhookRequests: Counter<'result'>;
   readonly requestLatency: Histogram;
   readonly whatsappItems: Counter<'kind' | 'result'>;
+  /** Reads refused by the store: stopped at READ_TIMEOUT_MS, or shed because every reader was busy. */
+  readonly readsRefused: Counter<'reason'>;
   /** Where the request-bodies-in-flight gauge reads its value at each scrape (set by the app). */
   readonly bodiesInFlight: { bytes: () => number };
 }
@@ -75,6 +77,13 @@ export function createMetrics(): Metrics {
   whatsappItems.inc({ kind: 'entry', result: 'dead_letter' }, 0);
   whatsappItems.inc({ kind: 'change', result: 'dead_letter' }, 0);
   whatsappItems.inc({ kind: 'change', result: 'ignored' }, 0);
+  const readsRefused = new Counter({
+    name: 'read_queries_refused_total',
+    help: 'Reads answered 503 by the store: reason "timeout" (stopped at READ_TIMEOUT_MS) or "busy" (every reader thread taken and the queue full).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of ['timeout', 'busy'] as const) readsRefused.inc({ reason }, 0);
   const bodiesInFlight = { bytes: () => 0 };
   new Gauge({
     name: 'http_request_bodies_in_flight_bytes',
@@ -84,5 +93,5 @@ export function createMetrics(): Metrics {
       this.set(bodiesInFlight.bytes());
     },
   });
-  return { registry, httpRequests, webhookRequests, requestLatency, whatsappItems, bodiesInFlight };
+  return { registry, httpRequests, webhookRequests, requestLatency, whatsappItems, readsRefused, bodiesInFlight };
 }

@@ -13,7 +13,7 @@ import { makeTestApp, type TestApp, testStoreKind } from '../helpers/app.js';
 import { bulkInsertPostgres, bulkInsertSqlite } from '../helpers/bulk.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
-import { message, storedCount } from './support.js';
+import { message, sampleValue, scrape, storedCount } from './support.js';
 
 /** SQLite scans these in tens of milliseconds per statement; PostgreSQL, a few. */
 const ROWS = { sqlite: 200_000, postgres: 50_000 } as const;
@@ -110,6 +110,9 @@ describe.skipIf(testStoreKind() !== 'sqlite')('reads beyond what the reader thre
     expect(responses.filter((res) => res.statusCode !== 503).map((res) => res.statusCode)).toEqual(
       Array.from({ length: responses.length - shed.length }, () => 200),
     );
+    const samples = await scrape(t);
+    expect(sampleValue(samples, 'read_queries_refused_total', { reason: 'busy' })).toBe(shed.length);
+    expect(sampleValue(samples, 'read_queries_refused_total', { reason: 'timeout' })).toBe(0);
   });
 });
 
@@ -121,6 +124,7 @@ describe('a read past READ_TIMEOUT_MS=1', () => {
     const res = await get(t, SLOW_READ);
     expect(res.statusCode).toBe(503);
     expect(res.json()).toEqual({ detail: 'query took too long' });
+    expect(sampleValue(await scrape(t), 'read_queries_refused_total', { reason: 'timeout' })).toBe(1);
     expect((await t.postSigned(message({ message_id: 'after-timeout' }))).statusCode).toBe(200);
   });
 });
