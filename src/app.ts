@@ -45,7 +45,6 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     requestIdHeader: false,
     genReqId: requestId,
-    bodyLimit: config.maxBodyBytes,
     // Time limits on receiving a request. Bodies are timed by the raw-body reader (a 408 that is
     // logged and counted like any answer); Node's own limits are the backstop for what never
     // reaches it: headers that do not arrive (HEADERS_TIMEOUT_MS), and bodies of requests that

@@ -3,6 +3,7 @@
 
 import path from 'node:path';
 import { parseStandardWebhooksSecret } from './ingest/standard-webhooks.js';
+import { DEFAULT_READ_TIMEOUT_MS } from './store/store.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -282,7 +283,7 @@ export function loadConfig(env: Env, cwd: string): Config {
     maxInflightBodyBytes,
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
     readWorkers: integer(env, 'READ_WORKERS', 2, 0, 64),
-    readTimeoutMs: integer(env, 'READ_TIMEOUT_MS', 5_000, 1, 3_600_000),
+    readTimeoutMs: integer(env, 'READ_TIMEOUT_MS', DEFAULT_READ_TIMEOUT_MS, 1, 3_600_000),
     database,
     logLevel: logLevel(env),
     port: integer(env, 'PORT', 8000, 0, 65535),

@@ -85,7 +85,7 @@ export class ValidationFailed extends HttpError {
 }
 
 /** Seconds an overloaded server asks clients to wait before retrying. */
-export const RETRY_AFTER_SECONDS = 10;
+const RETRY_AFTER_SECONDS = 10;
 
 /** 503 with Retry-After: the event loop is saturated, so new work is refused before it piles up. */
 export class Overloaded extends DetailError {

@@ -21,8 +21,6 @@ export interface RawBodyOptions {
 export interface BodiesInFlight {
   /** Bytes reserved for bodies being received now. */
   readonly bytes: () => number;
-  /** Requests still receiving their body. */
-  readonly count: () => number;
   /** Ends every body still arriving with 503 (the server is shutting down); answers how many. */
   readonly cutOff: () => number;
 }
@@ -36,9 +34,9 @@ export interface BodiesInFlight {
  * then paused held 885 MB. Here a body first reserves its declared length (or, when chunked, each
  * chunk as it comes) from one budget shared by all requests, of which bodies over 64 KiB may take
  * three quarters; a request the budget cannot hold is refused at once with 503 and Retry-After,
- * before any of it is kept. A body that has not arrived
- * within the request timeout is answered 408. Either way the connection is closed after the answer
- * (see errors.ts), so the rest of the body is never read.
+ * before any of it is kept. A body that has not arrived within the request timeout is answered
+ * 408. Either way the connection is closed after the answer (see errors.ts), so the rest of the
+ * body is never read.
  */
 export function registerRawBody(app: FastifyInstance, options: RawBodyOptions): BodiesInFlight {
   let reservedBytes = 0;
@@ -83,9 +81,12 @@ export function registerRawBody(app: FastifyInstance, options: RawBodyOptions): 
       payload.off('error', onError);
       payload.off('close', onClose);
       // Whatever else arrives is dropped unread: the answer closes the connection.
-      if (error !== null) payload.resume();
-      if (error !== null) done(error, undefined);
-      else done(null, body);
+      if (error === null) {
+        done(null, body);
+        return;
+      }
+      payload.resume();
+      done(error, undefined);
     };
 
     // Node has already checked that Content-Length, when present, is one decimal number.
@@ -118,7 +119,6 @@ export function registerRawBody(app: FastifyInstance, options: RawBodyOptions): 
 
   return {
     bytes: () => reservedBytes,
-    count: () => receiving.size,
     cutOff: () => {
       const pending = [...receiving.values()];
       for (const end of pending) end(new ServiceUnavailable('shutting down; retry later'));

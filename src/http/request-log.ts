@@ -60,21 +60,18 @@ export function createRequestLog(metrics: Metrics): RequestLog {
     else request.log.info(line, 'request completed');
   };
 
-  // Fastify starts a reply's clock only once the request is routed, which a request answered by
-  // frameworkErrors never is: such requests are timed from when Node handed them over.
-  const arrivals = new WeakMap<object, number>();
-
   return {
     record,
     frameworkErrors: (error, request, reply) => {
-      // app.inject does not go through the server, so there the clock starts now.
-      const started = arrivals.get(request.raw) ?? performance.now();
+      // Such a request is never routed, so Fastify starts no clock for it and no onResponse hook
+      // runs. It is timed like every other request: from when Fastify took it (at once, once its
+      // headers were read) until its answer has been written.
+      const started = performance.now();
       reply.raw.once('finish', () => record(request, 400, performance.now() - started));
       reply.header('x-request-id', request.id);
       void reply.code(400).send({ detail: error.message });
     },
     register: (app) => {
-      app.server.prependListener('request', (raw: object) => arrivals.set(raw, performance.now()));
       // Callback hooks, not async ones: these run on every request, and a promise each is measurable.
       app.addHook('onRequest', (request, reply, done) => {
         reply.header('x-request-id', request.id);

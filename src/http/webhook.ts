@@ -69,7 +69,7 @@ function schemeOf(request: FastifyRequest): Scheme {
 }
 
 function rawBody(request: FastifyRequest): Buffer {
-  // Every content type arrives here as the raw bytes (see app.ts); none is parsed before the signature check.
+  // Every content type arrives here as the raw bytes (see raw-body.ts); none is parsed before the signature check.
   return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 }
 
