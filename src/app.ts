@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { type Config, ingestConfigured } from './config.js';
 import { requireBearerToken } from './http/auth.js';
 import { registerClosing } from './http/closing.js';
+import { conversationRoutes } from './http/conversations.js';
 import './http/context.js';
 import { deadLetterRoutes } from './http/dead-letters.js';
 import { registerErrorHandling } from './http/errors.js';
@@ -17,6 +18,7 @@ import { registerOpenApi } from './http/openapi.js';
 import { registerRawBody } from './http/raw-body.js';
 import { createRequestLog, requestId } from './http/request-log.js';
 import { statsRoutes } from './http/stats.js';
+import { timeseriesRoutes } from './http/timeseries.js';
 import { webhookRoutes } from './http/webhook.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -92,7 +94,9 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   await app.register(webhookRoutes, { config, committer, store, metrics });
   await app.register(messagesRoutes, { store, auth });
   await app.register(deadLetterRoutes, { store, auth });
+  await app.register(conversationRoutes, { store, auth });
   await app.register(statsRoutes, { store, auth });
+  await app.register(timeseriesRoutes, { store, auth });
   await app.register(healthRoutes, { store, ingestConfigured: ingestConfigured(config) });
   await app.register(metricsRoutes, { metrics });
 

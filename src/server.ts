@@ -36,7 +36,9 @@ async function main(): Promise<void> {
     logger.warn('WEBHOOK_SECRET is not set: webhooks in the X-Signature format answer 503');
   }
   if (config.apiTokens.length === 0) {
-    logger.warn('API_TOKEN is not set: /messages, /dead-letters and /stats are open to anyone who can reach this port');
+    logger.warn(
+      'API_TOKEN is not set: the reads of stored data (/messages, /conversations, /dead-letters, /stats) are open to anyone who can reach this port',
+    );
   }
 
   let store: MessageStore;

@@ -5,9 +5,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ReadRoutesOptions } from './auth.js';
 import { ValidationFailed } from './errors.js';
-import { parsePageQuery, type QueryValue, storedJson } from './messages.js';
 import { READ_SECURITY } from './openapi.js';
-import { DeadLetterItem, unauthorizedRead, unavailable, validationError } from './schemas.js';
+import { parsePageQuery, type Query } from './query.js';
+import { DeadLetterItem, storedJson, unauthorizedRead, unavailable, validationError } from './schemas.js';
 
 const DeadLetterPage = Type.Object(
   {
@@ -39,7 +39,7 @@ export async function deadLetterRoutes(app: FastifyInstance, { store, auth }: Re
     },
     async (request) => {
       // The schema documents the parameters; this parser enforces them and words the 422 exactly.
-      const parsed = parsePageQuery(request.query as Record<string, QueryValue>);
+      const parsed = parsePageQuery(request.query as Query);
       if (!parsed.ok) throw new ValidationFailed(parsed.issues);
       const page = parsed.value;
       const result = await store.listDeadLetters(page);

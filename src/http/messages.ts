@@ -2,20 +2,43 @@
 // one message with its delivery statuses.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
-import { instantKey, TIMESTAMP_FORMAT_MESSAGE } from '../ingest/timestamp.js';
-import type { MessageFilter, Page, Position } from '../store/store.js';
+import { MAX_MESSAGE_ID_CODE_POINTS } from '../ingest/message.js';
+import type { MessageFilter, Page, Position, SortOrder, StoredMessage } from '../store/store.js';
 import type { ReadRoutesOptions } from './auth.js';
 import { NotFound, ValidationFailed } from './errors.js';
 import { READ_SECURITY } from './openapi.js';
 import {
+  cursorParam,
+  DEFAULT_LIMIT,
+  encodeCursor,
+  enumParam,
+  instantParam,
+  integerParam,
+  isInstantKey,
+  MAX_LIMIT,
+  phoneParam,
+  type Query,
+  scopeDigest,
+  single,
+  textParam,
+} from './query.js';
+import {
   detail,
+  INCLUDABLE,
+  type Includable,
+  MESSAGE_DETAILS,
+  MESSAGE_TYPE,
   MessageItem,
+  NullableReceivedAt,
+  NullableSource,
   NullableString,
   PHONE,
   StatusItem,
+  StringEnum,
+  storedJson,
   unauthorizedRead,
   unavailable,
   validationError,
@@ -26,130 +49,97 @@ export interface MessageQuery {
   readonly page: Page;
   /** True when the client asked for keyset pagination (a `cursor` parameter, empty for the first page). */
   readonly keyset: boolean;
+  /** What to add to each item, in INCLUDABLE's order. */
+  readonly include: readonly Includable[];
+  /** What a next_cursor of this listing carries, to be given back with the same order and filters. */
+  readonly scope: string;
 }
 
-/** Cursors are opaque to clients: base64url of the JSON position [tsKey, messageId]. */
-export function encodeCursor(position: Position): string {
-  return Buffer.from(JSON.stringify([position.tsKey, position.messageId]), 'utf8').toString('base64url');
-}
+const ORDERS: readonly SortOrder[] = ['asc', 'desc'];
 
-export function decodeCursor(cursor: string): Position | null {
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) return null;
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (!Array.isArray(value) || value.length !== 2) return null;
-    const [tsKey, messageId] = value;
-    // A key is its own canonical form: re-parsing it as a timestamp gives it back.
-    if (typeof tsKey !== 'string' || typeof messageId !== 'string' || instantKey(`${tsKey}Z`) !== tsKey) return null;
-    return { tsKey, messageId };
-  } catch {
-    return null;
+/** `include`: comma-separated INCLUDABLE names, each known; empty adds nothing. */
+function includeParam(query: Query, issues: ValidationIssue[]): Includable[] {
+  const raw = single(query, 'include', issues);
+  if (raw === undefined || raw === '') return [];
+  const names = raw.split(',');
+  const unknown = names.filter((name) => !INCLUDABLE.some((known) => known === name));
+  if (unknown.length > 0) {
+    issues.push({
+      loc: ['query', 'include'],
+      type: 'enum',
+      msg: `Unknown name${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')}: give a comma-separated subset of ${INCLUDABLE.join(', ')}`,
+    });
+    return [];
   }
+  return INCLUDABLE.filter((name) => names.includes(name));
 }
 
-const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 100;
-
-export type QueryValue = string | string[] | undefined;
-
-/** One query parameter; a repeated one is ambiguous and rejected rather than guessed at. */
-function single(query: Record<string, QueryValue>, name: string, issues: ValidationIssue[]): string | undefined {
-  const value = Object.hasOwn(query, name) ? query[name] : undefined;
-  if (Array.isArray(value)) {
-    issues.push({ loc: ['query', name], type: 'query_repeated', msg: 'Give this parameter at most once' });
-    return undefined;
-  }
-  return value;
-}
-
-function integerParam(
-  query: Record<string, QueryValue>,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-  issues: ValidationIssue[],
-): number {
-  const raw = single(query, name, issues);
-  if (raw === undefined) return fallback;
-  const loc = ['query', name];
-  if (!/^[0-9]+$/.test(raw)) {
-    issues.push({ loc, type: 'int_parsing', msg: 'Input should be a valid integer, unable to parse string as an integer' });
-    return fallback;
-  }
-  const value = Number(raw);
-  if (value < min) issues.push({ loc, type: 'greater_than_equal', msg: `Input should be greater than or equal to ${min}` });
-  else if (value > max) issues.push({ loc, type: 'less_than_equal', msg: `Input should be less than or equal to ${max}` });
-  return value;
-}
-
-/** Validates plain `limit` and `offset` paging (the lists other than /messages). Pure. */
-export function parsePageQuery(query: Record<string, QueryValue>): Parsed<{ limit: number; offset: number }> {
-  const issues: ValidationIssue[] = [];
-  const limit = integerParam(query, 'limit', DEFAULT_LIMIT, 1, MAX_LIMIT, issues);
-  const offset = integerParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER, issues);
-  return issues.length > 0 ? { ok: false, issues } : { ok: true, value: { limit, offset } };
+/** A message's place from a cursor's parts: [instant key, message_id]. */
+function messagePlace(parts: readonly unknown[]): Position | null {
+  const [tsKey, messageId] = parts;
+  return parts.length === 2 && isInstantKey(tsKey) && typeof messageId === 'string' ? { tsKey, messageId } : null;
 }
 
 /** Validates the query string of GET /messages; names every bad parameter. Pure. */
-export function parseMessageQuery(query: Record<string, QueryValue>): Parsed<MessageQuery> {
+export function parseMessageQuery(query: Query): Parsed<MessageQuery> {
   const issues: ValidationIssue[] = [];
   const limit = integerParam(query, 'limit', DEFAULT_LIMIT, 1, MAX_LIMIT, issues);
   const offset = integerParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER, issues);
-
-  let from = single(query, 'from', issues);
-  // A raw `+` in a query string decodes to a space, and curl sends `+` raw: read the space back as `+`.
-  if (from?.startsWith(' ')) from = `+${from.slice(1)}`;
-
-  const since = single(query, 'since', issues);
-  let sinceKey: string | undefined;
-  if (since !== undefined) {
-    sinceKey = instantKey(since) ?? undefined;
-    if (sinceKey === undefined) {
-      issues.push({
-        loc: ['query', 'since'],
-        type: 'datetime_format',
-        msg: TIMESTAMP_FORMAT_MESSAGE,
-      });
-    }
-  }
-
+  const from = phoneParam(query, 'from', false, issues);
+  const to = phoneParam(query, 'to', true, issues);
+  const type = textParam(query, 'type', MAX_MESSAGE_ID_CODE_POINTS, issues);
+  const sinceKey = instantParam(query, 'since', issues);
+  const untilKey = instantParam(query, 'until', issues);
   // An empty q (a cleared search box) filters nothing.
-  const q = single(query, 'q', issues);
+  const rawQ = single(query, 'q', issues);
+  const q = rawQ === '' ? undefined : rawQ;
+  const order = enumParam(query, 'order', ORDERS, issues) ?? 'asc';
+  const include = includeParam(query, issues);
 
-  const cursor = single(query, 'cursor', issues);
-  let after: Position | undefined;
-  if (cursor !== undefined && cursor !== '') {
-    after = decodeCursor(cursor) ?? undefined;
-    if (after === undefined) {
-      issues.push({
-        loc: ['query', 'cursor'],
-        type: 'cursor_invalid',
-        msg: 'Cursor should be a next_cursor value from an earlier page',
-      });
-    }
-  }
-  if (cursor !== undefined && offset !== 0) {
+  const filter: MessageFilter = {
+    ...(from !== undefined ? { from } : {}),
+    ...(to !== undefined ? { to } : {}),
+    ...(type !== undefined ? { type } : {}),
+    ...(sinceKey !== undefined ? { sinceKey } : {}),
+    ...(untilKey !== undefined ? { untilKey } : {}),
+    ...(q !== undefined ? { q } : {}),
+  };
+  const scope = scopeDigest(['messages', order, filter.from, filter.to, filter.type, filter.sinceKey, filter.untilKey, filter.q]);
+  const cursor = cursorParam(query, issues.length > 0 ? null : scope, messagePlace, issues);
+  if (cursor.present && offset !== 0) {
     issues.push({ loc: ['query', 'offset'], type: 'offset_with_cursor', msg: 'Use either offset or cursor, not both' });
   }
 
   if (issues.length > 0) return { ok: false, issues };
-  const filter: MessageFilter = {
-    ...(from !== undefined ? { from } : {}),
-    ...(sinceKey !== undefined ? { sinceKey } : {}),
-    ...(q !== undefined && q !== '' ? { q } : {}),
+  const details = include.some((name) => name !== 'type');
+  const page: Page = {
+    limit,
+    offset,
+    ...(cursor.after !== undefined ? { after: cursor.after } : {}),
+    ...(order === 'desc' ? { order } : {}),
+    ...(details ? { details } : {}),
   };
-  return { ok: true, value: { filter, page: { limit, offset, ...(after ? { after } : {}) }, keyset: cursor !== undefined } };
+  return { ok: true, value: { filter, page, keyset: cursor.present, include, scope } };
 }
 
-/** Provider JSON stored as text (status errors, dead-letter items), given back as JSON. */
-export function storedJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
+type ListItem = { -readonly [K in keyof Static<typeof MessageItem>]: Static<typeof MessageItem>[K] };
+
+/** A list item: the five core keys, then those `include` names, in INCLUDABLE's order. */
+function listItem(m: StoredMessage, include: readonly Includable[]): ListItem {
+  const item: ListItem = { message_id: m.messageId, from: m.from, to: m.to, ts: m.ts, text: m.text };
+  const d = m.details;
+  for (const name of include) {
+    if (name === 'type') item.type = m.type ?? null;
+    else if (d !== undefined) {
+      if (name === 'source') item.source = d.source;
+      else if (name === 'received_at') item.received_at = d.receivedAt;
+      else if (name === 'contact_name') item.contact_name = d.contactName;
+      else if (name === 'reply_to') item.reply_to = d.replyTo;
+      else if (name === 'phone_number_id') item.phone_number_id = d.phoneNumberId;
+      else item.raw = storedJson(d.raw);
+    }
   }
+  return item;
 }
 
 const MessageDetail = Type.Object(
@@ -159,13 +149,19 @@ const MessageDetail = Type.Object(
     to: NullableString({ pattern: PHONE }),
     ts: NullableString(),
     text: NullableString(),
-    type: NullableString({ description: "The provider's message type (text, image, …); null for a message of the core form." }),
+    type: MESSAGE_TYPE,
+    source: NullableSource,
+    received_at: NullableReceivedAt,
+    contact_name: MESSAGE_DETAILS.contact_name,
+    reply_to: MESSAGE_DETAILS.reply_to,
+    phone_number_id: MESSAGE_DETAILS.phone_number_id,
+    raw: MESSAGE_DETAILS.raw,
     statuses: Type.Array(Type.Ref(StatusItem), { description: 'Oldest first; sent < delivered < read < failed at one instant.' }),
   },
   {
     additionalProperties: false,
     description:
-      'A message and its delivery statuses. When only statuses are known (they usually describe messages the business sent), the message fields are null.',
+      'A message with everything it keeps, and its delivery statuses. When only statuses are known (they usually describe messages the business sent), every message field is null.',
   },
 );
 
@@ -178,11 +174,11 @@ const MessagePage = Type.Object(
     next_cursor: Type.Optional(
       NullableString({
         description:
-          'Only when the request had a `cursor` parameter: pass it back as `cursor` for the next page; null on the last page.',
+          'Only when the request had a `cursor` parameter: pass it back as `cursor`, with the same order and filters, for the next page; null on the last page.',
       }),
     ),
   },
-  { additionalProperties: false, description: 'One page of messages, oldest first, with the total that match.' },
+  { additionalProperties: false, description: 'One page of messages in the order asked for, with the total that match.' },
 );
 
 const TIMESTAMP = 'YYYY-MM-DDTHH:MM:SS[.fraction]Z, a real UTC instant.';
@@ -197,15 +193,46 @@ const ListQuery = Type.Object({
       examples: ['+919876543210'],
     }),
   ),
+  to: Type.Optional(
+    Type.String({
+      pattern: PHONE,
+      description: 'Exact recipient, `+` and 1 to 15 digits; a leading space is read as `+`, as for `from`.',
+      examples: ['+14155550100'],
+    }),
+  ),
+  type: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: MAX_MESSAGE_ID_CODE_POINTS,
+      description: 'Exact provider message type (text, image, …). Messages of the core form have none and never match.',
+      examples: ['image'],
+    }),
+  ),
   since: Type.Optional(Type.String({ description: `Keeps messages at or after this instant: ${TIMESTAMP}` })),
+  until: Type.Optional(
+    Type.String({ description: `Keeps messages strictly before this instant (since/until windows tile): ${TIMESTAMP}` }),
+  ),
   q: Type.Optional(
     Type.String({
       description: 'Case-insensitive substring of the text (Unicode-aware; %, _ and \\ are literal). Empty: no filter.',
     }),
   ),
+  order: Type.Optional(
+    StringEnum(ORDERS, {
+      default: 'asc',
+      description: '`asc`: oldest first (instant, then message_id). `desc`: newest first (both descending).',
+    }),
+  ),
+  include: Type.Optional(
+    Type.String({
+      description: `Keys to add to each item, comma-separated, any subset of: ${INCLUDABLE.join(', ')}. Without it, items have exactly the five core keys.`,
+      examples: ['type,contact_name,raw'],
+    }),
+  ),
   cursor: Type.Optional(
     Type.String({
-      description: 'Keyset pagination: empty for the first page, then each `next_cursor`. Not together with a non-zero offset.',
+      description:
+        'Keyset pagination: empty for the first page, then each `next_cursor`, with the same order and filters (else 422). Not together with a non-zero offset.',
     }),
   ),
 });
@@ -218,7 +245,7 @@ export async function messagesRoutes(app: FastifyInstance, { store, auth }: Read
     {
       onRequest: auth,
       schema: {
-        summary: 'One message with its delivery statuses',
+        summary: 'One message with everything it keeps and its delivery statuses',
         tags: ['messages'],
         security: READ_SECURITY,
         params: Type.Object({ message_id: Type.String({ description: 'Up to 512 characters.' }) }),
@@ -238,6 +265,7 @@ export async function messagesRoutes(app: FastifyInstance, { store, auth }: Read
       const found = await store.getMessage(request.params.message_id);
       if (found === null) throw new NotFound('message not found');
       const m = found.message;
+      const d = m?.details;
       return {
         message_id: found.messageId,
         from: m?.from ?? null,
@@ -245,6 +273,12 @@ export async function messagesRoutes(app: FastifyInstance, { store, auth }: Read
         ts: m?.ts ?? null,
         text: m?.text ?? null,
         type: m?.type ?? null,
+        source: d?.source ?? null,
+        received_at: d?.receivedAt ?? null,
+        contact_name: d?.contactName ?? null,
+        reply_to: d?.replyTo ?? null,
+        phone_number_id: d?.phoneNumberId ?? null,
+        raw: storedJson(d?.raw ?? null),
         statuses: found.statuses.map((s) => ({
           status: s.status,
           ts: s.ts,
@@ -262,7 +296,7 @@ export async function messagesRoutes(app: FastifyInstance, { store, auth }: Read
       schema: {
         summary: 'Messages, filtered and paginated',
         description:
-          'Chronological by the instant of `ts`, ties by `message_id`. Filters are AND-ed. Any parameter out of range, malformed or repeated is a 422 naming it.',
+          'Oldest first by the instant of `ts`, ties by `message_id` (or newest first with order=desc). Filters are AND-ed, and `total` is exact for every combination. Any parameter out of range, malformed, unknown-valued or repeated is a 422 naming it.',
         tags: ['messages'],
         security: READ_SECURITY,
         querystring: ListQuery,
@@ -271,18 +305,18 @@ export async function messagesRoutes(app: FastifyInstance, { store, auth }: Read
     },
     async (request) => {
       // The schema documents the parameters; this parser enforces them and words the 422 exactly.
-      const parsed = parseMessageQuery(request.query as Record<string, QueryValue>);
+      const parsed = parseMessageQuery(request.query as Query);
       if (!parsed.ok) throw new ValidationFailed(parsed.issues);
-      const { filter, page, keyset } = parsed.value;
+      const { filter, page, keyset, include, scope } = parsed.value;
       const result = await store.listMessages(filter, page);
       const last = result.data.at(-1);
       return {
-        data: result.data.map((m) => ({ message_id: m.messageId, from: m.from, to: m.to, ts: m.ts, text: m.text })),
+        data: result.data.map((m) => listItem(m, include)),
         total: result.total,
         limit: page.limit,
         offset: page.offset,
         // Only for keyset requests: a plain request keeps exactly the core response shape.
-        ...(keyset ? { next_cursor: result.hasMore && last ? encodeCursor(last) : null } : {}),
+        ...(keyset ? { next_cursor: result.hasMore && last ? encodeCursor([last.tsKey, last.messageId, scope]) : null } : {}),
       };
     },
   );

@@ -3,6 +3,7 @@
 // the responses and make up the OpenAPI document (GET /openapi.json).
 
 import { type StringOptions, type TObject, Type } from '@sinclair/typebox';
+import { MESSAGE_SOURCES, type MessageSource } from '../ingest/message.js';
 import { DEAD_LETTER_KINDS, DELIVERY_STATUS_NAMES } from '../ingest/whatsapp.js';
 
 /**
@@ -80,7 +81,60 @@ export const unavailable = detail(UNAVAILABLE, 'database unavailable; retry late
 
 export const PHONE = '^\\+[0-9]{1,15}$';
 
-/** A message in the list: exactly the five keys of the core contract. */
+/** The provider's message type, as a message reads it back. */
+export const MESSAGE_TYPE = NullableString({
+  description: "The provider's message type (text, image, location, …); null for a message of the core form.",
+  examples: ['image'],
+});
+
+const SOURCE_DESCRIPTION =
+  'How it arrived: "spec" (X-Signature), "standard" (Standard Webhooks) or "whatsapp". For messages stored before sources were kept: "whatsapp" when they have a type, else "spec".';
+const RECEIVED_AT_DESCRIPTION = 'Server time (UTC, milliseconds) when the store took the message in.';
+
+/** `source` where a message may be unknown (GET /messages/{message_id} of statuses only). */
+export const NullableSource = Type.Unsafe<MessageSource | null>({
+  type: ['string', 'null'],
+  enum: [...MESSAGE_SOURCES, null],
+  description: `${SOURCE_DESCRIPTION} Null when only statuses are known.`,
+});
+
+/** `received_at` where a message may be unknown. */
+export const NullableReceivedAt = NullableString({
+  format: 'date-time',
+  description: `${RECEIVED_AT_DESCRIPTION} Null when only statuses are known.`,
+});
+
+/** What a message keeps besides the core fields: in GET /messages/{message_id}, and in list items on request. */
+export const MESSAGE_DETAILS = {
+  source: StringEnum(MESSAGE_SOURCES, { description: SOURCE_DESCRIPTION }),
+  received_at: Type.String({
+    format: 'date-time',
+    description: RECEIVED_AT_DESCRIPTION,
+    examples: ['2025-01-15T10:00:01.234Z'],
+  }),
+  contact_name: NullableString({
+    description: "WhatsApp: the sender's profile name from the envelope's contacts (matched by wa_id); else null.",
+    examples: ['Asha Rao'],
+  }),
+  reply_to: NullableString({
+    description: 'WhatsApp: the message_id this message answers (context.id); else null.',
+  }),
+  phone_number_id: NullableString({
+    description:
+      "WhatsApp: the envelope's metadata.phone_number_id, the id of the business number that received it (needed to answer through the Cloud API); else null.",
+    examples: ['106540352242922'],
+  }),
+  raw: Type.Unknown({
+    description:
+      'What the provider sent about this message, as JSON: the signed body object (unknown fields included) for spec and standard, the messages[] item exactly as received for whatsapp. Null for messages stored before it was kept.',
+  }),
+};
+
+/** The keys `include` may add to a list item, in the order they are written. */
+export const INCLUDABLE = ['type', 'source', 'received_at', 'contact_name', 'reply_to', 'phone_number_id', 'raw'] as const;
+export type Includable = (typeof INCLUDABLE)[number];
+
+/** A message in the list: exactly the five keys of the core contract, and those `include` names. */
 export const MessageItem = Type.Object(
   {
     message_id: Type.String({ examples: ['m1'] }),
@@ -88,8 +142,19 @@ export const MessageItem = Type.Object(
     to: Type.String({ pattern: PHONE, examples: ['+14155550100'] }),
     ts: Type.String({ description: 'As the sender wrote it.', examples: ['2025-01-15T10:00:00Z'] }),
     text: NullableString({ maxLength: 4096 }),
+    type: Type.Optional(MESSAGE_TYPE),
+    source: Type.Optional(MESSAGE_DETAILS.source),
+    received_at: Type.Optional(MESSAGE_DETAILS.received_at),
+    contact_name: Type.Optional(MESSAGE_DETAILS.contact_name),
+    reply_to: Type.Optional(MESSAGE_DETAILS.reply_to),
+    phone_number_id: Type.Optional(MESSAGE_DETAILS.phone_number_id),
+    raw: Type.Optional(MESSAGE_DETAILS.raw),
   },
-  { $id: 'MessageItem', additionalProperties: false },
+  {
+    $id: 'MessageItem',
+    additionalProperties: false,
+    description: 'The five core keys; the others only when `include` names them.',
+  },
 );
 
 export const StatusItem = Type.Object(
@@ -114,6 +179,16 @@ export const DeadLetterItem = Type.Object(
   },
   { $id: 'DeadLetterItem', additionalProperties: false },
 );
+
+/** Provider JSON stored as text (raw, status errors, dead-letter items), given back as JSON. */
+export function storedJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 /**
  * Every schema referenced by $ref, registered once with the app (and so listed under the OpenAPI

@@ -6,7 +6,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
-import { parseJsonObject, validateMessage } from '../ingest/message.js';
+import type { ValidationIssue } from '../ingest/issues.js';
+import { bodyOrigin, parseJsonObject, validateMessage } from '../ingest/message.js';
 import { verifyMetaSignature, verifySignature } from '../ingest/signature.js';
 import { verifyStandardWebhook } from '../ingest/standard-webhooks.js';
 import { type EnvelopeContents, readWhatsAppEnvelope } from '../ingest/whatsapp.js';
@@ -190,19 +191,20 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteO
   const now = options.now ?? Date.now;
   const notConfigured = unconfiguredScheme(now);
 
-  /** Reads a signed message body of the core form and stores it through the group commit. */
-  const storeSpecMessage = async (request: FastifyRequest, body: Buffer) => {
-    const json = parseJsonObject(body);
-    const parsed = json.ok ? validateMessage(json.value) : json;
-    if (!parsed.ok) {
-      const claimedId = json.ok ? json.value.message_id : undefined;
+  /** Reads a signed message body of the core form (X-Signature or Standard Webhooks) and stores it through the group commit. */
+  const storeSpecMessage = async (request: FastifyRequest, body: Buffer, source: 'spec' | 'standard') => {
+    const refuse = (issues: ValidationIssue[], claimedId: unknown): never => {
       request.webhookOutcome = {
         result: 'validation_error',
         ...(typeof claimedId === 'string' && claimedId !== '' ? { messageId: claimedId } : {}),
       };
-      throw new ValidationFailed(parsed.issues);
-    }
-    const message: IncomingMessage = parsed.value;
+      throw new ValidationFailed(issues);
+    };
+    const json = parseJsonObject(body);
+    if (!json.ok) return refuse(json.issues, undefined);
+    const parsed = validateMessage(json.value);
+    if (!parsed.ok) return refuse(parsed.issues, json.value.message_id);
+    const message: IncomingMessage = { ...parsed.value, origin: bodyOrigin(source, json.value) };
     let outcome: Awaited<ReturnType<GroupCommitter['submit']>>;
     try {
       outcome = await committer.submit(message);
@@ -341,12 +343,12 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteO
             request.webhookOutcome = { result: 'stale_timestamp' };
             throw new StaleTimestamp();
           }
-          return storeSpecMessage(request, body);
+          return storeSpecMessage(request, body, 'standard');
         }
         case 'spec': {
           if (config.webhookSecrets.length === 0) notConfigured(request, 'WEBHOOK_SECRET', false);
           if (!verifySignature(config.webhookSecrets, body, singleHeader(request, 'x-signature'))) forged(request);
-          return storeSpecMessage(request, body);
+          return storeSpecMessage(request, body, 'spec');
         }
       }
     },

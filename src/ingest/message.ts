@@ -2,7 +2,28 @@
 // everything wrong with it. Pure: no I/O, no clock.
 
 import { codePointLength, type Parsed, type ValidationIssue } from './issues.js';
+import { boundedJsonText } from './json-text.js';
 import { instantKey, TIMESTAMP_FORMAT_MESSAGE } from './timestamp.js';
+
+/** Which signed form a message came in: X-Signature, Standard Webhooks or WhatsApp Cloud API. */
+export type MessageSource = 'spec' | 'standard' | 'whatsapp';
+export const MESSAGE_SOURCES: readonly MessageSource[] = ['spec', 'standard', 'whatsapp'];
+
+/** What ingest keeps about where a message came from, beside its core fields. */
+export interface MessageOrigin {
+  readonly source: MessageSource;
+  /**
+   * JSON text of what the provider sent about this message: the signed body object of the core
+   * form and Standard Webhooks, the `messages[]` item of a WhatsApp envelope.
+   */
+  readonly raw: string;
+  /** WhatsApp: the sender's `contacts[].profile.name` (matched by `wa_id`). */
+  readonly contactName: string | null;
+  /** WhatsApp: `context.id`, the message this one answers. */
+  readonly replyTo: string | null;
+  /** WhatsApp: the envelope's `metadata.phone_number_id`, the business number that received it. */
+  readonly phoneNumberId: string | null;
+}
 
 export interface IncomingMessage {
   readonly messageId: string;
@@ -15,6 +36,8 @@ export interface IncomingMessage {
   readonly text: string | null;
   /** The provider's message type ("text", "image", …) when it has one; Messages of the core form have none. */
   readonly type?: string;
+  /** Where it came from and what was sent; absent only for messages made by tools and tests. */
+  readonly origin?: MessageOrigin;
 }
 
 export const MAX_TEXT_CODE_POINTS = 4096;
@@ -143,4 +166,14 @@ export function validateMessage(obj: Record<string, unknown>): Parsed<IncomingMe
 export function parseMessage(body: Buffer): Parsed<IncomingMessage> {
   const parsed = parseJsonObject(body);
   return parsed.ok ? validateMessage(parsed.value) : parsed;
+}
+
+/**
+ * The origin of a core-form or Standard Webhooks message: its signed body object, unknown fields
+ * included. A body nested too deep to serialise again keeps its readable levels (see
+ * boundedJsonText): the message itself is valid, and refusing it for an extra field it may carry
+ * would go against ignoring unknown fields.
+ */
+export function bodyOrigin(source: 'spec' | 'standard', body: Record<string, unknown>): MessageOrigin {
+  return { source, raw: boundedJsonText(body).text, contactName: null, replyTo: null, phoneNumberId: null };
 }

@@ -207,7 +207,56 @@ function businessNumber(value: JsonObject): { ok: true; to: string } | { ok: fal
 
 type ItemResult<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-function readMessage(item: unknown, to: ReturnType<typeof businessNumber>): ItemResult<WhatsAppMessage> {
+/** A string that can be kept as it is, or null: optional fields whose absence loses nothing else. */
+function storableOrNull(value: unknown, maxCodePoints: number): string | null {
+  return typeof value === 'string' && value !== '' && unstorable(value, maxCodePoints) === null ? value : null;
+}
+
+/** What a change says about every message in it: the business number it went to, and the senders' names. */
+interface ChangeContext {
+  readonly to: ReturnType<typeof businessNumber>;
+  /** `metadata.phone_number_id`: the business number's id, needed to answer through the Cloud API. */
+  readonly phoneNumberId: string | null;
+  /** `contacts[].profile.name` by `wa_id`; the first contact listed for a wa_id wins. */
+  readonly names: ReadonlyMap<string, string>;
+}
+
+/**
+ * The contacts of a change. Names are optional and never stop a message from being kept: a contact
+ * that is not an object, or a name that cannot be stored, is left out.
+ */
+function contactNames(value: JsonObject): Map<string, string> {
+  const names = new Map<string, string>();
+  const contacts = field(value, 'contacts');
+  if (!isArray(contacts)) return names;
+  for (const contact of contacts) {
+    if (!isObject(contact)) continue;
+    const waId = field(contact, 'wa_id');
+    const profile = field(contact, 'profile');
+    const name = isObject(profile) ? storableOrNull(field(profile, 'name'), MAX_MESSAGE_ID_CODE_POINTS) : null;
+    if (typeof waId === 'string' && name !== null && !names.has(waId)) names.set(waId, name);
+  }
+  return names;
+}
+
+function changeContext(value: JsonObject): ChangeContext {
+  const metadata = field(value, 'metadata');
+  const phoneNumberId = isObject(metadata)
+    ? storableOrNull(field(metadata, 'phone_number_id'), MAX_MESSAGE_ID_CODE_POINTS)
+    : null;
+  return { to: businessNumber(value), phoneNumberId, names: contactNames(value) };
+}
+
+/** `context.id`: the message this one replies to (a forwarded message has a context without one). */
+function replyTo(item: JsonObject): string | null {
+  const context = field(item, 'context');
+  if (!isObject(context)) return null;
+  const id = field(context, 'id');
+  return typeof id === 'string' && idProblem(id) === null ? id : null;
+}
+
+function readMessage(item: unknown, change: ChangeContext): ItemResult<WhatsAppMessage> {
+  const to = change.to;
   if (!isObject(item)) return { ok: false, reason: `message: expected an object, got ${kindOf(item)}` };
   const problems: string[] = [];
   const messageId = requiredId(item, 'id', problems);
@@ -235,7 +284,18 @@ function readMessage(item: unknown, to: ReturnType<typeof businessNumber>): Item
   ) {
     return { ok: false, reason: problems.join('; ') };
   }
-  return { ok: true, value: { messageId, from, to: to.to, ts: time.ts, tsKey: time.tsKey, text, type } };
+  // The item is what the message keeps of itself: a message whose item cannot be kept whole is not
+  // stored half, it becomes a dead letter (cut, with the reason saying so) for a person to look at.
+  const raw = boundedJsonText(item);
+  if (raw.cut) return { ok: false, reason: `message: the item cannot be kept whole, ${CUT_DESCRIPTION}` };
+  const origin = {
+    source: 'whatsapp',
+    raw: raw.text,
+    contactName: change.names.get(from.slice(1)) ?? null,
+    replyTo: replyTo(item),
+    phoneNumberId: change.phoneNumberId,
+  } as const;
+  return { ok: true, value: { messageId, from, to: to.to, ts: time.ts, tsKey: time.tsKey, text, type, origin } };
 }
 
 function readStatus(item: unknown): ItemResult<DeliveryStatus> {
@@ -343,9 +403,9 @@ function readChange(change: unknown, out: EnvelopeContents): void {
     out.deadLetters.push(deadLetter('change', read.reason, change));
     return;
   }
-  const to = businessNumber(read.value.value);
+  const context = changeContext(read.value.value);
   for (const item of read.value.messages) {
-    const message = readMessage(item, to);
+    const message = readMessage(item, context);
     if (message.ok) out.messages.push(message.value);
     else out.deadLetters.push(deadLetter('message', message.reason, item));
   }

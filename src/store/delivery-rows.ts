@@ -4,8 +4,17 @@
 
 import { createHash } from 'node:crypto';
 import { codePointLength } from '../ingest/issues.js';
+import { MESSAGE_SOURCES } from '../ingest/message.js';
 import { DEAD_LETTER_KINDS, DELIVERY_STATUS_NAMES } from '../ingest/whatsapp.js';
-import type { DeadLetter, Delivery, DeliveryStatusName, IncomingMessage, StoredMessage } from './store.js';
+import type {
+  DeadLetter,
+  Delivery,
+  DeliveryStatusName,
+  IncomingMessage,
+  MessageDetails,
+  MessageSource,
+  StoredMessage,
+} from './store.js';
 
 /** An insertMany batch as a delivery: both stores write the two through one path. */
 export function messagesOnly(messages: readonly IncomingMessage[]): Delivery {
@@ -54,4 +63,54 @@ export function isStorableId(messageId: string): boolean {
  */
 export function deadLetterHash(item: string): string {
   return createHash('sha256').update(item, 'utf8').digest('hex');
+}
+
+/** The core form's body as the service writes it from a message's own fields. */
+function coreBody(m: Pick<IncomingMessage, 'messageId' | 'from' | 'to' | 'ts' | 'text'>): string {
+  return JSON.stringify({ message_id: m.messageId, from: m.from, to: m.to, ts: m.ts, text: m.text });
+}
+
+/**
+ * What the raw column keeps for a message: its origin's raw, or null when that is exactly the
+ * core body written from the row's own fields (the commonest case), which rawReadBack rebuilds.
+ */
+export function rawToStore(m: IncomingMessage): string | null {
+  const origin = m.origin;
+  if (origin === undefined) return null;
+  return origin.source !== 'whatsapp' && origin.raw === coreBody(m) ? null : origin.raw;
+}
+
+/** The columns a message's details are read back from, by both stores. */
+export interface DetailColumns {
+  readonly source: string | null;
+  readonly receivedAt: string;
+  readonly raw: string | null;
+  readonly contactName: string | null;
+  readonly replyTo: string | null;
+  readonly phoneNumberId: string | null;
+}
+
+/**
+ * A message's details from its columns. A row stored before sources were kept (source null) has
+ * no raw, and its source is the best that is known: "whatsapp" if it has a type, else "spec".
+ */
+export function detailsOf(m: Omit<StoredMessage, 'details'>, columns: DetailColumns): MessageDetails {
+  let source: MessageSource;
+  let raw = columns.raw;
+  if (columns.source === null) {
+    source = m.type === undefined ? 'spec' : 'whatsapp';
+  } else {
+    const known = MESSAGE_SOURCES.find((candidate) => candidate === columns.source);
+    if (known === undefined) throw new Error(`unexpected message source read back: ${columns.source}`);
+    source = known;
+    if (raw === null && source !== 'whatsapp') raw = coreBody(m);
+  }
+  return {
+    source,
+    receivedAt: columns.receivedAt,
+    raw,
+    contactName: columns.contactName,
+    replyTo: columns.replyTo,
+    phoneNumberId: columns.phoneNumberId,
+  };
 }

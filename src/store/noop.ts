@@ -2,6 +2,8 @@
 // exists for the throughput benchmark's ceiling (the same server with storage taken out), never for use.
 
 import type {
+  BucketCount,
+  ConversationPage,
   DeadLetterPage,
   Delivery,
   DeliveryOutcome,
@@ -22,6 +24,12 @@ export class NoopStore implements MessageStore {
   }
   async listMessages(): Promise<MessagePage> {
     return { data: [], total: 0, hasMore: false };
+  }
+  async listConversations(): Promise<ConversationPage> {
+    return { data: [], total: 0, hasMore: false };
+  }
+  async timeseries(): Promise<BucketCount[]> {
+    return [];
   }
   async getMessage(): Promise<MessageDetail | null> {
     return null;

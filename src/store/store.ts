@@ -1,28 +1,55 @@
 // What the application needs from a database, in domain terms. sqlite/store.ts and postgres/store.ts
 // implement it; the HTTP layer never sees SQL.
 
-import type { IncomingMessage } from '../ingest/message.js';
+import type { IncomingMessage, MessageOrigin, MessageSource } from '../ingest/message.js';
 import type { DeadLetter, DeliveryStatus, DeliveryStatusName } from '../ingest/whatsapp.js';
 
-export type { DeadLetter, DeliveryStatus, DeliveryStatusName, IncomingMessage };
+export type { DeadLetter, DeliveryStatus, DeliveryStatusName, IncomingMessage, MessageOrigin, MessageSource };
 
 /** The outcome of storing one message: the first delivery of a message_id creates, later ones are duplicates. */
 export type InsertOutcome = 'created' | 'duplicate';
 
-/** A message as read back: the same fields it was stored with (tsKey with messageId is its place in the order). */
-export type StoredMessage = IncomingMessage;
+/**
+ * What is known about a message beyond the core fields, as read back. Rows stored before these
+ * were kept read `raw`, `contactName`, `replyTo` and `phoneNumberId` as null, and their source as
+ * best known: "whatsapp" when they have a type, else "spec".
+ */
+export interface MessageDetails {
+  readonly source: MessageSource;
+  /** Server time (ISO-8601 UTC, milliseconds, Z) at which the store took the message in. */
+  readonly receivedAt: string;
+  /** JSON text of what the provider sent about this message (see MessageOrigin.raw). */
+  readonly raw: string | null;
+  readonly contactName: string | null;
+  readonly replyTo: string | null;
+  readonly phoneNumberId: string | null;
+}
 
-/** A place in the chronological order: rows strictly after it come next (keyset pagination). */
+/**
+ * A message as read back: the fields it was stored with (tsKey with messageId is its place in the
+ * order), without its origin; `details` when the read asked for them (always from getMessage).
+ */
+export type StoredMessage = Omit<IncomingMessage, 'origin'> & { readonly details?: MessageDetails };
+
+/** A place in a listing's order: rows strictly after it in that order come next (keyset pagination). */
 export interface Position {
   readonly tsKey: string;
   readonly messageId: string;
 }
 
+export type SortOrder = 'asc' | 'desc';
+
 export interface MessageFilter {
   /** Exact sender. */
   readonly from?: string;
+  /** Exact recipient. */
+  readonly to?: string;
+  /** Exact provider message type; never matches a message without one. */
+  readonly type?: string;
   /** Instant key (see instantKey); keeps messages at or after it. */
   readonly sinceKey?: string;
+  /** Instant key; keeps messages strictly before it. */
+  readonly untilKey?: string;
   /** Case-insensitive substring of text; already non-empty. */
   readonly q?: string;
 }
@@ -30,8 +57,12 @@ export interface MessageFilter {
 export interface Page {
   readonly limit: number;
   readonly offset: number;
-  /** Keyset pagination: start strictly after this position (offset still applies after it). */
+  /** Keyset pagination: start strictly after this position in the page's order (offset still applies after it). */
   readonly after?: Position;
+  /** By instant then message_id: ascending (the default) or both descending. */
+  readonly order?: SortOrder;
+  /** Read each message's details too. */
+  readonly details?: boolean;
 }
 
 export interface MessagePage {
@@ -106,6 +137,66 @@ export interface DeadLetterPage {
   readonly total: number;
 }
 
+/** The newest message of a conversation, as a conversation lists it. */
+export interface LastMessage {
+  readonly messageId: string;
+  readonly ts: string;
+  readonly text: string | null;
+  readonly type: string | null;
+}
+
+/** One (from, to) pair that has messages, with its aggregates. */
+export interface Conversation {
+  readonly from: string;
+  readonly to: string;
+  /** Of the latest message (by instant, then message_id) that has one. */
+  readonly contactName: string | null;
+  readonly messages: number;
+  /** ts of the earliest message (by instant, then message_id). */
+  readonly firstTs: string;
+  /** ts of lastMessage. */
+  readonly lastTs: string;
+  /** The instant key of lastMessage: with from and to, the conversation's place in the order. */
+  readonly lastTsKey: string;
+  /** The latest message by instant, ties by the greatest message_id. */
+  readonly lastMessage: LastMessage;
+}
+
+/** A place in the conversations' order (last instant descending, then from, then to ascending). */
+export interface ConversationPosition {
+  readonly lastTsKey: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface ConversationFilter {
+  readonly from?: string;
+  readonly to?: string;
+}
+
+export interface ConversationPage {
+  /** Most recent first. */
+  readonly data: Conversation[];
+  /** Every conversation matching the filter, ignoring the page. */
+  readonly total: number;
+  readonly hasMore: boolean;
+}
+
+export type Bucket = 'hour' | 'day';
+
+/** Messages counted per UTC bucket of their instant, over since <= instant < until. */
+export interface TimeseriesQuery {
+  readonly bucket: Bucket;
+  readonly sinceKey: string;
+  readonly untilKey: string;
+}
+
+/** One bucket that holds messages: its start ('YYYY-MM-DDTHH' for hours, 'YYYY-MM-DD' for days). */
+export interface BucketCount {
+  readonly bucket: string;
+  readonly count: number;
+}
+
 export interface MessageStore {
   /**
    * Stores a batch in one transaction and resolves only once it is durably committed.
@@ -124,7 +215,14 @@ export interface MessageStore {
    */
   storeDelivery(delivery: Delivery): Promise<DeliveryOutcome>;
   listMessages(filter: MessageFilter, page: Page): Promise<MessagePage>;
-  /** The message and its statuses; null when the id has neither. */
+  /** Conversations, most recent first, their totals kept exact by the writes. */
+  listConversations(
+    filter: ConversationFilter,
+    page: { readonly limit: number; readonly after?: ConversationPosition },
+  ): Promise<ConversationPage>;
+  /** Buckets that hold messages in the window, oldest first; buckets with none are left out. */
+  timeseries(query: TimeseriesQuery): Promise<BucketCount[]>;
+  /** The message (with its details) and its statuses; null when the id has neither. */
   getMessage(messageId: string): Promise<MessageDetail | null>;
   listDeadLetters(page: { readonly limit: number; readonly offset: number }): Promise<DeadLetterPage>;
   stats(topSenders: number): Promise<Stats>;

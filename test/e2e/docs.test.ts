@@ -195,7 +195,48 @@ describe.skipIf(!tools)('docs/api.md "Try it"', () => {
       first_message_ts: '2025-03-01T09:00:00Z',
       last_message_ts: '2025-03-02T12:30:00Z',
     });
-    expect(out).toHaveLength(13);
+    // The inbox walk-through.
+    expect(ids(out[13])).toEqual(['order-3', 'order-2']);
+    expect(typeof (JSON.parse(out[13] ?? '') as Page<Listed>).next_cursor).toBe('string');
+    const conversations = JSON.parse(out[14] ?? '') as { data: { from: string; to: string; messages: number }[] };
+    expect(conversations).toMatchObject({ total: 2, limit: 50, next_cursor: null });
+    expect(conversations.data.map((c) => [c.from, c.to, c.messages])).toEqual([
+      ['+442071838750', '+14155550100', 1],
+      ['+14155550123', '+14155550100', 2],
+    ]);
+    expect(ids(out[15])).toEqual(['order-2', 'order-1']);
+    expect(JSON.parse(out[16] ?? '')).toEqual({
+      bucket: 'hour',
+      data: [
+        { start: '2025-03-01T08:00:00Z', count: 0 },
+        { start: '2025-03-01T09:00:00Z', count: 2 },
+        { start: '2025-03-01T10:00:00Z', count: 0 },
+      ],
+    });
+    expect(ids(out[17])).toEqual(['order-1', 'order-2']);
+    expect(ids(out[18])).toEqual(['order-3']);
+    expect((JSON.parse(out[19] ?? '') as Page<Listed>).data).toEqual([
+      {
+        message_id: 'order-3',
+        from: '+442071838750',
+        to: '+14155550100',
+        ts: '2025-03-02T12:30:00Z',
+        text: 'Where is order 3?',
+        source: 'spec',
+        raw: {
+          message_id: 'order-3',
+          from: '+442071838750',
+          to: '+14155550100',
+          ts: '2025-03-02T12:30:00Z',
+          text: 'Where is order 3?',
+        },
+      },
+    ]);
+    expect(issues(out[20])).toEqual([
+      ['query.order', 'enum'],
+      ['query.include', 'enum'],
+    ]);
+    expect(out).toHaveLength(21);
   });
 });
 
@@ -251,6 +292,18 @@ describe.skipIf(!tools)('docs/providers.md', () => {
         ts: '2025-06-08T20:59:43Z',
         text: 'Hi there',
         type: 'text',
+        source: 'whatsapp',
+        received_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+        contact_name: null,
+        reply_to: null,
+        phone_number_id: '106540352242922',
+        raw: {
+          from: '16505551234',
+          id: 'wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUZCMTM',
+          timestamp: '1749416383',
+          type: 'text',
+          text: { body: 'Hi there' },
+        },
         statuses: [],
       });
       const deadLetters = JSON.parse(output[5] ?? '') as { total: number; data: { item_id: string | null; kind: string }[] };
@@ -327,7 +380,9 @@ describe.skipIf(!tools)('docs/operations.md', () => {
       '/messages',
       '/messages/ops-1',
       '/dead-letters',
+      '/conversations',
       '/stats',
+      '/stats/timeseries?bucket=hour',
       '/metrics',
       '/openapi.json',
       '/docs',

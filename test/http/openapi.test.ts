@@ -29,6 +29,8 @@ const ROUTES: Record<string, number[]> = {
   'get /messages/{message_id}': [200, 400, 401, 404, 503],
   'get /dead-letters': [200, 401, 422, 503],
   'get /stats': [200, 401, 503],
+  'get /conversations': [200, 401, 422, 503],
+  'get /stats/timeseries': [200, 401, 422, 503],
   'get /health/live': [200],
   'get /health/ready': [200, 503],
   'get /metrics': [200],

@@ -200,7 +200,10 @@ type Placement =
   | 'unreadable-message'
   /** `[id, heavy]` in value.messages: a message dead letter without an item id. */
   | 'array-item'
-  /** A readable text message with the heavy value in a field the reader ignores: stored. */
+  /**
+   * A readable text message with the heavy value in a field the reader ignores: stored, with the
+   * item as its raw, unless the item nests too deep to be kept whole: then a message dead letter.
+   */
   | 'readable-extra'
   /** A readable failed status whose `errors` is the heavy value: stored, errors cut when too deep. */
   | 'status-errors'
@@ -340,6 +343,10 @@ function build(m: EnvelopeModel, run: number): { raw: string; expected: Expected
         insert(messages, position, [deadLetter('message', 1 + d), slot(h)]);
         break;
       case 'readable-extra': {
+        if (1 + d > KEPT_DEPTH) {
+          insert(messages, position, { ...textMessage(deadLetter('message', 1 + d), 'beside'), context: slot(h) });
+          break;
+        }
         const id = newId();
         insert(messages, position, { ...textMessage(id, 'beside'), context: slot(h) });
         expected.messages.set(id, 'beside');

@@ -433,6 +433,12 @@ describe('GET /messages/{message_id}', () => {
       ts: null,
       text: null,
       type: null,
+      source: null,
+      received_at: null,
+      contact_name: null,
+      reply_to: null,
+      phone_number_id: null,
+      raw: null,
       statuses: [
         { status: 'sent', ts: '2025-01-15T10:03:20Z', recipient_id: '919876543210', errors: null },
         { status: 'delivered', ts: '2025-01-15T10:03:22Z', recipient_id: '919876543210', errors: null },
@@ -510,6 +516,12 @@ describe('GET /messages/{message_id}', () => {
       ts: '2025-01-15T10:00:00Z',
       text: 'Hi',
       type: 'text',
+      source: 'whatsapp',
+      received_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+      contact_name: null,
+      reply_to: null,
+      phone_number_id: '106540352242922',
+      raw: textMessage('wamid.both', 'Hi'),
       statuses: [{ status: 'read', ts: '2025-01-15T10:00:10Z', recipient_id: '919876543210', errors: null }],
     });
   });
@@ -524,6 +536,12 @@ describe('GET /messages/{message_id}', () => {
       ts: '2025-01-15T10:00:00Z',
       text: 'Hello',
       type: null,
+      source: 'spec',
+      received_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+      contact_name: null,
+      reply_to: null,
+      phone_number_id: null,
+      raw: message({ message_id: 'spec-1' }),
       statuses: [],
     });
   });

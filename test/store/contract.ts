@@ -1,10 +1,14 @@
 // The MessageStore contract: what every database implementation must do, in domain terms
 // (the contract step 4, A.3, A.4, A.5, and provider deliveries). sqlite.test.ts runs it on SQLite and
-// postgres.test.ts on PostgreSQL, the very same suite. Each test opens its own fresh store.
+// postgres.test.ts on PostgreSQL, the very same suite. Each test opens its own fresh store. The
+// inbox-shaped reads (order, until, to, type, details, conversations, timeseries) have their own
+// suite in inbox-contract.ts, built on the helpers exported here.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { bodyOrigin } from '../../src/ingest/message.js';
 import { instantKey } from '../../src/ingest/timestamp.js';
 import type {
+  Conversation,
   DeadLetter,
   Delivery,
   DeliveryOutcome,
@@ -12,7 +16,9 @@ import type {
   DeliveryStatusName,
   IncomingMessage,
   InsertOutcome,
+  MessageDetails,
   MessageFilter,
+  MessageOrigin,
   MessageStore,
   Page,
   Position,
@@ -34,14 +40,22 @@ export interface OpenedStore {
   readonly refuse: (table: RefusingTable, id: string) => Promise<void>;
 }
 
-export type OpenStore = () => Promise<OpenedStore>;
+/** What a test may ask of the store it opens. */
+export interface StoreOptions {
+  /** The store's clock (its `now` option): what it records as a message's receivedAt. */
+  readonly now?: () => Date;
+}
 
-interface MessageFields {
+/** Opens a fresh store; it must take its clock from `options.now` when that is given. */
+export type OpenStore = (options?: StoreOptions) => Promise<OpenedStore>;
+
+export interface MessageFields {
   from?: string;
   to?: string;
   ts?: string;
   text?: string | null;
   type?: string;
+  origin?: MessageOrigin;
 }
 
 /** An IncomingMessage as ingest hands it to the store: tsKey is the instant the ts names. */
@@ -57,13 +71,48 @@ export function incoming(messageId: string, fields: MessageFields = {}): Incomin
     tsKey,
     text: fields.text === undefined ? 'Hello' : fields.text,
     ...(fields.type === undefined ? {} : { type: fields.type }),
+    ...(fields.origin === undefined ? {} : { origin: fields.origin }),
   };
 }
 
-/** What listMessages gives back for a stored message: everything it was given, type only if it had one. */
-function stored(m: IncomingMessage): StoredMessage {
+/** What listMessages gives back for a stored message: everything it was given, type only if it had one, no origin. */
+export function stored(m: IncomingMessage): StoredMessage {
   const message = { messageId: m.messageId, from: m.from, to: m.to, ts: m.ts, tsKey: m.tsKey, text: m.text };
   return m.type === undefined ? message : { ...message, type: m.type };
+}
+
+/** An ISO-8601 UTC instant with milliseconds and Z, as a store's clock gives receivedAt. */
+export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** Any receivedAt of the right form, for a test that does not know the store's clock. */
+export function anyInstant(): string {
+  return expect.stringMatching(ISO_INSTANT);
+}
+
+/**
+ * The details a stored message reads back with: what its origin said, or, for a message given
+ * without one (made by tools and tests), what a row from before origins were kept reads: no raw,
+ * and "whatsapp" as its source when it has a type, else "spec".
+ */
+export function expectedDetails(m: IncomingMessage, receivedAt: string = anyInstant()): MessageDetails {
+  const origin = m.origin;
+  if (origin === undefined) {
+    const source = m.type === undefined ? 'spec' : 'whatsapp';
+    return { source, receivedAt, raw: null, contactName: null, replyTo: null, phoneNumberId: null };
+  }
+  return {
+    source: origin.source,
+    receivedAt,
+    raw: origin.raw,
+    contactName: origin.contactName,
+    replyTo: origin.replyTo,
+    phoneNumberId: origin.phoneNumberId,
+  };
+}
+
+/** What getMessage (or listMessages asked for details) gives back for a stored message. */
+export function detailed(m: IncomingMessage, receivedAt: string = anyInstant()): StoredMessage {
+  return { ...stored(m), details: expectedDetails(m, receivedAt) };
 }
 
 interface StatusFields {
@@ -107,7 +156,7 @@ export function deliveryOf(parts: Partial<Delivery>): Delivery {
 }
 
 /** What a run of one-by-one commits would answer: the first occurrence of a key creates, later ones are duplicates. */
-function expectedOutcomes<T>(items: readonly T[], keyOf: (item: T) => string, seen: Set<string>): InsertOutcome[] {
+export function expectedOutcomes<T>(items: readonly T[], keyOf: (item: T) => string, seen: Set<string>): InsertOutcome[] {
   return items.map((item) => {
     const key = keyOf(item);
     if (seen.has(key)) return 'duplicate';
@@ -116,19 +165,22 @@ function expectedOutcomes<T>(items: readonly T[], keyOf: (item: T) => string, se
   });
 }
 
-function position(m: { tsKey: string; messageId: string }): Position {
+export function position(m: { tsKey: string; messageId: string }): Position {
   return { tsKey: m.tsKey, messageId: m.messageId };
 }
 
-function sinceKey(ts: string): string {
+/** The instant key of a timestamp, as since, until and positions take it. */
+export function keyOf(ts: string): string {
   const key = instantKey(ts);
   if (key === null) throw new Error(`test bug: ${ts} is not a valid timestamp`);
   return key;
 }
 
-const ALL: Page = { limit: 100, offset: 0 };
+const sinceKey = keyOf;
 
-async function ids(store: MessageStore, filter: MessageFilter = {}, page: Page = ALL): Promise<string[]> {
+export const ALL: Page = { limit: 100, offset: 0 };
+
+export async function ids(store: MessageStore, filter: MessageFilter = {}, page: Page = ALL): Promise<string[]> {
   return (await store.listMessages(filter, page)).data.map((m) => m.messageId);
 }
 
@@ -149,7 +201,7 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** Code point order (what SQLite's BINARY collation and PostgreSQL's "C" collation give on UTF-8 text). */
-function compareCodePoints(a: string, b: string): number {
+export function compareCodePoints(a: string, b: string): number {
   const ca = Array.from(a, (c) => c.codePointAt(0) ?? 0);
   const cb = Array.from(b, (c) => c.codePointAt(0) ?? 0);
   for (let i = 0; i < Math.min(ca.length, cb.length); i++) {
@@ -161,7 +213,7 @@ function compareCodePoints(a: string, b: string): number {
 }
 
 /** Compares the instants two timestamps name: whole seconds by Date.UTC, then the fraction as digits. */
-function compareInstants(a: string, b: string): number {
+export function compareInstants(a: string, b: string): number {
   const parts = (ts: string): [number, string] => {
     const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(ts);
     if (m === null) throw new Error(`reference: bad timestamp ${ts}`);
@@ -173,7 +225,7 @@ function compareInstants(a: string, b: string): number {
   return fa < fb ? -1 : fa > fb ? 1 : 0;
 }
 
-function referenceOrder(a: StoredMessage, b: StoredMessage): number {
+export function referenceOrder(a: { ts: string; messageId: string }, b: { ts: string; messageId: string }): number {
   return compareInstants(a.ts, b.ts) || compareCodePoints(a.messageId, b.messageId);
 }
 
@@ -231,7 +283,7 @@ function referenceStats(rows: readonly StoredMessage[], top: number) {
 
 // Random material: few senders and few whole seconds (so ties happen), fractions that spell the
 // same instant differently, and text in mixed case with the characters q must treat literally.
-const SENDERS = [
+export const SENDERS = [
   '+919876543210',
   '+14155550100',
   '+447700900123',
@@ -253,12 +305,12 @@ const SECONDS = [
   '2025-01-15T10:00:01',
   '2025-03-01T00:00:00',
 ];
-const FRACTIONS = ['', '', '.0', '.000', '.5', '.50', '.05', '.500001', '.123456789', '.9', '.999999', '.1'];
-const LETTERS = ['a', 'b', 'c', 'x', 'é', 'ä', 'ж', 'я', 'ω', 'ğ'];
-const OTHERS = [' ', ' ', '%', '_', '\\', '😀', '1', '.', "'", '"'];
-const ID_CHARS = ['m', 'M', '-', '_', '0', '1', '9', 'a', 'z', 'é', '😀', 'ｍ'];
+export const FRACTIONS = ['', '', '.0', '.000', '.5', '.50', '.05', '.500001', '.123456789', '.9', '.999999', '.1'];
+export const LETTERS = ['a', 'b', 'c', 'x', 'é', 'ä', 'ж', 'я', 'ω', 'ğ'];
+export const OTHERS = [' ', ' ', '%', '_', '\\', '😀', '1', '.', "'", '"'];
+export const ID_CHARS = ['m', 'M', '-', '_', '0', '1', '9', 'a', 'z', 'é', '😀', 'ｍ'];
 
-function pick<T>(random: () => number, items: readonly T[]): T {
+export function pick<T>(random: () => number, items: readonly T[]): T {
   const item = items[Math.floor(random() * items.length)];
   if (item === undefined) throw new Error('pick from an empty list');
   return item;
@@ -268,11 +320,11 @@ function randomTs(random: () => number): string {
   return `${pick(random, SECONDS)}${pick(random, FRACTIONS)}Z`;
 }
 
-function randomCase(random: () => number, s: string): string {
+export function randomCase(random: () => number, s: string): string {
   return Array.from(s, (c) => (random() < 0.5 ? c.toUpperCase() : c.toLowerCase())).join('');
 }
 
-function randomText(random: () => number): string | null {
+export function randomText(random: () => number): string | null {
   if (random() < 0.1) return null;
   const length = Math.floor(random() * 14);
   let text = '';
@@ -293,23 +345,28 @@ function randomMessage(random: () => number, n: number): IncomingMessage {
   });
 }
 
+/** A search term: mostly a piece of a stored text in random case, sometimes any short string. */
+export function randomQ(random: () => number, rows: readonly { readonly text: string | null }[]): string {
+  const texts = rows.map((m) => m.text).filter((t): t is string => t !== null && t !== '');
+  let q: string;
+  if (random() < 0.7 && texts.length > 0) {
+    // A substring of a stored text, in random case.
+    const chars = Array.from(pick(random, texts));
+    const start = Math.floor(random() * chars.length);
+    const end = start + 1 + Math.floor(random() * Math.min(4, chars.length - start));
+    q = randomCase(random, chars.slice(start, end).join(''));
+  } else {
+    q = pick(random, [...LETTERS, ...OTHERS]) + (random() < 0.5 ? pick(random, LETTERS) : '');
+  }
+  if (q.trim() === '' && random() < 0.5) q = '%';
+  return q;
+}
+
 function randomFilter(random: () => number, rows: readonly StoredMessage[]): ReferenceFilter {
   const filter: ReferenceFilter = {};
   if (random() < 0.4) filter.from = random() < 0.9 ? pick(random, SENDERS) : '+10000';
   if (random() < 0.4) filter.since = randomTs(random);
-  if (random() < 0.5) {
-    const texts = rows.map((m) => m.text).filter((t): t is string => t !== null && t !== '');
-    if (random() < 0.7 && texts.length > 0) {
-      // A substring of a stored text, in random case.
-      const chars = Array.from(pick(random, texts));
-      const start = Math.floor(random() * chars.length);
-      const end = start + 1 + Math.floor(random() * Math.min(4, chars.length - start));
-      filter.q = randomCase(random, chars.slice(start, end).join(''));
-    } else {
-      filter.q = pick(random, [...LETTERS, ...OTHERS]) + (random() < 0.5 ? pick(random, LETTERS) : '');
-    }
-    if (filter.q.trim() === '' && random() < 0.5) filter.q = '%';
-  }
+  if (random() < 0.5) filter.q = randomQ(random, rows);
   return filter;
 }
 
@@ -323,43 +380,177 @@ function toStoreFilter(filter: ReferenceFilter): MessageFilter {
 
 // ---------------------------------------------------------------------------------------------
 
+/** A conversation as listConversations gives it: `first` and `last` are its earliest and latest messages. */
+export function conversationOf(
+  first: IncomingMessage,
+  last: IncomingMessage,
+  messages: number,
+  contactName: string | null = null,
+): Conversation {
+  return {
+    from: last.from,
+    to: last.to,
+    contactName,
+    messages,
+    firstTs: first.ts,
+    lastTs: last.ts,
+    lastTsKey: last.tsKey,
+    lastMessage: { messageId: last.messageId, ts: last.ts, text: last.text, type: last.type ?? null },
+  };
+}
+
 /**
- * After an upgrade from the previous schema release, with the rows `old1` (+1, 10:00, "Old
- * Needle") and `old2` (+3, 11:00:00.5, no text) written by that release: they read back as they
- * were written, and the new features work beside them.
+ * The origin ingest gives a core-form (or Standard Webhooks) message whose signed body holds its
+ * own fields, and `extra` ones after them.
  */
-export async function expectUpgradedStoreWorks(store: MessageStore): Promise<void> {
+export function bodyOriginOf(
+  m: { messageId: string; from: string; to: string; ts: string; text: string | null },
+  source: 'spec' | 'standard' = 'spec',
+  extra: Record<string, unknown> = {},
+): MessageOrigin {
+  return bodyOrigin(source, { message_id: m.messageId, from: m.from, to: m.to, ts: m.ts, text: m.text, ...extra });
+}
+
+/** The business number id Meta's examples use, for WhatsApp origins. */
+export const PHONE_NUMBER_ID = '106540352242922';
+
+/** A WhatsApp origin for a message: its `messages[]` item built from the message's own fields. */
+export function whatsappOrigin(
+  m: { messageId: string; from: string; ts: string; text: string | null; type?: string },
+  extra: { contactName?: string | null; replyTo?: string | null; item?: Record<string, unknown> } = {},
+): MessageOrigin {
+  const replyTo = extra.replyTo ?? null;
+  const item = extra.item ?? {
+    from: m.from.slice(1),
+    id: m.messageId,
+    timestamp: String(Math.floor(Date.parse(m.ts) / 1000)),
+    ...(replyTo === null ? {} : { context: { from: '15550783881', id: replyTo } }),
+    type: m.type ?? 'text',
+    ...(m.text === null ? {} : { text: { body: m.text } }),
+  };
+  return {
+    source: 'whatsapp',
+    raw: JSON.stringify(item),
+    contactName: extra.contactName ?? null,
+    replyTo,
+    phoneNumberId: PHONE_NUMBER_ID,
+  };
+}
+
+/** What a test planted in a database of the previous schema release, as that release wrote it. */
+export interface OldRows {
+  /**
+   * Whether `old3` was written too: '+3' to '+4' at 2025-01-15T11:30:00Z, type 'image', no text
+   * (a schema that has the type column).
+   */
+  readonly typed?: boolean;
+  /** The created_at each old row was written with (by message_id), when the test knows it. */
+  readonly receivedAt?: Readonly<Record<string, string>>;
+}
+
+const UPGRADE_DAY = { sinceKey: '2025-01-15T00:00:00', untilKey: '2025-01-16T00:00:00' };
+
+/**
+ * After an upgrade from the previous schema release, with the rows `old1` (+1 to +2, 10:00, "Old
+ * Needle") and `old2` (+3 to +2, 11:00:00.5, no text), and with `typed` also `old3` (see OldRows),
+ * written by that release and nothing else: they read back as they were written, their details as
+ * rows from before (no raw, source as best known), the aggregates the upgrade made for them
+ * (recipient and type counts, conversations) agree with them, and the new features work beside
+ * them.
+ */
+export async function expectUpgradedStoreWorks(store: MessageStore, old: OldRows = {}): Promise<void> {
   const old1 = incoming('old1', { from: '+1', to: '+2', ts: '2025-01-15T10:00:00Z', text: 'Old Needle' });
   const old2 = incoming('old2', { from: '+3', to: '+2', ts: '2025-01-15T11:00:00.5Z', text: null });
-  // Rows from before read back as they were written: no type key.
-  expect((await store.listMessages({}, { limit: 10, offset: 0 })).data).toStrictEqual([old1, old2]);
-  expect(await store.getMessage('old1')).toStrictEqual({ messageId: 'old1', message: old1, statuses: [] });
+  const old3 = incoming('old3', { from: '+3', to: '+4', ts: '2025-01-15T11:30:00Z', text: null, type: 'image' });
+  const typed = old.typed === true;
+  const olds = typed ? [old1, old2, old3] : [old1, old2];
+  const asStored = (m: IncomingMessage) => detailed(m, old.receivedAt?.[m.messageId] ?? anyInstant());
+  const page = { limit: 10, offset: 0 };
+  const total = async (filter: MessageFilter) => (await store.listMessages(filter, page)).total;
+  const n = typed ? 1 : 0;
 
+  // Rows from before read back as they were written: no type key, no raw, source as best known.
+  expect((await store.listMessages({}, page)).data).toStrictEqual(olds.map(stored));
+  expect((await store.listMessages({}, { ...page, details: true })).data).toStrictEqual(olds.map(asStored));
+  expect(await store.getMessage('old1')).toStrictEqual({ messageId: 'old1', message: asStored(old1), statuses: [] });
+  if (typed) expect((await store.getMessage('old3'))?.message?.details?.source).toBe('whatsapp');
+
+  // The aggregates of the old rows, as the upgrade made them.
+  expect(await total({ to: '+2' })).toBe(2);
+  expect(await total({ to: '+4' })).toBe(n);
+  expect(await total({ type: 'image' })).toBe(n);
+  expect(await total({ from: '+1', to: '+2' })).toBe(1);
+  expect(await total({ from: '+3', to: '+2' })).toBe(1);
+  expect(await total({ sinceKey: '2025-01-15T10:30:00' })).toBe(1 + n);
+  expect(await total({ untilKey: '2025-01-15T11:00:00.5' })).toBe(1);
+  const oldConversations = [
+    ...(typed ? [conversationOf(old3, old3, 1)] : []),
+    conversationOf(old2, old2, 1),
+    conversationOf(old1, old1, 1),
+  ];
+  expect(await store.listConversations({}, { limit: 10 })).toEqual({ data: oldConversations, total: 2 + n, hasMore: false });
+  expect(await store.timeseries({ bucket: 'hour', ...UPGRADE_DAY })).toEqual([
+    { bucket: '2025-01-15T10', count: 1 },
+    { bucket: '2025-01-15T11', count: 1 + n },
+  ]);
+
+  // New writes beside them.
+  const fresh = incoming('new', { from: '+1', ts: '2025-01-15T12:00:00Z', type: 'text', text: 'new needle' });
+  const earlier = incoming('new2', { from: '+1', to: '+2', ts: '2025-01-15T09:00:00Z', type: 'text', text: 'earlier' });
+  const withOrigin = { ...earlier, origin: whatsappOrigin(earlier, { contactName: 'Asha', replyTo: 'old1' }) };
   const outcome = await store.storeDelivery(
     deliveryOf({
-      messages: [
-        incoming('old1', { type: 'text' }),
-        incoming('new', { from: '+1', ts: '2025-01-15T12:00:00Z', type: 'text', text: 'new needle' }),
-      ],
+      messages: [incoming('old1', { type: 'text' }), fresh, withOrigin],
       statuses: [statusOf('old2', 'read')],
       deadLetters: [deadLetterOf(null)],
     }),
   );
-  expect(outcome).toEqual({ messages: ['duplicate', 'created'], statuses: ['created'] });
+  expect(outcome).toEqual({ messages: ['duplicate', 'created', 'created'], statuses: ['created'] });
   expect((await store.getMessage('old2'))?.statuses.map((s) => s.status)).toEqual(['read']);
+  expect(await store.getMessage('old1')).toStrictEqual({ messageId: 'old1', message: asStored(old1), statuses: [] });
+  expect(await store.getMessage('new2')).toStrictEqual({ messageId: 'new2', message: detailed(withOrigin), statuses: [] });
   expect((await store.listDeadLetters({ limit: 10, offset: 0 })).total).toBe(1);
-  expect((await store.listMessages({ q: 'needle' }, { limit: 10, offset: 0 })).data.map((m) => m.messageId)).toEqual([
-    'old1',
+  expect((await store.listMessages({ q: 'needle' }, page)).data.map((m) => m.messageId)).toEqual(['old1', 'new']);
+  expect((await store.listMessages({}, { ...page, order: 'desc' })).data.map((m) => m.messageId)).toEqual([
     'new',
+    ...(typed ? ['old3'] : []),
+    'old2',
+    'old1',
+    'new2',
   ]);
+  expect(
+    (await store.listMessages({ untilKey: '2025-01-15T11:00:00.5' }, { ...page, order: 'desc' })).data.map((m) => m.messageId),
+  ).toEqual(['old1', 'new2']);
+  expect(await total({ to: '+2' })).toBe(3);
+  expect(await total({ type: 'text' })).toBe(2);
+  expect(await total({ type: 'image' })).toBe(n);
+  expect(await total({ from: '+1', to: '+2' })).toBe(2);
+  expect(await total({ sinceKey: '2025-01-15T09:30:00', untilKey: '2025-01-15T12:00:00' })).toBe(2 + n);
+  expect(await store.listConversations({}, { limit: 10 })).toEqual({
+    data: [conversationOf(fresh, fresh, 1), ...oldConversations.slice(0, -1), conversationOf(earlier, old1, 2, 'Asha')],
+    total: 3 + n,
+    hasMore: false,
+  });
+  expect(await store.listConversations({ from: '+1' }, { limit: 1 })).toEqual({
+    data: [conversationOf(fresh, fresh, 1)],
+    total: 2,
+    hasMore: true,
+  });
+  expect(await store.timeseries({ bucket: 'hour', ...UPGRADE_DAY })).toEqual([
+    { bucket: '2025-01-15T09', count: 1 },
+    { bucket: '2025-01-15T10', count: 1 },
+    { bucket: '2025-01-15T11', count: 1 + n },
+    { bucket: '2025-01-15T12', count: 1 },
+  ]);
+  expect(await store.timeseries({ bucket: 'day', ...UPGRADE_DAY })).toEqual([{ bucket: '2025-01-15', count: 4 + n }]);
   expect(await store.stats(10)).toEqual({
-    totalMessages: 3,
+    totalMessages: 4 + n,
     sendersCount: 2,
     messagesPerSender: [
-      { from: '+1', count: 2 },
-      { from: '+3', count: 1 },
+      { from: '+1', count: 3 },
+      { from: '+3', count: 1 + n },
     ],
-    firstMessageTs: '2025-01-15T10:00:00Z',
+    firstMessageTs: '2025-01-15T09:00:00Z',
     lastMessageTs: '2025-01-15T12:00:00Z',
   });
 }
@@ -904,8 +1095,8 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         const outcome = await store.storeDelivery(deliveryOf({ messages: [changedOld, fresh, freshAgain, incoming('other')] }));
         expect(outcome).toEqual({ messages: ['duplicate', 'created', 'duplicate', 'created'], statuses: [] });
         // The first write wins, type included.
-        expect((await store.getMessage('old'))?.message).toStrictEqual(stored(old));
-        expect((await store.getMessage('new'))?.message).toStrictEqual(stored(fresh));
+        expect((await store.getMessage('old'))?.message).toStrictEqual(detailed(old));
+        expect((await store.getMessage('new'))?.message).toStrictEqual(detailed(fresh));
         // And messages a delivery stored are duplicates for insertMany afterwards.
         expect(await store.insertMany([incoming('new'), incoming('newest')])).toEqual(['duplicate', 'created']);
         expect((await store.listMessages({}, ALL)).total).toBe(4);
@@ -1014,7 +1205,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         expect(await store.getMessage('other')).toBeNull();
         expect(await store.getMessage('before')).toEqual({
           messageId: 'before',
-          message: stored(incoming('before', { from: '+1' })),
+          message: detailed(incoming('before', { from: '+1' })),
           statuses: [],
         });
         expect(await store.listDeadLetters(ALL)).toEqual({ data: [], total: 0 });
@@ -1151,15 +1342,16 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         expect(await store.getMessage('\ud800')).toBeNull();
       });
 
-      it('gives a message without statuses exactly as it was stored, no type key for a core-form message', async () => {
-        const spec = incoming('spec', { text: 'héllo 😀' });
+      it('gives a message without statuses exactly as it was stored, with its details, no type key for a core-form message', async () => {
+        const core = incoming('spec', { text: 'héllo 😀' });
+        const spec = { ...core, origin: bodyOriginOf(core) };
         const typed = incoming('typed', { type: 'document', text: null });
         await store.insertMany([spec]);
         await store.storeDelivery(deliveryOf({ messages: [typed] }));
         const specDetail = await store.getMessage('spec');
-        expect(specDetail).toStrictEqual({ messageId: 'spec', message: stored(spec), statuses: [] });
+        expect(specDetail).toStrictEqual({ messageId: 'spec', message: detailed(spec), statuses: [] });
         expect(Object.keys(specDetail?.message ?? {})).not.toContain('type');
-        expect(await store.getMessage('typed')).toStrictEqual({ messageId: 'typed', message: stored(typed), statuses: [] });
+        expect(await store.getMessage('typed')).toStrictEqual({ messageId: 'typed', message: detailed(typed), statuses: [] });
         expect((await store.listMessages({}, ALL)).data).toStrictEqual([stored(spec), stored(typed)]);
       });
 
@@ -1183,7 +1375,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         await store.storeDelivery(deliveryOf({ statuses: [sent] }));
         expect(await store.getMessage('both')).toStrictEqual({
           messageId: 'both',
-          message: stored(message),
+          message: detailed(message),
           statuses: [storedStatus(sent)],
         });
       });

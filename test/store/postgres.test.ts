@@ -1,18 +1,26 @@
-// The PostgreSQL store: the MessageStore contract (one database for this file, emptied before
-// each test so every test migrates from scratch), then what only PostgreSQL has: migrations under
-// an advisory lock, several stores (replicas) writing one database, the trigram index, and
-// outages: a server that is gone, one that hangs, connections that break.
+// The PostgreSQL store: the MessageStore and inbox contracts (one database for this file, emptied
+// before each test so every test migrates from scratch), then what only PostgreSQL has: migrations
+// under an advisory lock and upgrades from earlier schemas, several stores (replicas) writing one
+// database with aggregates that stay equal to counting, the indexes each read needs, and outages:
+// a server that is gone, one that hangs, connections that break.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { instantKey } from '../../src/ingest/timestamp.js';
 import { POSTGRES_SCHEMA_VERSION, postgresMigrations } from '../../src/store/postgres/migrations.js';
-import { containsPattern } from '../../src/store/postgres/sql.js';
+import { containsPattern, listConversationsQuery, listMessagesQuery } from '../../src/store/postgres/sql.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/store.js';
 import {
+  type Conversation,
+  type ConversationFilter,
+  type ConversationPosition,
   type DeliveryStatus,
   type DeliveryStatusName,
   type IncomingMessage,
+  type LastMessage,
+  type MessageFilter,
+  type Position,
   QueryTimeout,
   StoreUnavailable,
 } from '../../src/store/store.js';
@@ -24,18 +32,26 @@ import {
   describeStoreContract,
   expectUpgradedStoreWorks,
   incoming,
+  type OpenedStore,
   type RefusingTable,
+  type StoreOptions,
+  seededRandom,
   statusOf,
 } from './contract.js';
+import { describeInboxContract } from './inbox-contract.js';
 
 const database = useTestDatabase('store');
 
-describeStoreContract('PostgreSQL', async () => {
+/** A store on the file's database, emptied and migrated from scratch, on the clock the test gives. */
+async function openFresh(options: StoreOptions = {}): Promise<OpenedStore> {
   const db = await database();
   await db.reset();
-  const store = await PostgresStore.open({ url: db.url, poolMax: 4 });
+  const store = await PostgresStore.open({ url: db.url, poolMax: 4, ...(options.now ? { now: options.now } : {}) });
   return { store, cleanup: () => store.close(), refuse };
-});
+}
+
+describeStoreContract('PostgreSQL', openFresh);
+describeInboxContract('PostgreSQL', openFresh);
 
 let planted = 0;
 
@@ -63,6 +79,60 @@ async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(query: strin
   } finally {
     await client.end();
   }
+}
+
+/** The SQL that brings an empty database to schema `version`, as the releases up to it did. */
+function schemaUpTo(version: number): string {
+  const migrations = postgresMigrations.filter((m) => m.version <= version);
+  if (migrations.length !== version) throw new Error(`test bug: migrations up to ${version} not found`);
+  return `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+    ${migrations.map((m) => `${m.sql};\n INSERT INTO schema_migrations (version, name) VALUES (${m.version}, '${m.name}');`).join('\n')}`;
+}
+
+/** A message as WhatsApp ingest hands it over, with a contact name. */
+function withOrigin(m: IncomingMessage, contactName: string | null): IncomingMessage {
+  const raw = JSON.stringify({ id: m.messageId, from: m.from.slice(1), type: m.type ?? 'text' });
+  return { ...m, origin: { source: 'whatsapp', raw, contactName, replyTo: null, phoneNumberId: '1234' } };
+}
+
+function conversation(from: string, to: string, messages: number, firstTs: string, last: LastMessage): Conversation {
+  const lastTsKey = instantKey(last.ts);
+  if (lastTsKey === null) throw new Error(`test bug: ${last.ts}`);
+  return { from, to, contactName: null, messages, firstTs, lastTs: last.ts, lastTsKey, lastMessage: last };
+}
+
+/**
+ * Every aggregate the writes keep equals what plain queries over the messages count (the
+ * contact names aside, which only the conversations keep).
+ */
+async function expectAggregatesMatchRows(): Promise<void> {
+  const [kept] = await sql<Record<string, unknown>>(`SELECT
+    (SELECT json_build_array(messages, senders, conversations) FROM totals) AS totals,
+    (SELECT json_agg(json_build_array(sender, count) ORDER BY sender) FROM sender_counts) AS senders,
+    (SELECT json_agg(json_build_array(recipient, count) ORDER BY recipient) FROM recipient_counts) AS recipients,
+    (SELECT json_agg(json_build_array(type, count) ORDER BY type) FROM type_counts) AS types,
+    (SELECT json_agg(json_build_array(hour, count) ORDER BY hour) FROM hour_counts) AS hours,
+    (SELECT json_agg(json_build_array(from_number, to_number, messages, first_ts_key, first_message_id, first_ts,
+                                      last_ts_key, last_message_id, last_ts, last_text, last_type)
+                     ORDER BY from_number, to_number) FROM conversations) AS conversations`);
+  const [counted] = await sql<Record<string, unknown>>(`SELECT
+    (SELECT json_build_array(count(*), count(DISTINCT from_number), count(DISTINCT (from_number, to_number))) FROM messages) AS totals,
+    (SELECT json_agg(json_build_array(k, n) ORDER BY k) FROM
+       (SELECT from_number COLLATE "C" AS k, count(*) AS n FROM messages GROUP BY 1) AS g) AS senders,
+    (SELECT json_agg(json_build_array(k, n) ORDER BY k) FROM
+       (SELECT to_number COLLATE "C" AS k, count(*) AS n FROM messages GROUP BY 1) AS g) AS recipients,
+    (SELECT json_agg(json_build_array(k, n) ORDER BY k) FROM
+       (SELECT type COLLATE "C" AS k, count(*) AS n FROM messages WHERE type IS NOT NULL GROUP BY 1) AS g) AS types,
+    (SELECT json_agg(json_build_array(k, n) ORDER BY k) FROM
+       (SELECT left(ts_key, 13) COLLATE "C" AS k, count(*) AS n FROM messages GROUP BY 1) AS g) AS hours,
+    (SELECT json_agg(json_build_array(g.f, g.t, g.n, fm.ts_key, fm.message_id, fm.ts, lm.ts_key, lm.message_id, lm.ts, lm.text, lm.type)
+                     ORDER BY g.f, g.t)
+       FROM (SELECT from_number COLLATE "C" AS f, to_number COLLATE "C" AS t, count(*) AS n FROM messages GROUP BY 1, 2) AS g
+       CROSS JOIN LATERAL (SELECT ts_key, message_id, ts FROM messages AS m WHERE m.from_number = g.f AND m.to_number = g.t
+                           ORDER BY ts_key, message_id LIMIT 1) AS fm
+       CROSS JOIN LATERAL (SELECT ts_key, message_id, ts, text, type FROM messages AS m WHERE m.from_number = g.f AND m.to_number = g.t
+                           ORDER BY ts_key DESC, message_id DESC LIMIT 1) AS lm) AS conversations`);
+  expect(kept).toEqual(counted);
 }
 
 /** The messages store the caller opened, closed after each test. */
@@ -107,13 +177,9 @@ describe('PostgreSQL migrations', () => {
   });
 
   it('bring a database at schema version 1 to the current version, keeping its rows', async () => {
-    expect(POSTGRES_SCHEMA_VERSION).toBe(2);
+    expect(POSTGRES_SCHEMA_VERSION).toBe(3);
     // The database as release 1 of the schema left it, with rows its store wrote.
-    const [first] = postgresMigrations;
-    if (first?.version !== 1) throw new Error('test bug: migration 1 not found');
-    await sql(`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
-      ${first.sql}
-      INSERT INTO schema_migrations (version, name) VALUES (1, 'messages and aggregates');
+    await sql(`${schemaUpTo(1)}
       INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, created_at) VALUES
         ('old1', '+1', '+2', '2025-01-15T10:00:00Z', '2025-01-15T10:00:00', 'Old Needle', 'old needle', now()),
         ('old2', '+3', '+2', '2025-01-15T11:00:00.5Z', '2025-01-15T11:00:00.5', NULL, NULL, now());
@@ -124,8 +190,122 @@ describe('PostgreSQL migrations', () => {
     const store = await open();
     await expect(store.checkHealth()).resolves.toBeUndefined();
     const versions = await sql<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.map((r) => r.version)).toEqual([1, 2]);
+    expect(versions.map((r) => r.version)).toEqual([1, 2, 3]);
     await expectUpgradedStoreWorks(store);
+  });
+
+  it('refuse, once migrated, the message inserts of the previous release, which would miss the new aggregates', async () => {
+    await open();
+    // The statement release 2 wrote messages with: its replicas answer 503 and the provider
+    // retries on one of this release. A delivery of statuses only still goes through.
+    await expect(
+      sql(
+        `INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, created_at)
+         VALUES ('late', '+1', '+2', '2025-01-15T10:00:00Z', '2025-01-15T10:00:00', 'x', 'x', 'text', now())`,
+      ),
+    ).rejects.toThrow(/created_at/);
+    expect(await sql('SELECT message_id FROM messages')).toEqual([]);
+    await sql(`INSERT INTO delivery_statuses (message_id, status, ts, ts_key, recipient_id, errors, created_at)
+               VALUES ('out', 'sent', '2025-01-15T10:00:00Z', '2025-01-15T10:00:00', NULL, NULL, now())`);
+  });
+
+  it('bring a database at schema version 2 to the current version, with the aggregates of its rows', async () => {
+    // Rows as release 2 wrote them: core-form and WhatsApp messages, with ties and fractions, and
+    // the aggregates it kept.
+    await sql(`${schemaUpTo(2)}
+      INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, created_at) VALUES
+        ('a1', '+1', '+9', '2025-01-15T10:00:00Z', '2025-01-15T10:00:00', 'first', 'first', NULL, '2025-01-15T10:00:01.5Z'),
+        ('a2', '+1', '+9', '2025-01-15T10:59:59.999Z', '2025-01-15T10:59:59.999', 'image', 'image', 'image', '2025-01-15T11:00:00Z'),
+        ('a0', '+1', '+9', '2025-01-15T10:59:59.999Z', '2025-01-15T10:59:59.999', 'tie', 'tie', 'text', '2025-01-15T11:00:00Z'),
+        ('b1', '+2', '+9', '2025-01-15T12:30:00.5Z', '2025-01-15T12:30:00.5', NULL, NULL, 'location', '2025-01-15T12:30:01Z'),
+        ('c1', '+1', '+8', '2025-01-16T00:00:00Z', '2025-01-16T00:00:00', 'next day', 'next day', 'text', '2025-01-16T00:00:01Z');
+      UPDATE totals SET messages = 5, senders = 2;
+      INSERT INTO sender_counts (sender, count) VALUES ('+1', 4), ('+2', 1);
+      INSERT INTO hour_counts (hour, count) VALUES ('2025-01-15T10', 3), ('2025-01-15T12', 1), ('2025-01-16T00', 1);`);
+
+    const store = await open();
+    await expect(store.checkHealth()).resolves.toBeUndefined();
+    const total = async (filter: MessageFilter) => (await store.listMessages(filter, { limit: 1, offset: 0 })).total;
+    expect(await total({ to: '+9' })).toBe(4);
+    expect(await total({ to: '+8' })).toBe(1);
+    expect(await total({ type: 'text' })).toBe(2);
+    expect(await total({ type: 'image' })).toBe(1);
+    expect(await total({ from: '+1', to: '+9' })).toBe(3);
+    expect(await total({ untilKey: '2025-01-15T12:30:00.5' })).toBe(3);
+
+    const conversations = await store.listConversations({}, { limit: 10 });
+    expect(conversations).toEqual({
+      total: 3,
+      hasMore: false,
+      data: [
+        conversation('+1', '+8', 1, '2025-01-16T00:00:00Z', {
+          messageId: 'c1',
+          ts: '2025-01-16T00:00:00Z',
+          text: 'next day',
+          type: 'text',
+        }),
+        conversation('+2', '+9', 1, '2025-01-15T12:30:00.5Z', {
+          messageId: 'b1',
+          ts: '2025-01-15T12:30:00.5Z',
+          text: null,
+          type: 'location',
+        }),
+        // Of the two latest at one instant, the greater message_id.
+        conversation('+1', '+9', 3, '2025-01-15T10:00:00Z', {
+          messageId: 'a2',
+          ts: '2025-01-15T10:59:59.999Z',
+          text: 'image',
+          type: 'image',
+        }),
+      ],
+    });
+    expect(
+      await store.timeseries({ bucket: 'hour', sinceKey: '2025-01-15T10:00:00.001', untilKey: '2025-01-16T00:00:00' }),
+    ).toEqual([
+      { bucket: '2025-01-15T10', count: 2 },
+      { bucket: '2025-01-15T12', count: 1 },
+    ]);
+    expect(await store.timeseries({ bucket: 'day', sinceKey: '2025-01-01T00:00:00', untilKey: '2025-02-01T00:00:00' })).toEqual([
+      { bucket: '2025-01-15', count: 4 },
+      { bucket: '2025-01-16', count: 1 },
+    ]);
+    // Details as best known: no raw, the source from whether the row has a type, received_at kept.
+    expect((await store.getMessage('a1'))?.message?.details).toEqual({
+      source: 'spec',
+      receivedAt: '2025-01-15T10:00:01.500Z',
+      raw: null,
+      contactName: null,
+      replyTo: null,
+      phoneNumberId: null,
+    });
+    expect((await store.getMessage('b1'))?.message?.details?.source).toBe('whatsapp');
+
+    // New writes add to the aggregates the migration made: a later message with a contact name
+    // becomes the conversation's last, an earlier one its first, and a new pair counts once.
+    await store.storeDelivery(
+      deliveryOf({
+        messages: [
+          withOrigin(incoming('a3', { from: '+1', to: '+9', ts: '2025-01-17T08:00:00Z', type: 'text', text: 'later' }), 'Asha'),
+          incoming('a-1', { from: '+1', to: '+9', ts: '2025-01-14T08:00:00Z', type: 'text' }),
+          incoming('d1', { from: '+3', to: '+9', ts: '2025-01-15T10:30:00Z' }),
+        ],
+      }),
+    );
+    const after = await store.listConversations({ to: '+9' }, { limit: 10 });
+    expect(after.total).toBe(3);
+    expect(after.data[0]).toEqual({
+      ...conversation('+1', '+9', 5, '2025-01-14T08:00:00Z', {
+        messageId: 'a3',
+        ts: '2025-01-17T08:00:00Z',
+        text: 'later',
+        type: 'text',
+      }),
+      contactName: 'Asha',
+    });
+    expect((await store.listConversations({}, { limit: 1 })).total).toBe(4);
+    expect(await total({ type: 'text' })).toBe(4);
+    expect(await total({ to: '+9' })).toBe(7);
+    await expectAggregatesMatchRows();
   });
 
   it('refuse a database whose schema is newer than the code, and readiness names the version', async () => {
@@ -148,6 +328,47 @@ describe('PostgreSQL migrations', () => {
         [containsPattern('hello')],
       );
       expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toContain('messages_text_trigrams');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('make the indexes of inbox reads, and the planner serves each first page with one', async () => {
+    const store = await open();
+    await store.insertMany(
+      Array.from({ length: 200 }, (_, i) =>
+        incoming(`i${i}`, {
+          from: `+${i % 20}`,
+          to: `+${i % 3}`,
+          ts: `2025-01-${10 + (i % 9)}T10:00:00Z`,
+          type: i % 2 ? 'text' : 'image',
+        }),
+      ),
+    );
+    await sql('ANALYZE');
+    const client = new pg.Client({ connectionString: (await database()).url });
+    await client.connect();
+    const plan = async ({ text, values }: { text: string; values: unknown[] }): Promise<string> => {
+      const rows = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values);
+      return rows.rows.map((r) => r['QUERY PLAN']).join('\n');
+    };
+    try {
+      // Not what a tiny table makes cheapest, but what a large one needs: an index for each.
+      await client.query('SET enable_seqscan = off');
+      await client.query('SET enable_sort = off');
+      const first = { limit: 50, offset: 0, order: 'desc' } as const;
+      const after = { ...first, after: { tsKey: '2025-01-15T10:00:00', messageId: 'i5' } };
+      expect(await plan(listMessagesQuery({ to: '+1' }, first))).toContain('messages_by_recipient');
+      expect(await plan(listMessagesQuery({ to: '+1' }, after))).toContain('messages_by_recipient');
+      expect(await plan(listMessagesQuery({ type: 'text' }, first))).toContain('messages_by_type');
+      expect(await plan(listMessagesQuery({ type: 'text' }, { ...after, order: 'asc' }))).toContain('messages_by_type');
+      expect(await plan(listMessagesQuery({ untilKey: '2025-01-15T10:00:00' }, first))).toContain('messages_by_instant');
+      const position = { lastTsKey: '2025-01-15T10:00:00', from: '+5', to: '+2' };
+      expect(await plan(listConversationsQuery({}, { limit: 50 }))).toContain('conversations_by_recency');
+      expect(await plan(listConversationsQuery({}, { limit: 50, after: position }))).toContain('conversations_by_recency');
+      expect(await plan(listConversationsQuery({ to: '+1' }, { limit: 50, after: position }))).toContain(
+        'conversations_by_recipient',
+      );
     } finally {
       await client.end();
     }
@@ -219,6 +440,7 @@ describe('PostgreSQL with several stores on one database (replicas)', () => {
     expect(stats.messagesPerSender).toEqual(senders.map((from) => ({ from, count: ids.length / senders.length })));
     for (const from of senders) expect((await first.listMessages({ from }, { limit: 1, offset: 0 })).total).toBe(30);
     expect((await first.listMessages({ sinceKey: '2025-01-15T15:00:00' }, { limit: 1, offset: 0 })).total).toBe(60);
+    await expectAggregatesMatchRows();
   });
 });
 
@@ -258,6 +480,240 @@ describe('PostgreSQL deliveries through several stores on one database (replicas
     expect(await first.stats(10)).toMatchObject({ totalMessages: ids.length, sendersCount: 5 });
     expect((await first.getMessage('w7'))?.statuses.map((s) => s.status)).toEqual(names);
     expect((await first.listDeadLetters({ limit: 100, offset: 0 })).total).toBe(calls.length);
+    // Every delivery upserted the same five conversations, each in its own order of rows.
+    expect((await first.listConversations({}, { limit: 10 })).total).toBe(5);
+    await expectAggregatesMatchRows();
+  });
+});
+
+describe('PostgreSQL inbox reads against plain queries, after writes raced through several stores', () => {
+  const open = useStores();
+
+  // Few senders, recipients and whole seconds (so ties happen), instants on both sides of hour
+  // and day boundaries, fractions that spell one instant differently.
+  const NUMBERS = ['+1', '+14155550100', '+919876543210', '+2'];
+  const TYPES = [undefined, undefined, 'text', 'image', 'location'];
+  const SECONDS = [
+    '2024-12-31T23:00:00',
+    '2025-01-15T09:59:59',
+    '2025-01-15T10:00:00',
+    '2025-01-15T10:59:59',
+    '2025-01-15T11:00:00',
+    '2025-01-15T23:59:59',
+    '2025-01-16T00:00:00',
+    '2025-01-16T00:30:00',
+  ];
+  const FRACTIONS = ['', '', '.5', '.500', '.05', '.999'];
+  const NAMES = [null, null, 'Asha', 'Ravi', 'Zoë'];
+
+  function pick<T>(random: () => number, items: readonly T[]): T {
+    const item = items[Math.floor(random() * items.length)];
+    if (item === undefined) throw new Error('pick from an empty list');
+    return item;
+  }
+
+  function randomKey(random: () => number): string {
+    const key = instantKey(`${pick(random, SECONDS)}${pick(random, FRACTIONS)}Z`);
+    if (key === null) throw new Error('test bug');
+    return random() < 0.3 ? key.slice(0, 13) + key.slice(13).replace(/[1-9]/g, '0') : key;
+  }
+
+  function randomMessage(random: () => number, n: number): IncomingMessage {
+    const type = TYPES[Math.floor(random() * TYPES.length)];
+    const m = incoming(`m${Math.floor(random() * 40)}-${n}`, {
+      from: pick(random, NUMBERS),
+      to: pick(random, NUMBERS),
+      ts: `${pick(random, SECONDS)}${pick(random, FRACTIONS)}Z`,
+      text: random() < 0.2 ? null : `t${n}`,
+      ...(type === undefined ? {} : { type }),
+    });
+    const roll = random();
+    if (roll < 0.2) return m;
+    if (type !== undefined) {
+      const raw = JSON.stringify({ id: m.messageId, type, [type]: { n }, context: { id: 'earlier' } });
+      const origin = {
+        source: 'whatsapp' as const,
+        raw,
+        contactName: pick(random, NAMES),
+        replyTo: 'earlier',
+        phoneNumberId: '555',
+      };
+      return { ...m, origin };
+    }
+    // The core form's body as the service writes it (kept as null and rebuilt), or with more in it.
+    const body = { message_id: m.messageId, from: m.from, to: m.to, ts: m.ts, text: m.text };
+    const raw = JSON.stringify(roll < 0.6 ? body : { ...body, extra: [n] });
+    return {
+      ...m,
+      origin: { source: roll < 0.8 ? 'spec' : 'standard', raw, contactName: null, replyTo: null, phoneNumberId: null },
+    };
+  }
+
+  it('gives every listing, total, conversation and time series that plain queries over the messages give', async () => {
+    const random = seededRandom(12);
+    const stores = await Promise.all([open(), open(), open()]);
+    const messages = Array.from({ length: 400 }, (_, n) => randomMessage(random, n));
+    // Every message twice, in batches of random sizes spread over the stores, all at once.
+    const sends = [...messages, ...messages].sort(() => random() - 0.5);
+    const batches: IncomingMessage[][] = [];
+    for (let i = 0; i < sends.length; ) {
+      const size = 1 + Math.floor(random() * 30);
+      batches.push(sends.slice(i, i + size));
+      i += size;
+    }
+    const outcomes = await Promise.all(batches.map((batch, b) => stores[b % stores.length]?.insertMany(batch) ?? []));
+    expect(outcomes.flat().filter((o) => o === 'created')).toHaveLength(messages.length);
+    await expectAggregatesMatchRows();
+    const [store] = stores;
+    if (store === undefined) throw new Error('test bug');
+    const byId = new Map(messages.map((m) => [m.messageId, m]));
+    const reference = new pg.Client({ connectionString: (await database()).url });
+    await reference.connect();
+    onTestFinished(() => reference.end());
+
+    for (let round = 0; round < 80; round++) {
+      const filter: MessageFilter = {
+        ...(random() < 0.3 ? { from: pick(random, NUMBERS) } : {}),
+        ...(random() < 0.3 ? { to: pick(random, NUMBERS) } : {}),
+        ...(random() < 0.3 ? { type: pick(random, ['text', 'image', 'none']) } : {}),
+        ...(random() < 0.4 ? { sinceKey: randomKey(random) } : {}),
+        ...(random() < 0.4 ? { untilKey: randomKey(random) } : {}),
+      };
+      const order = random() < 0.5 ? 'desc' : 'asc';
+      // Plain comparisons: an absent filter is a null parameter.
+      const expected = (
+        await reference.query<{ message_id: string }>(
+          `SELECT message_id FROM messages
+           WHERE ($1::text IS NULL OR from_number = $1) AND ($2::text IS NULL OR to_number = $2) AND ($3::text IS NULL OR type = $3)
+             AND ($4::text IS NULL OR ts_key >= $4) AND ($5::text IS NULL OR ts_key < $5)
+           ORDER BY ts_key ${order}, message_id ${order}`,
+          [filter.from, filter.to, filter.type, filter.sinceKey, filter.untilKey].map((v) => v ?? null),
+        )
+      ).rows.map((r) => r.message_id);
+      const context = JSON.stringify({ round, filter, order });
+
+      // Walked by keyset pages, then one page by offset.
+      const limit = 1 + Math.floor(random() * 40);
+      const walked: string[] = [];
+      let after: Position | undefined;
+      for (;;) {
+        const page = await store.listMessages(filter, { limit, offset: 0, order, ...(after ? { after } : {}) });
+        expect(page.total, context).toBe(expected.length);
+        walked.push(...page.data.map((m) => m.messageId));
+        expect(page.hasMore, context).toBe(walked.length < expected.length);
+        const last = page.data[page.data.length - 1];
+        if (!page.hasMore || last === undefined) break;
+        after = { tsKey: last.tsKey, messageId: last.messageId };
+      }
+      expect(walked, context).toEqual(expected);
+      const offset = Math.floor(random() * (expected.length + 2));
+      const details = random() < 0.5;
+      const page = await store.listMessages(filter, { limit, offset, order, details });
+      expect(
+        page.data.map((m) => m.messageId),
+        context,
+      ).toEqual(expected.slice(offset, offset + limit));
+      for (const m of page.data) {
+        const sent = byId.get(m.messageId);
+        if (sent === undefined) throw new Error('test bug');
+        const { origin, ...fields } = sent;
+        expect(m, context).toMatchObject(fields);
+        if (!details) {
+          expect(m.details).toBeUndefined();
+          continue;
+        }
+        expect(m.details, context).toEqual({
+          source: origin?.source ?? (sent.type === undefined ? 'spec' : 'whatsapp'),
+          receivedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+          raw: origin?.raw ?? null,
+          contactName: origin?.contactName ?? null,
+          replyTo: origin?.replyTo ?? null,
+          phoneNumberId: origin?.phoneNumberId ?? null,
+        });
+        expect((await store.getMessage(m.messageId))?.message, context).toEqual(m);
+      }
+    }
+
+    // Conversations: each (from, to) pair from the messages themselves, most recent first.
+    const conversations = (
+      await reference.query<{ row: Conversation }>(`
+      SELECT json_build_object('from', f, 'to', t, 'messages', n, 'contactName', contact.name,
+          'firstTs', first.ts, 'lastTs', last.ts, 'lastTsKey', last.ts_key,
+          'lastMessage', json_build_object('messageId', last.message_id, 'ts', last.ts, 'text', last.text, 'type', last.type)) AS row
+      FROM (SELECT from_number COLLATE "C" AS f, to_number COLLATE "C" AS t, count(*) AS n FROM messages GROUP BY 1, 2) AS g
+      CROSS JOIN LATERAL (SELECT ts FROM messages WHERE from_number = f AND to_number = t ORDER BY ts_key, message_id LIMIT 1) AS first
+      CROSS JOIN LATERAL (SELECT ts_key, message_id, ts, text, type FROM messages WHERE from_number = f AND to_number = t
+                          ORDER BY ts_key DESC, message_id DESC LIMIT 1) AS last
+      LEFT JOIN LATERAL (SELECT contact_name AS name FROM messages WHERE from_number = f AND to_number = t AND contact_name IS NOT NULL
+                         ORDER BY ts_key DESC, message_id DESC LIMIT 1) AS contact ON true
+      ORDER BY last.ts_key DESC, f, t`)
+    ).rows.map((r) => r.row);
+    const filters: ConversationFilter[] = [
+      {},
+      ...NUMBERS.flatMap((n) => [{ from: n }, { to: n }, { from: n, to: pick(random, NUMBERS) }]),
+    ];
+    for (const filter of filters) {
+      const expected = conversations.filter(
+        (c) => (filter.from === undefined || c.from === filter.from) && (filter.to === undefined || c.to === filter.to),
+      );
+      const limit = 1 + Math.floor(random() * 5);
+      const walked: Conversation[] = [];
+      let after: ConversationPosition | undefined;
+      for (;;) {
+        const page = await store.listConversations(filter, { limit, ...(after ? { after } : {}) });
+        expect(page.total, JSON.stringify(filter)).toBe(expected.length);
+        walked.push(...page.data);
+        expect(page.hasMore).toBe(walked.length < expected.length);
+        const last = page.data[page.data.length - 1];
+        if (!page.hasMore || last === undefined) break;
+        after = { lastTsKey: last.lastTsKey, from: last.from, to: last.to };
+      }
+      expect(walked, JSON.stringify(filter)).toEqual(expected);
+    }
+
+    // Time series: messages per hour or day of their instant, for random windows.
+    for (let round = 0; round < 60; round++) {
+      const bucket = random() < 0.5 ? 'hour' : 'day';
+      const sinceKey = random() < 0.2 ? '2024-01-01T00:00:00' : randomKey(random);
+      const untilKey = random() < 0.2 ? '2026-01-01T00:00:00' : randomKey(random);
+      const expected = await reference.query<{ bucket: string; count: number }>(
+        `SELECT bucket, count(*)::integer AS count
+         FROM (SELECT left(ts_key, $3) COLLATE "C" AS bucket FROM messages WHERE ts_key >= $1 AND ts_key < $2) AS b
+         GROUP BY bucket ORDER BY bucket`,
+        [sinceKey, untilKey, bucket === 'hour' ? 13 : 10],
+      );
+      expect(await store.timeseries({ bucket, sinceKey, untilKey }), JSON.stringify({ bucket, sinceKey, untilKey })).toEqual(
+        expected.rows,
+      );
+    }
+  });
+
+  it('matches nothing, rather than failing, for a filter or position that holds U+0000', async () => {
+    const store = await open();
+    await store.insertMany([
+      incoming('m', { to: '+1', type: 'text' }),
+      incoming('m\u0001', { to: '+1', type: 'text' }),
+      incoming('n', { to: '+1', type: 'text' }),
+    ]);
+    const all = { limit: 10, offset: 0 };
+    for (const filter of [{ to: '+1\0' }, { type: 'text\0' }, { from: '\0' }, { q: 'a\0' }]) {
+      expect(await store.listMessages(filter, all)).toEqual({ data: [], total: 0, hasMore: false });
+    }
+    expect(await store.listConversations({ to: '+1\0' }, { limit: 10 })).toEqual({ data: [], total: 0, hasMore: false });
+    // Past 'm\0x' ascending: 'm\u0001' and 'n'; descending: 'm' only.
+    const after = { tsKey: '2025-01-15T10:00:00', messageId: 'm\0x' };
+    const ids = async (order: 'asc' | 'desc') =>
+      (await store.listMessages({ to: '+1' }, { ...all, order, after })).data.map((m) => m.messageId);
+    expect(await ids('asc')).toEqual(['m\u0001', 'n']);
+    expect(await ids('desc')).toEqual(['m']);
+    const [only] = (await store.listConversations({}, { limit: 10 })).data;
+    if (only === undefined) throw new Error('test bug');
+    const past = async (position: ConversationPosition) =>
+      (await store.listConversations({}, { limit: 10, after: position })).data;
+    expect(await past({ lastTsKey: only.lastTsKey, from: `${only.from.slice(0, 2)}\0`, to: '' })).toEqual([only]);
+    expect(await past({ lastTsKey: only.lastTsKey, from: only.from, to: `${only.to}\0` })).toEqual([]);
+    // Newest first: a key below 'K\0' is past it, K itself included.
+    expect(await past({ lastTsKey: `${only.lastTsKey}\0`, from: '~', to: '' })).toEqual([only]);
   });
 });
 

@@ -1,15 +1,16 @@
-// Runs the MessageStore contract on the SQLite store (inline, with a writer thread, and with reader
-// threads too), each test on a fresh file in its own temp dir, then what only SQLite has: the text
-// index built behind the writes, the writer's merged transactions, and migrations of a file made
-// by an earlier release.
+// Runs the MessageStore contract and its inbox contract on the SQLite store (inline, with a writer
+// thread, and with reader threads too), each test on a fresh file in its own temp dir, then what
+// only SQLite has: the text index built behind the writes, the writer's merged transactions, and
+// migrations of a file made by an earlier release (its rows kept, their new aggregates made).
 
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
 import { openConnection } from '../../src/store/sqlite/connection.js';
 import { SQLITE_SCHEMA_VERSION, sqliteMigrations } from '../../src/store/sqlite/migrations.js';
-import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/store.js';
 import { messagesPart, SqliteWriter } from '../../src/store/sqlite/writer.js';
+import { foldCase, type IncomingMessage, type MessageFilter } from '../../src/store/store.js';
 import { tempDir } from '../helpers/tmp.js';
 import { compiledReaderUrl, compiledWriterUrl } from '../helpers/writer.js';
 import {
@@ -17,10 +18,16 @@ import {
   deliveryOf,
   describeStoreContract,
   expectUpgradedStoreWorks,
+  ID_CHARS,
   incoming,
   type OpenedStore,
+  type OpenStore,
+  pick,
+  randomText,
+  seededRandom,
   statusOf,
 } from './contract.js';
+import { describeInboxContract, referenceConversationList, referenceMessages, referenceTimeseries } from './inbox-contract.js';
 
 /**
  * Plants a trigger, from a connection of its own, that fails every insert into `table` of a row
@@ -41,53 +48,38 @@ function refuser(file: string): OpenedStore['refuse'] {
   };
 }
 
-describeStoreContract('SQLite', async () => {
-  const tmp = tempDir('webhook-inbox-store-');
-  const file = path.join(tmp.dir, 'nested', 'messages.db');
-  const store = new SqliteStore({ path: file });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      tmp.cleanup();
-    },
-    refuse: refuser(file),
+/** A fresh store on a file of its own, opened as `options` say, with the test's clock when it gives one. */
+function opener(options: Omit<SqliteStoreOptions, 'path' | 'now'>, nested = false): OpenStore {
+  return async (test = {}) => {
+    const tmp = tempDir('webhook-inbox-store-');
+    const file = nested ? path.join(tmp.dir, 'nested', 'messages.db') : path.join(tmp.dir, 'messages.db');
+    const store = await SqliteStore.open({ path: file, ...options, ...(test.now ? { now: test.now } : {}) });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        tmp.cleanup();
+      },
+      refuse: refuser(file),
+    };
   };
-});
+}
 
-describeStoreContract('SQLite with a writer thread', async () => {
-  const tmp = tempDir('webhook-inbox-store-');
-  const file = path.join(tmp.dir, 'messages.db');
-  const store = await SqliteStore.open({ path: file, writerThread: compiledWriterUrl });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      tmp.cleanup();
-    },
-    refuse: refuser(file),
-  };
-});
+const variants: [string, OpenStore][] = [
+  // Inline, in a folder that does not exist yet.
+  ['SQLite', opener({}, true)],
+  ['SQLite with a writer thread', opener({ writerThread: compiledWriterUrl })],
+  // As the server runs it: commits on the writer thread, every read on one of the reader threads.
+  [
+    'SQLite with writer and reader threads',
+    opener({ writerThread: compiledWriterUrl, readWorkers: 2, readerThread: compiledReaderUrl }),
+  ],
+];
 
-// As the server runs it: commits on the writer thread, every read on one of the reader threads.
-describeStoreContract('SQLite with writer and reader threads', async () => {
-  const tmp = tempDir('webhook-inbox-store-');
-  const file = path.join(tmp.dir, 'messages.db');
-  const store = await SqliteStore.open({
-    path: file,
-    writerThread: compiledWriterUrl,
-    readWorkers: 2,
-    readerThread: compiledReaderUrl,
-  });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      tmp.cleanup();
-    },
-    refuse: refuser(file),
-  };
-});
+for (const [name, open] of variants) {
+  describeStoreContract(name, open);
+  describeInboxContract(name, open);
+}
 
 describe('SQLite text index built behind the writes', () => {
   const texts = ['Needle in a haystack', 'no match here', 'NEEDLES everywhere', null, 'a neeDle', 'needl', 'ne'];
@@ -273,12 +265,22 @@ describe('SQLite writer: requests merged into one transaction', () => {
 });
 
 describe('SQLite migrations', () => {
-  /** A file as release 2 of the schema left it: migrations 1 and 2 applied, rows written by that release's writer. */
-  function fileAtVersion2(file: string): void {
+  /** One message as an earlier release's writer stored it (with its type only from release 3 on). */
+  interface OldRow {
+    readonly m: IncomingMessage;
+    readonly createdAt: string;
+  }
+
+  /**
+   * A file as release `version` of the schema left it: migrations up to that one applied, and the
+   * rows written by that release's writer, with the aggregates it kept (totals, sender and hour
+   * counts) and nothing newer.
+   */
+  function fileAtVersion(file: string, version: 2 | 3, rows: readonly OldRow[]): void {
     const db = new Database(file);
     try {
       db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-      for (const migration of sqliteMigrations.filter((m) => m.version <= 2)) {
+      for (const migration of sqliteMigrations.filter((m) => m.version <= version)) {
         db.exec(migration.sql);
         db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
           migration.version,
@@ -286,39 +288,182 @@ describe('SQLite migrations', () => {
           '2025-01-01T00:00:00.000Z',
         );
       }
-      db.exec(`
-        INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, created_at) VALUES
-          ('old1', '+1', '+2', '2025-01-15T10:00:00Z', '2025-01-15T10:00:00', 'Old Needle', 'old needle', '2025-01-15T10:00:01.000Z'),
-          ('old2', '+3', '+2', '2025-01-15T11:00:00.5Z', '2025-01-15T11:00:00.5', NULL, NULL, '2025-01-15T11:00:01.000Z');
-        UPDATE totals SET messages = 2, senders = 2;
-        INSERT INTO sender_counts (sender, count) VALUES ('+1', 1), ('+3', 1);
-        INSERT INTO hour_counts (hour, count) VALUES ('2025-01-15T10', 1), ('2025-01-15T11', 1);
-      `);
+      const typeColumn = version >= 3 ? ', type' : '';
+      const insert = db.prepare(
+        `INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, created_at${typeColumn})
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?${version >= 3 ? ', ?' : ''})`,
+      );
+      const senders = new Map<string, number>();
+      const hours = new Map<string, number>();
+      for (const { m, createdAt } of rows) {
+        if (version < 3 && m.type !== undefined) throw new Error('test bug: release 2 kept no types');
+        const values = [m.messageId, m.from, m.to, m.ts, m.tsKey, m.text, m.text === null ? null : foldCase(m.text), createdAt];
+        insert.run(...values, ...(version >= 3 ? [m.type ?? null] : []));
+        senders.set(m.from, (senders.get(m.from) ?? 0) + 1);
+        hours.set(m.tsKey.slice(0, 13), (hours.get(m.tsKey.slice(0, 13)) ?? 0) + 1);
+      }
+      db.prepare('UPDATE totals SET messages = ?, senders = ?').run(rows.length, senders.size);
+      for (const [sender, count] of senders)
+        db.prepare('INSERT INTO sender_counts (sender, count) VALUES (?, ?)').run(sender, count);
+      for (const [hour, count] of hours) db.prepare('INSERT INTO hour_counts (hour, count) VALUES (?, ?)').run(hour, count);
+    } finally {
+      db.close();
+    }
+  }
+
+  /** The rows expectUpgradedStoreWorks expects (old3 only where the schema kept types). */
+  function upgradeRows(typed: boolean): OldRow[] {
+    return [
+      {
+        m: incoming('old1', { from: '+1', to: '+2', ts: '2025-01-15T10:00:00Z', text: 'Old Needle' }),
+        createdAt: '2025-01-15T10:00:01.000Z',
+      },
+      {
+        m: incoming('old2', { from: '+3', to: '+2', ts: '2025-01-15T11:00:00.5Z', text: null }),
+        createdAt: '2025-01-15T11:00:01.000Z',
+      },
+      ...(typed
+        ? [
+            {
+              m: incoming('old3', { from: '+3', to: '+4', ts: '2025-01-15T11:30:00Z', text: null, type: 'image' }),
+              createdAt: '2025-01-15T11:30:02.500Z',
+            },
+          ]
+        : []),
+    ];
+  }
+
+  function appliedVersions(file: string): unknown[] {
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
     } finally {
       db.close();
     }
   }
 
   it.each([
-    ['inline', undefined],
-    ['with a writer thread', compiledWriterUrl],
-  ])('bring a file at schema version 2 to the current version, keeping its rows (%s)', async (_, writerThread) => {
-    expect(SQLITE_SCHEMA_VERSION).toBe(3);
+    [3, 'inline', undefined],
+    [3, 'with a writer thread', compiledWriterUrl],
+    [2, 'inline', undefined],
+    [2, 'with a writer thread', compiledWriterUrl],
+  ] as const)(
+    'bring a file at schema version %i to the current version, keeping its rows and making their aggregates (%s)',
+    async (version, _, writerThread) => {
+      expect(SQLITE_SCHEMA_VERSION).toBe(4);
+      const tmp = tempDir('webhook-inbox-migrate-');
+      try {
+        const file = path.join(tmp.dir, 'messages.db');
+        const rows = upgradeRows(version >= 3);
+        fileAtVersion(file, version, rows);
+        const store = await SqliteStore.open({ path: file, ...(writerThread ? { writerThread } : {}) });
+        try {
+          await expect(store.checkHealth()).resolves.toBeUndefined();
+          await expectUpgradedStoreWorks(store, {
+            typed: version >= 3,
+            receivedAt: Object.fromEntries(rows.map((r) => [r.m.messageId, r.createdAt])),
+          });
+        } finally {
+          await store.close();
+        }
+        expect(appliedVersions(file)).toEqual([1, 2, 3, 4]);
+      } finally {
+        tmp.cleanup();
+      }
+    },
+  );
+
+  it('bring an empty file at schema version 3 to the current version, with no conversations', async () => {
     const tmp = tempDir('webhook-inbox-migrate-');
-    const file = path.join(tmp.dir, 'messages.db');
-    fileAtVersion2(file);
-    const store = await SqliteStore.open({ path: file, ...(writerThread ? { writerThread } : {}) });
     try {
-      await expect(store.checkHealth()).resolves.toBeUndefined();
-      await expectUpgradedStoreWorks(store);
+      const file = path.join(tmp.dir, 'messages.db');
+      fileAtVersion(file, 3, []);
+      const store = await SqliteStore.open({ path: file });
+      try {
+        expect(await store.listConversations({}, { limit: 10 })).toEqual({ data: [], total: 0, hasMore: false });
+        expect(await store.listMessages({ to: '+2' }, { limit: 10, offset: 0 })).toEqual({ data: [], total: 0, hasMore: false });
+        await store.insertMany([incoming('first', { from: '+1', to: '+2' })]);
+        expect((await store.listConversations({}, { limit: 10 })).total).toBe(1);
+      } finally {
+        await store.close();
+      }
     } finally {
-      await store.close();
+      tmp.cleanup();
     }
-    const db = new Database(file, { readonly: true });
+  });
+
+  it('make aggregates of many old rows (ties, fractional seconds) that agree with a count of them', async () => {
+    // Few parties and instants, so that conversations hold several messages and their first and
+    // last messages tie on the instant, spelled in several ways.
+    const random = seededRandom(31);
+    const parties = ['+1', '+10', '+2', '+919876543210'];
+    const times = [
+      '2025-01-15T10:00:00Z',
+      '2025-01-15T10:00:00.000Z',
+      '2025-01-15T10:00:00.5Z',
+      '2025-01-15T10:00:00.50Z',
+      '2025-01-15T11:59:59.999Z',
+      '2025-01-16T00:00:00Z',
+    ];
+    const olds: OldRow[] = Array.from({ length: 150 }, (_, n) => {
+      const type = random() < 0.3 ? undefined : pick(random, ['text', 'image']);
+      const m = incoming(`${pick(random, ID_CHARS)}${pick(random, ID_CHARS)}${n % 4 === 0 ? '' : n}`, {
+        from: pick(random, parties),
+        to: pick(random, parties),
+        ts: pick(random, times),
+        text: randomText(random),
+        ...(type === undefined ? {} : { type }),
+      });
+      return { m, createdAt: new Date(Date.UTC(2025, 0, 15, 12) + n).toISOString() };
+    });
+    const unique = [...new Map(olds.map((r) => [r.m.messageId, r])).values()];
+    const tmp = tempDir('webhook-inbox-migrate-');
     try {
-      expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual([1, 2, 3]);
+      const file = path.join(tmp.dir, 'messages.db');
+      fileAtVersion(file, 3, unique);
+      const store = await SqliteStore.open({ path: file, writerThread: compiledWriterUrl });
+      try {
+        const rows = unique.map((r) => ({ m: r.m, receivedAt: r.createdAt }));
+        expect(await store.listConversations({}, { limit: 100 })).toEqual({
+          data: referenceConversationList(rows, {}),
+          total: referenceConversationList(rows, {}).length,
+          hasMore: false,
+        });
+        const total = async (filter: MessageFilter) => (await store.listMessages(filter, { limit: 1, offset: 0 })).total;
+        for (const party of parties) {
+          expect(await total({ from: party }), `from ${party}`).toBe(unique.filter((r) => r.m.from === party).length);
+          expect(await total({ to: party }), `to ${party}`).toBe(unique.filter((r) => r.m.to === party).length);
+          for (const other of parties) {
+            expect(await total({ from: party, to: other })).toBe(
+              unique.filter((r) => r.m.from === party && r.m.to === other).length,
+            );
+          }
+        }
+        for (const type of ['text', 'image', 'absent']) {
+          expect(await total({ type }), `type ${type}`).toBe(unique.filter((r) => r.m.type === type).length);
+        }
+        for (const bucket of ['hour', 'day'] as const) {
+          expect(await store.timeseries({ bucket, sinceKey: '2025-01-15T10:00:00.5', untilKey: '2025-01-17T00:00:00' })).toEqual(
+            referenceTimeseries(rows, bucket, '2025-01-15T10:00:00.5Z', '2025-01-17T00:00:00Z'),
+          );
+        }
+        expect((await store.listMessages({}, { limit: 100, offset: 0, order: 'desc', details: true })).data).toEqual(
+          referenceMessages(rows, {}, { limit: 100, offset: 0, order: 'desc' }).data.map((m) => ({
+            ...m,
+            details: {
+              source: m.type === undefined ? 'spec' : 'whatsapp',
+              receivedAt: unique.find((r) => r.m.messageId === m.messageId)?.createdAt,
+              raw: null,
+              contactName: null,
+              replyTo: null,
+              phoneNumberId: null,
+            },
+          })),
+        );
+      } finally {
+        await store.close();
+      }
     } finally {
-      db.close();
       tmp.cleanup();
     }
   });

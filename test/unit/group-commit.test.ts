@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { IncomingMessage } from '../../src/ingest/message.js';
 import { type GroupCommitOptions, GroupCommitter } from '../../src/store/group-commit.js';
 import type {
+  BucketCount,
+  ConversationPage,
   DeadLetterPage,
   DeliveryOutcome,
   InsertOutcome,
@@ -56,6 +58,12 @@ class FakeStore implements MessageStore {
     return Promise.reject(new Error('not used by GroupCommitter'));
   }
   getMessage(): Promise<MessageDetail | null> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  listConversations(): Promise<ConversationPage> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  timeseries(): Promise<BucketCount[]> {
     return Promise.reject(new Error('not used by GroupCommitter'));
   }
   listDeadLetters(): Promise<DeadLetterPage> {

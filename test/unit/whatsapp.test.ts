@@ -142,6 +142,13 @@ describe('fixtures written from Meta’s documented payloads', () => {
           tsKey: '2025-01-15T10:00:00',
           text: 'Hello! Is my order on its way? 📦',
           type: 'text',
+          origin: {
+            source: 'whatsapp',
+            raw: expect.stringContaining('"Hello! Is my order on its way? 📦"'),
+            contactName: 'Asha Rao',
+            replyTo: null,
+            phoneNumberId: '106540352242922',
+          },
         },
       ],
       statuses: [],
@@ -424,7 +431,7 @@ describe('changes', () => {
 });
 
 describe('a message', () => {
-  it('is mapped field by field', () => {
+  it('is mapped field by field, keeping the item as its raw', () => {
     expect(readMessageItem(message())).toEqual({
       messageId: 'wamid.unit-1',
       from: '+919876543210',
@@ -433,6 +440,13 @@ describe('a message', () => {
       tsKey: '2025-01-15T10:00:00',
       text: 'Hello',
       type: 'text',
+      origin: {
+        source: 'whatsapp',
+        raw: JSON.stringify(message()),
+        contactName: null,
+        replyTo: null,
+        phoneNumberId: expect.any(String),
+      },
     });
   });
 
@@ -826,8 +840,15 @@ describe('items nested too deep to keep whole', () => {
     });
   });
 
-  it('a readable message keeps being read whatever nests deep in fields the reader ignores', () => {
-    expect(messageOf(readMessageItem(message({ context: nested('object', 100_000) }))).messageId).toBe('wamid.unit-1');
+  it('a message nesting 64 levels in fields the reader ignores is kept whole, raw included', () => {
+    const item = message({ context: nested('object', 63) });
+    expect(messageOf(readMessageItem(item)).origin?.raw).toBe(JSON.stringify(item));
+  });
+
+  it('a message nesting deeper, even where the reader does not look, is a dead letter: its item cannot be kept whole', () => {
+    const letter = deadLetterOf(readMessageItem(message({ context: nested('object', 100_000) })));
+    expect(letter.reason).toBe(`message: the item cannot be kept whole, nested deeper than 64 levels${CUT_REASON}`);
+    expect(letter.itemId).toBe('wamid.unit-1');
   });
 
   it('a status whose errors nest 5,000 deep is kept, with its errors cut at 64 levels', () => {

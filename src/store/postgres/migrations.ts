@@ -85,6 +85,95 @@ export const postgresMigrations: readonly Migration[] = [
       CREATE UNIQUE INDEX dead_letters_once ON dead_letters (source, kind, item_hash);
     `,
   },
+  {
+    version: 3,
+    name: 'what providers sent, and the aggregates of inbox reads',
+    // The new columns are nullable without a default and totals.conversations has a constant
+    // default: adding them changes only the catalog. Writes wait while the two new indexes of
+    // messages are built and the aggregates filled (some six seconds at a million rows in a
+    // test). Replicas still running the previous release must not write afterwards: they know
+    // nothing of the new aggregates, and what they inserted would be missing from them for good.
+    // So created_at is renamed to received_at (what it always meant): their INSERT names
+    // created_at and fails, they answer 503, and the provider's retry reaches a replica of this
+    // release. Their /health/ready fails too, on the schema version.
+    sql: `
+      -- What a message keeps besides the core fields; rows from before read them as null. A null
+      -- source reads as "whatsapp" when the row has a type and "spec" otherwise (the best that is
+      -- known of it); a null raw with a source set is the core form's body, rebuilt from the row
+      -- (see delivery-rows.ts), so the commonest message does not store its fields twice.
+      ALTER TABLE messages RENAME COLUMN created_at TO received_at;
+      ALTER TABLE messages
+        ADD COLUMN source          text,
+        ADD COLUMN raw             text,          -- JSON text as the provider sent it
+        ADD COLUMN contact_name    text,
+        ADD COLUMN reply_to        text,
+        ADD COLUMN phone_number_id text;          -- WhatsApp metadata.phone_number_id
+
+      -- First pages of ?to= and ?type= in either order, whatever the value. to_number and type
+      -- were created with the database's collation; these indexes compare them in "C" (bytes,
+      -- like every other key here, and cheaper to maintain than a locale's rules), so the queries
+      -- say COLLATE "C" too, or the planner could not use them. Core-form messages have no type,
+      -- so the partial index holds only provider messages.
+      CREATE INDEX messages_by_recipient ON messages (to_number COLLATE "C", ts_key, message_id);
+      CREATE INDEX messages_by_type ON messages (type COLLATE "C", ts_key, message_id) WHERE type IS NOT NULL;
+
+      -- Exact totals of ?to= and ?type= without counting, kept like sender_counts.
+      CREATE TABLE recipient_counts (
+        recipient text COLLATE "C" PRIMARY KEY,
+        count     bigint NOT NULL
+      );
+      CREATE TABLE type_counts (
+        type  text COLLATE "C" PRIMARY KEY,
+        count bigint NOT NULL
+      );
+
+      -- One row per (from, to) pair, updated in the transaction that inserts its messages. The
+      -- first, last and contact messages are kept with their (ts_key, message_id) place, so a
+      -- later write compares against them.
+      CREATE TABLE conversations (
+        from_number        text COLLATE "C" NOT NULL,
+        to_number          text COLLATE "C" NOT NULL,
+        messages           bigint NOT NULL,
+        first_ts_key       text COLLATE "C" NOT NULL,
+        first_message_id   text COLLATE "C" NOT NULL,
+        first_ts           text NOT NULL,
+        last_ts_key        text COLLATE "C" NOT NULL,
+        last_message_id    text COLLATE "C" NOT NULL,
+        last_ts            text NOT NULL,
+        last_text          text,
+        last_type          text,
+        contact_name       text,
+        contact_ts_key     text COLLATE "C",
+        contact_message_id text COLLATE "C",
+        PRIMARY KEY (from_number, to_number)
+      );
+      -- The listing's order, and the same inside one recipient (the business number that most
+      -- conversations share); one sender's few conversations are found by the primary key.
+      CREATE INDEX conversations_by_recency ON conversations (last_ts_key DESC, from_number, to_number);
+      CREATE INDEX conversations_by_recipient ON conversations (to_number, last_ts_key DESC, from_number);
+      ALTER TABLE totals ADD COLUMN conversations bigint NOT NULL DEFAULT 0;
+
+      -- The aggregates of the rows already stored (none of them has a contact name yet).
+      INSERT INTO recipient_counts (recipient, count) SELECT to_number, count(*) FROM messages GROUP BY to_number;
+      INSERT INTO type_counts (type, count) SELECT type, count(*) FROM messages WHERE type IS NOT NULL GROUP BY type;
+      -- One sort of the messages, by pair then place: every row of a pair sees the whole pair
+      -- (the frame), its first and its last message; the pair's first row is kept.
+      INSERT INTO conversations (from_number, to_number, messages, first_ts_key, first_message_id, first_ts,
+                                 last_ts_key, last_message_id, last_ts, last_text, last_type)
+        SELECT p.from_number, p.to_number, p.n, p.first[1], p.first[2], p.first[3],
+               p.last[1], p.last[2], p.last[3], p.last[4], p.last[5]
+        FROM (SELECT from_number, to_number COLLATE "C" AS to_number,
+                     count(*) OVER pair AS n,
+                     first_value(ARRAY[ts_key, message_id, ts]) OVER pair AS first,
+                     last_value(ARRAY[ts_key, message_id, ts, text, type]) OVER pair AS last,
+                     row_number() OVER pair AS r
+              FROM messages
+              WINDOW pair AS (PARTITION BY from_number, to_number COLLATE "C" ORDER BY ts_key, message_id
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) AS p
+        WHERE p.r = 1;
+      UPDATE totals SET conversations = (SELECT count(*) FROM conversations) WHERE id = 1;
+    `,
+  },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

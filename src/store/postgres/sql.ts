@@ -1,10 +1,19 @@
-// The SQL the PostgreSQL store runs: the writes of a batch or delivery, the reads, and the
-// listing statement built for each filter (its total from the aggregate countPlan picks).
+// The SQL the PostgreSQL store runs: the writes of a batch or delivery with their aggregates, the
+// reads, and the statements built for each listing (a total from the aggregate countPlan picks)
+// and time series.
 
-import { countPlan } from '../count-plan.js';
+import { countPlan, type HourWindow, hourKey, hourWindow } from '../count-plan.js';
 import { STATUS_ORDER_SQL } from '../delivery-rows.js';
-import { foldCase, type MessageFilter, type Page } from '../store.js';
-import { MESSAGE_COLUMNS } from './rows.js';
+import {
+  type Bucket,
+  type ConversationFilter,
+  type ConversationPosition,
+  foldCase,
+  type MessageFilter,
+  type Page,
+  type TimeseriesQuery,
+} from '../store.js';
+import { CONVERSATION_COLUMNS, DETAIL_COLUMNS, isoText, MESSAGE_COLUMNS } from './rows.js';
 
 /**
  * A LIKE pattern matching `q` anywhere, with `%`, `_` and `\` in q taken literally (backslash is
@@ -21,13 +30,17 @@ export function containsPattern(q: string): string {
  * occurrence of a message_id repeated inside the batch is the one inserted.
  */
 export const INSERT_BATCH = `
-  INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, created_at)
-  SELECT b.message_id, b.from_number, b.to_number, b.ts, b.ts_key, b.text, b.text_folded, b.type, $9::timestamptz
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-    WITH ORDINALITY AS b (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, position)
+  INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, received_at,
+                        source, raw, contact_name, reply_to, phone_number_id)
+  SELECT b.message_id, b.from_number, b.to_number, b.ts, b.ts_key, b.text, b.text_folded, b.type, $14::timestamptz,
+         b.source, b.raw, b.contact_name, b.reply_to, b.phone_number_id
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+              $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+    WITH ORDINALITY AS b (message_id, from_number, to_number, ts, ts_key, text, text_folded, type,
+                          source, raw, contact_name, reply_to, phone_number_id, position)
   ORDER BY b.message_id COLLATE "C", b.position
   ON CONFLICT (message_id) DO NOTHING
-  RETURNING message_id, from_number, ts_key`;
+  RETURNING message_id`;
 
 // A delivery's statuses, in key order for the same reason, and a pair repeated inside the
 // delivery is inserted from its first occurrence.
@@ -52,18 +65,57 @@ export const INSERT_DEAD_LETTERS = `
   ORDER BY d.position
   ON CONFLICT (source, kind, item_hash) DO NOTHING`;
 
-// The aggregates of the rows just inserted, each in key order for the same reason as above; the
-// totals row, which every batch updates, comes last so it is held for the shortest time.
-export const ADD_SENDERS = `
-  INSERT INTO sender_counts AS c (sender, count)
-  SELECT s.sender, s.count FROM unnest($1::text[], $2::bigint[]) AS s (sender, count) ORDER BY s.sender COLLATE "C"
-  ON CONFLICT (sender) DO UPDATE SET count = c.count + excluded.count
+// The aggregates of the rows just inserted, each table in key order for the same reason as above,
+// and the tables in one order too: senders, recipients, types, hours, conversations, then the
+// totals row, which every batch updates, last so it is held for the shortest time. (The previous
+// release's order, senders, hours, totals, is a part of it: replicas of both may run together.)
+
+/** Adds counts to a table keyed by one text column: `$1` the keys, `$2` the counts. */
+function addCounts(table: string, key: string): string {
+  return `
+  INSERT INTO ${table} AS c (${key}, count)
+  SELECT k.key, k.count FROM unnest($1::text[], $2::bigint[]) AS k (key, count) ORDER BY k.key COLLATE "C"
+  ON CONFLICT (${key}) DO UPDATE SET count = c.count + excluded.count`;
+}
+
+export const ADD_SENDERS = `${addCounts('sender_counts', 'sender')}
   RETURNING sender, count`;
-export const ADD_HOURS = `
-  INSERT INTO hour_counts AS c (hour, count)
-  SELECT h.hour, h.count FROM unnest($1::text[], $2::bigint[]) AS h (hour, count) ORDER BY h.hour COLLATE "C"
-  ON CONFLICT (hour) DO UPDATE SET count = c.count + excluded.count`;
-export const ADD_TOTALS = 'UPDATE totals SET messages = messages + $1, senders = senders + $2 WHERE id = 1';
+export const ADD_RECIPIENTS = addCounts('recipient_counts', 'recipient');
+export const ADD_TYPES = addCounts('type_counts', 'type');
+export const ADD_HOURS = addCounts('hour_counts', 'hour');
+
+/** `col = CASE WHEN <condition> THEN excluded.col ELSE c.col END` for each column, in an upsert's SET. */
+function takeWhen(condition: string, columns: readonly string[]): string {
+  return columns.map((col) => `${col} = CASE WHEN ${condition} THEN excluded.${col} ELSE c.${col} END`).join(',\n      ');
+}
+
+/**
+ * Adds each conversation's delta (see aggregates.ts), one array per column in the order of the
+ * column list (conversationArrays in store.ts builds them): the count, and the first, last and contact messages where the delta's come earlier,
+ * later, later. Every SET expression reads the row as it was. Answers each pair's new count:
+ * equal to the delta's when the conversation is new.
+ */
+export const ADD_CONVERSATIONS = `
+  INSERT INTO conversations AS c (from_number, to_number, messages, first_ts_key, first_message_id, first_ts,
+                                  last_ts_key, last_message_id, last_ts, last_text, last_type,
+                                  contact_name, contact_ts_key, contact_message_id)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+    AS d (from_number, to_number, messages, first_ts_key, first_message_id, first_ts, last_ts_key, last_message_id,
+          last_ts, last_text, last_type, contact_name, contact_ts_key, contact_message_id)
+  ORDER BY d.from_number COLLATE "C", d.to_number COLLATE "C"
+  ON CONFLICT (from_number, to_number) DO UPDATE SET
+      messages = c.messages + excluded.messages,
+      ${takeWhen('(excluded.first_ts_key, excluded.first_message_id) < (c.first_ts_key, c.first_message_id)', ['first_ts_key', 'first_message_id', 'first_ts'])},
+      ${takeWhen('(excluded.last_ts_key, excluded.last_message_id) > (c.last_ts_key, c.last_message_id)', ['last_ts_key', 'last_message_id', 'last_ts', 'last_text', 'last_type'])},
+      ${takeWhen(
+        'excluded.contact_name IS NOT NULL AND (c.contact_ts_key IS NULL OR (excluded.contact_ts_key, excluded.contact_message_id) > (c.contact_ts_key, c.contact_message_id))',
+        ['contact_name', 'contact_ts_key', 'contact_message_id'],
+      )}
+  RETURNING from_number, to_number, messages`;
+
+export const ADD_TOTALS =
+  'UPDATE totals SET messages = messages + $1, senders = senders + $2, conversations = conversations + $3 WHERE id = 1';
 
 export const STATS = `
   SELECT t.messages, t.senders,
@@ -76,34 +128,88 @@ export const STATS = `
 // One statement each, so that every part of the answer comes from one snapshot.
 export const MESSAGE_DETAIL = `
   SELECT
-    (SELECT json_build_array(${MESSAGE_COLUMNS.join(', ')}) FROM messages WHERE message_id = $1) AS message,
+    (SELECT json_build_array(${[...MESSAGE_COLUMNS, ...DETAIL_COLUMNS].join(', ')}) FROM messages WHERE message_id = $1) AS message,
     (SELECT coalesce(json_agg(json_build_array(status, ts, recipient_id, errors) ORDER BY ${STATUS_ORDER_SQL}), '[]')
        FROM delivery_statuses WHERE message_id = $1) AS statuses`;
-// received_at as JavaScript's toISOString writes it: it was stored from one, so no precision is lost.
 export const DEAD_LETTERS = `
   SELECT (SELECT count(*) FROM dead_letters) AS total,
     (SELECT coalesce(json_agg(json_build_array(d.id, d.received_at, d.source, d.kind, d.reason, d.item, d.item_id) ORDER BY d.id), '[]')
-       FROM (SELECT id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS received_at,
-                    source, kind, reason, item, item_id
+       FROM (SELECT id, ${isoText('received_at')} AS received_at, source, kind, reason, item, item_id
              FROM dead_letters ORDER BY id LIMIT $1 OFFSET $2) AS d) AS rows`;
 
 export const HEALTH =
   'SELECT (SELECT max(version) FROM schema_migrations) AS version, EXISTS (SELECT 1 FROM messages) AS reachable';
 
+type Values = (string | number)[];
+
+/** Appends a value to a statement's parameters and answers its placeholder. */
+function parameters(): { values: Values; param: (value: string | number) => string } {
+  const values: Values = [];
+  return {
+    values,
+    param: (value) => {
+      values.push(value);
+      return `$${values.length}`;
+    },
+  };
+}
+
+/** The text before its first U+0000. */
+function cutAtNul(value: string): string {
+  return value.split('\0', 1)[0] ?? '';
+}
+
+/**
+ * `(columns) > (values)` (or `<`): the rows past a position in that direction. PostgreSQL text
+ * cannot carry U+0000, so a position holding one (a crafted cursor) is cut at the first: no
+ * stored value holds one, so the values above 'm\0…' are exactly those above 'm', and the values
+ * below it are 'm' and those below 'm'. The columns after the cut one no longer matter, since no
+ * row equals the cut value.
+ */
+function beyond(
+  columns: readonly string[],
+  position: readonly string[],
+  direction: '>' | '<',
+  param: (v: string) => string,
+): string {
+  const cut = position.findIndex((value) => value.includes('\0'));
+  if (cut === -1) return `(${columns.join(', ')}) ${direction} (${position.map(param).join(', ')})`;
+  const kept = [...position.slice(0, cut), cutAtNul(position[cut] ?? '')];
+  const op = direction === '>' ? '>' : '<=';
+  return `(${columns.slice(0, cut + 1).join(', ')}) ${op} (${kept.map(param).join(', ')})`;
+}
+
+/** SQL adding up the messages of an hour window (see hourWindow): whole hours from hour_counts, edges counted. */
+function windowCount(window: HourWindow, param: (value: string) => string): string {
+  if (window.empty) return 'SELECT 0';
+  const parts: string[] = [];
+  if (window.hours !== null) {
+    const bounds: string[] = [];
+    if (window.hours.afterHour !== undefined) bounds.push(`hour > ${param(window.hours.afterHour)}`);
+    if (window.hours.beforeHour !== undefined) bounds.push(`hour < ${param(window.hours.beforeHour)}`);
+    parts.push(`(SELECT coalesce(sum(count), 0) FROM hour_counts ${bounds.length > 0 ? `WHERE ${bounds.join(' AND ')}` : ''})`);
+  }
+  for (const range of window.ranges) {
+    parts.push(`(SELECT count(*) FROM messages WHERE ts_key >= ${param(range.fromKey)} AND ts_key < ${param(range.toKey)})`);
+  }
+  return `SELECT ${parts.length > 0 ? parts.join(' + ') : '0'}`;
+}
+
 /**
  * One statement for a page of the listing and its total, so that both come from one snapshot. It
  * answers one row: `total`, and `rows`, a JSON array of the page's messages (one more than the
- * limit, to tell whether more follow) in the order stored() reads.
+ * limit, to tell whether more follow) in the order storedMessage() reads, each with its details
+ * columns when the page asks for them.
  */
-export function listMessagesQuery(filter: MessageFilter, page: Page): { text: string; values: (string | number)[] } {
-  const values: (string | number)[] = [];
-  const param = (value: string | number): string => {
-    values.push(value);
-    return `$${values.length}`;
-  };
+export function listMessagesQuery(filter: MessageFilter, page: Page): { text: string; values: Values } {
+  const { values, param } = parameters();
   const where: string[] = [];
   if (filter.from !== undefined) where.push(`from_number = ${param(filter.from)}`);
+  // to_number and type have the database's collation; COLLATE "C" is what their indexes use.
+  if (filter.to !== undefined) where.push(`to_number COLLATE "C" = ${param(filter.to)}`);
+  if (filter.type !== undefined) where.push(`type COLLATE "C" = ${param(filter.type)}`);
   if (filter.sinceKey !== undefined) where.push(`ts_key >= ${param(filter.sinceKey)}`);
+  if (filter.untilKey !== undefined) where.push(`ts_key < ${param(filter.untilKey)}`);
   // Folded on both sides by the same function, so case-insensitivity is exactly SQLite's.
   if (filter.q !== undefined) where.push(`text_folded LIKE ${param(containsPattern(foldCase(filter.q)))}`);
 
@@ -116,25 +222,108 @@ export function listMessagesQuery(filter: MessageFilter, page: Page): { text: st
     case 'sender':
       count = `SELECT coalesce((SELECT count FROM sender_counts WHERE sender = ${param(plan.from)}), 0)`;
       break;
-    case 'since':
-      count = `SELECT (SELECT coalesce(sum(count), 0) FROM hour_counts WHERE hour > ${param(plan.hour)})
-        + (SELECT count(*) FROM messages WHERE ts_key >= ${param(plan.sinceKey)} AND ts_key < ${param(plan.hourEnd)})`;
+    case 'recipient':
+      count = `SELECT coalesce((SELECT count FROM recipient_counts WHERE recipient = ${param(plan.to)}), 0)`;
+      break;
+    case 'type':
+      count = `SELECT coalesce((SELECT count FROM type_counts WHERE type = ${param(plan.type)}), 0)`;
+      break;
+    case 'conversation':
+      count = `SELECT coalesce((SELECT messages FROM conversations
+        WHERE from_number = ${param(plan.from)} AND to_number = ${param(plan.to)}), 0)`;
+      break;
+    case 'window':
+      count = windowCount(plan.window, param);
       break;
     case 'scan':
-      count = `SELECT count(*) FROM messages WHERE ${where.join(' AND ')}`;
+      count = `SELECT count(*) FROM messages ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}`;
       break;
   }
 
-  // A position whose message_id holds U+0000 (a crafted cursor) is cut before it: no stored id
-  // holds one, so the ids after 'm\0…' are exactly the ids after 'm'.
-  const afterId = page.after?.messageId.split('\0', 1)[0];
+  const desc = page.order === 'desc';
   const paged =
-    page.after === undefined ? where : [...where, `(ts_key, message_id) > (${param(page.after.tsKey)}, ${param(afterId ?? '')})`];
-  const rows = `SELECT ${MESSAGE_COLUMNS.join(', ')} FROM messages
+    page.after === undefined
+      ? where
+      : [...where, beyond(['ts_key', 'message_id'], [page.after.tsKey, page.after.messageId], desc ? '<' : '>', param)];
+  const order = desc ? 'ts_key DESC, message_id DESC' : 'ts_key, message_id';
+  const columns = page.details === true ? [...MESSAGE_COLUMNS, ...DETAIL_COLUMNS] : MESSAGE_COLUMNS;
+  const rows = `SELECT json_build_array(${columns.join(', ')}) AS row, ts_key, message_id FROM messages
       ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
-      ORDER BY ts_key, message_id LIMIT ${param(page.limit + 1)} OFFSET ${param(page.offset)}`;
+      ORDER BY ${order} LIMIT ${param(page.limit + 1)} OFFSET ${param(page.offset)}`;
   const text = `SELECT (${count}) AS total,
-      (SELECT coalesce(json_agg(json_build_array(${MESSAGE_COLUMNS.map((c) => `r.${c}`).join(', ')})
-         ORDER BY r.ts_key, r.message_id), '[]') FROM (${rows}) AS r) AS rows`;
+      (SELECT coalesce(json_agg(r.row ORDER BY ${order}), '[]') FROM (${rows}) AS r) AS rows`;
+  return { text, values };
+}
+
+/**
+ * One statement for a page of conversations and its total, most recent first: `total`, and `rows`
+ * (one more than the limit). The total of every conversation is kept in totals; a filtered one
+ * counts rows of an index (a recipient's conversations, or a sender's by the primary key).
+ */
+export function listConversationsQuery(
+  filter: ConversationFilter,
+  page: { readonly limit: number; readonly after?: ConversationPosition },
+): { text: string; values: Values } {
+  const { values, param } = parameters();
+  const where: string[] = [];
+  if (filter.from !== undefined) where.push(`from_number = ${param(filter.from)}`);
+  if (filter.to !== undefined) where.push(`to_number = ${param(filter.to)}`);
+  const count =
+    where.length === 0
+      ? 'SELECT conversations FROM totals WHERE id = 1'
+      : `SELECT count(*) FROM conversations WHERE ${where.join(' AND ')}`;
+  const paged = [...where];
+  const after = page.after;
+  if (after !== undefined) {
+    // The order is mixed (last instant descending, then from and to ascending), which one row
+    // comparison cannot say; the bound on last_ts_key alone lets an index start at the position.
+    const lastKey = cutAtNul(after.lastTsKey);
+    if (lastKey !== after.lastTsKey) {
+      // No conversation's key equals a key holding U+0000: those past it are at or below the cut.
+      paged.push(`last_ts_key <= ${param(lastKey)}`);
+    } else {
+      const key = param(lastKey);
+      paged.push(
+        `last_ts_key <= ${key}`,
+        `(last_ts_key < ${key} OR ${beyond(['from_number', 'to_number'], [after.from, after.to], '>', param)})`,
+      );
+    }
+  }
+  const order = 'last_ts_key DESC, from_number, to_number';
+  const rows = `SELECT json_build_array(${CONVERSATION_COLUMNS.join(', ')}) AS row, last_ts_key, from_number, to_number
+      FROM conversations ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
+      ORDER BY ${order} LIMIT ${param(page.limit + 1)}`;
+  const text = `SELECT (${count}) AS total,
+      (SELECT coalesce(json_agg(r.row ORDER BY ${order}), '[]') FROM (${rows}) AS r) AS rows`;
+  return { text, values };
+}
+
+/** The characters of an hour key ('YYYY-MM-DDTHH') that name its bucket: a day is its first ten. */
+const BUCKET_PREFIX: Record<Bucket, number> = { hour: 13, day: 10 };
+
+/**
+ * One statement for the counts of a time series (see hourWindow): the hour_counts rows of the
+ * whole hours, and each edge range counted from the messages under its hour, added up per bucket
+ * so that a long series of days does not carry every hour. It answers `hours`, a JSON array of
+ * [hour or day key, count]. No statement (null) when the window holds no instant.
+ */
+export function timeseriesQuery(query: TimeseriesQuery): { text: string; values: Values } | null {
+  const window = hourWindow(query.sinceKey, query.untilKey);
+  if (window.empty) return null;
+  const { values, param } = parameters();
+  const parts: string[] = [];
+  if (window.hours !== null) {
+    const bounds: string[] = [];
+    if (window.hours.afterHour !== undefined) bounds.push(`hour > ${param(window.hours.afterHour)}`);
+    if (window.hours.beforeHour !== undefined) bounds.push(`hour < ${param(window.hours.beforeHour)}`);
+    parts.push(`SELECT hour, count FROM hour_counts ${bounds.length > 0 ? `WHERE ${bounds.join(' AND ')}` : ''}`);
+  }
+  for (const range of window.ranges) {
+    parts.push(`SELECT ${param(hourKey(range.fromKey))}::text COLLATE "C", count(*) FROM messages
+      WHERE ts_key >= ${param(range.fromKey)} AND ts_key < ${param(range.toKey)}`);
+  }
+  const text = `SELECT coalesce(json_agg(json_build_array(b.bucket, b.count)), '[]') AS hours
+    FROM (SELECT left(h.hour, ${param(BUCKET_PREFIX[query.bucket])}) AS bucket, sum(h.count) AS count
+          FROM (${parts.join(' UNION ALL ')}) AS h (hour, count) GROUP BY 1) AS b`;
   return { text, values };
 }

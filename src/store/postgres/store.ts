@@ -6,9 +6,13 @@
 
 import type pg from 'pg';
 import type { Logger } from '../../observability/logger.js';
-import { hourKey } from '../count-plan.js';
-import { deadLetterHash, isStorableId, messagesOnly } from '../delivery-rows.js';
+import { aggregateDeltas, type ConversationDelta } from '../aggregates.js';
+import { deadLetterHash, isStorableId, messagesOnly, rawToStore } from '../delivery-rows.js';
 import {
+  type BucketCount,
+  type ConversationFilter,
+  type ConversationPage,
+  type ConversationPosition,
   DEFAULT_READ_TIMEOUT_MS,
   type DeadLetter,
   type DeadLetterPage,
@@ -24,23 +28,30 @@ import {
   type MessageStore,
   type Page,
   type Stats,
+  type TimeseriesQuery,
 } from '../store.js';
+import { bucketCounts } from '../timeseries.js';
 import { DEFAULT_POSTGRES_TIMEOUTS, migrationClient, PostgresPool, type PostgresTimeouts } from './connection.js';
 import { classify } from './errors.js';
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from './migrations.js';
-import { senderCount, stored, storedDeadLetter, storedStatus } from './rows.js';
+import { hourCount, senderCount, storedConversation, storedDeadLetter, storedMessage, storedStatus } from './rows.js';
 import {
+  ADD_CONVERSATIONS,
   ADD_HOURS,
+  ADD_RECIPIENTS,
   ADD_SENDERS,
   ADD_TOTALS,
+  ADD_TYPES,
   DEAD_LETTERS,
   HEALTH,
   INSERT_BATCH,
   INSERT_DEAD_LETTERS,
   INSERT_STATUSES,
+  listConversationsQuery,
   listMessagesQuery,
   MESSAGE_DETAIL,
   STATS,
+  timeseriesQuery,
 } from './sql.js';
 
 export interface PostgresStoreOptions {
@@ -57,16 +68,10 @@ export interface PostgresStoreOptions {
   readonly readTimeoutMs?: number;
 }
 
-interface InsertedRow {
-  message_id: string;
-  from_number: string;
-  ts_key: string;
-}
-
-/** What inserting a batch of messages did: positional outcomes, and the rows the aggregates must count. */
+/** What inserting a batch of messages did: positional outcomes, and the messages the aggregates must count. */
 interface InsertedMessages {
   readonly outcomes: InsertOutcome[];
-  readonly inserted: InsertedRow[];
+  readonly created: IncomingMessage[];
 }
 
 /** Outcomes by position: of the items with one key, the first is the one created, if the key was inserted. */
@@ -80,10 +85,34 @@ function statusKey(messageId: string, status: string): string {
   return JSON.stringify([messageId, status]);
 }
 
-function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
-  return counts;
+/** A (from, to) pair as one string, as statusKey. */
+function pairKey(from: string, to: string): string {
+  return JSON.stringify([from, to]);
+}
+
+/** The arrays ADD_CONVERSATIONS unnests, one per column. */
+function conversationArrays(deltas: readonly ConversationDelta[]): unknown[] {
+  return [
+    deltas.map((c) => c.from),
+    deltas.map((c) => c.to),
+    deltas.map((c) => c.count),
+    deltas.map((c) => c.first.tsKey),
+    deltas.map((c) => c.first.messageId),
+    deltas.map((c) => c.first.ts),
+    deltas.map((c) => c.last.tsKey),
+    deltas.map((c) => c.last.messageId),
+    deltas.map((c) => c.last.ts),
+    deltas.map((c) => c.last.text),
+    deltas.map((c) => c.last.type),
+    deltas.map((c) => c.contact?.name ?? null),
+    deltas.map((c) => c.contact?.tsKey ?? null),
+    deltas.map((c) => c.contact?.messageId ?? null),
+  ];
+}
+
+/** U+0000 cannot be in PostgreSQL text, nor in any stored value: a filter holding it matches nothing. */
+function holdsNul(...values: (string | undefined)[]): boolean {
+  return values.some((value) => value?.includes('\0'));
 }
 
 export class PostgresStore implements MessageStore {
@@ -154,10 +183,10 @@ export class PostgresStore implements MessageStore {
       // the aggregates with the totals row last (a part that has no rows is skipped), and rows in
       // key order inside each table. Two transactions may wait for each other, never in a cycle.
       const stored: InsertedMessages =
-        messages.length > 0 ? await this.#insertMessages(client, messages, createdAt) : { outcomes: [], inserted: [] };
+        messages.length > 0 ? await this.#insertMessages(client, messages, createdAt) : { outcomes: [], created: [] };
       const statusOutcomes = statuses.length > 0 ? await this.#insertStatuses(client, statuses, createdAt) : [];
       if (deadLetters.length > 0) await this.#insertDeadLetters(client, deadLetters, delivery.source, createdAt);
-      if (stored.inserted.length > 0) await this.#addAggregates(client, stored.inserted);
+      if (stored.created.length > 0) await this.#addAggregates(client, stored.created);
       return { messages: stored.outcomes, statuses: statusOutcomes };
     });
   }
@@ -168,7 +197,7 @@ export class PostgresStore implements MessageStore {
     messages: readonly IncomingMessage[],
     createdAt: string,
   ): Promise<InsertedMessages> {
-    const inserted = await client.query<InsertedRow>(INSERT_BATCH, [
+    const inserted = await client.query<{ message_id: string }>(INSERT_BATCH, [
       messages.map((m) => m.messageId),
       messages.map((m) => m.from),
       messages.map((m) => m.to),
@@ -177,15 +206,25 @@ export class PostgresStore implements MessageStore {
       messages.map((m) => m.text),
       messages.map((m) => (m.text === null ? null : foldCase(m.text))),
       messages.map((m) => m.type ?? null),
+      messages.map((m) => m.origin?.source ?? null),
+      messages.map(rawToStore),
+      messages.map((m) => m.origin?.contactName ?? null),
+      messages.map((m) => m.origin?.replyTo ?? null),
+      messages.map((m) => m.origin?.phoneNumberId ?? null),
       createdAt,
     ]);
-    // The first occurrence of an id that this batch inserted is the one created.
-    const outcomes = positional(
-      messages,
-      (m) => m.messageId,
-      inserted.rows.map((r) => r.message_id),
-    );
-    return { outcomes, inserted: inserted.rows };
+    // The first occurrence of an id that this batch inserted is the one created: its fields are
+    // the row's, and the aggregates count them.
+    const insertedIds = inserted.rows.map((r) => r.message_id);
+    const outcomes = positional(messages, (m) => m.messageId, insertedIds);
+    const firsts = new Map<string, IncomingMessage>();
+    for (const m of messages) if (!firsts.has(m.messageId)) firsts.set(m.messageId, m);
+    const created = insertedIds.map((id) => {
+      const m = firsts.get(id);
+      if (m === undefined) throw new Error(`PostgreSQL returned a message_id the batch does not hold: ${id}`);
+      return m;
+    });
+    return { outcomes, created };
   }
 
   async #insertStatuses(client: pg.PoolClient, statuses: readonly DeliveryStatus[], createdAt: string): Promise<InsertOutcome[]> {
@@ -222,32 +261,66 @@ export class PostgresStore implements MessageStore {
     ]);
   }
 
-  async #addAggregates(client: pg.PoolClient, rows: readonly InsertedRow[]): Promise<void> {
-    const perSender = countBy(rows, (r) => r.from_number);
-    const perHour = countBy(rows, (r) => hourKey(r.ts_key));
-    const senders = await client.query<{ sender: string; count: string }>(ADD_SENDERS, [
-      [...perSender.keys()],
-      [...perSender.values()],
-    ]);
+  /** The aggregates of the messages just created, one multi-row upsert per table, in the order sql.ts gives. */
+  async #addAggregates(client: pg.PoolClient, created: readonly IncomingMessage[]): Promise<void> {
+    const deltas = aggregateDeltas(created);
+    const arrays = (counts: Map<string, number>): unknown[] => [[...counts.keys()], [...counts.values()]];
+    const senders = await client.query<{ sender: string; count: string }>(ADD_SENDERS, arrays(deltas.perSender));
     // A sender whose count is now exactly what this batch added was not there before.
-    const newSenders = senders.rows.filter((r) => Number(r.count) === perSender.get(r.sender)).length;
-    await client.query(ADD_HOURS, [[...perHour.keys()], [...perHour.values()]]);
-    await client.query(ADD_TOTALS, [rows.length, newSenders]);
+    const newSenders = senders.rows.filter((r) => Number(r.count) === deltas.perSender.get(r.sender)).length;
+    await client.query(ADD_RECIPIENTS, arrays(deltas.perRecipient));
+    if (deltas.perType.size > 0) await client.query(ADD_TYPES, arrays(deltas.perType));
+    await client.query(ADD_HOURS, arrays(deltas.perHour));
+    const conversations = await client.query<{ from_number: string; to_number: string; messages: string }>(
+      ADD_CONVERSATIONS,
+      conversationArrays(deltas.conversations),
+    );
+    // Likewise a conversation whose count is now exactly the delta's.
+    const added = new Map(deltas.conversations.map((c) => [pairKey(c.from, c.to), c.count]));
+    const newConversations = conversations.rows.filter(
+      (r) => Number(r.messages) === added.get(pairKey(r.from_number, r.to_number)),
+    ).length;
+    await client.query(ADD_TOTALS, [created.length, newSenders, newConversations]);
   }
 
   async listMessages(filter: MessageFilter, page: Page): Promise<MessagePage> {
     if (this.#closed) throw new Error('the store is closed');
     // PostgreSQL text cannot carry U+0000, and no stored message holds one (validation refuses
-    // it), so a sender or search term containing it matches nothing, exactly as it would if the
-    // database could compare it.
-    if (filter.from?.includes('\0') || filter.q?.includes('\0')) return { data: [], total: 0, hasMore: false };
+    // it), so a sender, recipient, type or search term containing it matches nothing, exactly as
+    // it would if the database could compare it.
+    if (holdsNul(filter.from, filter.to, filter.type, filter.q)) return { data: [], total: 0, hasMore: false };
     const { text, values } = listMessagesQuery(filter, page);
     const result = await this.#pool.read<{ total: string; rows: unknown }>(text, values);
     const row = result.rows[0];
     if (row === undefined || !Array.isArray(row.rows)) throw new Error('unexpected answer from PostgreSQL');
-    const found = row.rows.map(stored);
+    const found = row.rows.map(storedMessage);
     const hasMore = found.length > page.limit;
     return { data: hasMore ? found.slice(0, page.limit) : found, total: Number(row.total), hasMore };
+  }
+
+  async listConversations(
+    filter: ConversationFilter,
+    page: { readonly limit: number; readonly after?: ConversationPosition },
+  ): Promise<ConversationPage> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (holdsNul(filter.from, filter.to)) return { data: [], total: 0, hasMore: false };
+    const { text, values } = listConversationsQuery(filter, page);
+    const result = await this.#pool.read<{ total: string; rows: unknown }>(text, values);
+    const row = result.rows[0];
+    if (row === undefined || !Array.isArray(row.rows)) throw new Error('unexpected answer from PostgreSQL');
+    const found = row.rows.map(storedConversation);
+    const hasMore = found.length > page.limit;
+    return { data: hasMore ? found.slice(0, page.limit) : found, total: Number(row.total), hasMore };
+  }
+
+  async timeseries(query: TimeseriesQuery): Promise<BucketCount[]> {
+    if (this.#closed) throw new Error('the store is closed');
+    const statement = timeseriesQuery(query);
+    if (statement === null) return [];
+    const result = await this.#pool.read<{ hours: unknown }>(statement.text, statement.values);
+    const hours = result.rows[0]?.hours;
+    if (!Array.isArray(hours)) throw new Error('unexpected answer from PostgreSQL');
+    return bucketCounts(query.bucket, hours.map(hourCount));
   }
 
   async getMessage(messageId: string): Promise<MessageDetail | null> {
@@ -258,7 +331,7 @@ export class PostgresStore implements MessageStore {
     if (row === undefined || !Array.isArray(row.statuses)) throw new Error('unexpected answer from PostgreSQL');
     const statuses = row.statuses.map(storedStatus);
     if (row.message === null && statuses.length === 0) return null;
-    return { messageId, message: row.message === null ? null : stored(row.message), statuses };
+    return { messageId, message: row.message === null ? null : storedMessage(row.message), statuses };
   }
 
   async listDeadLetters(page: { readonly limit: number; readonly offset: number }): Promise<DeadLetterPage> {

@@ -103,6 +103,80 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE UNIQUE INDEX dead_letters_once ON dead_letters (source, kind, item_hash);
     `,
   },
+  {
+    version: 4,
+    name: 'what providers sent, and the aggregates of inbox reads',
+    sql: `
+      -- What a message keeps besides the core fields. Nullable columns without defaults: adding
+      -- them rewrites nothing, and rows from before read them as null. A null source reads as
+      -- "whatsapp" when the row has a type and "spec" otherwise (the best that is known of it); a
+      -- null raw with a source set is the core form's body, rebuilt from the row (see
+      -- delivery-rows.ts), so the commonest message does not store its fields twice.
+      -- created_at is when the store took the message in: the received_at it reads back.
+      ALTER TABLE messages RENAME COLUMN created_at TO received_at;
+      ALTER TABLE messages ADD COLUMN source TEXT;
+      ALTER TABLE messages ADD COLUMN raw TEXT;              -- JSON text as the provider sent it
+      ALTER TABLE messages ADD COLUMN contact_name TEXT;
+      ALTER TABLE messages ADD COLUMN reply_to TEXT;
+      ALTER TABLE messages ADD COLUMN phone_number_id TEXT;  -- WhatsApp metadata.phone_number_id
+
+      -- First pages of ?to= and ?type= in either order, whatever the value. Core-form messages
+      -- have no type, so the partial index holds only provider messages.
+      CREATE INDEX messages_by_recipient ON messages (to_number, ts_key, message_id);
+      CREATE INDEX messages_by_type ON messages (type, ts_key, message_id) WHERE type IS NOT NULL;
+
+      -- Exact totals of ?to= and ?type= without counting, kept like sender_counts.
+      CREATE TABLE recipient_counts (
+        recipient TEXT PRIMARY KEY,
+        count     INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE type_counts (
+        type  TEXT PRIMARY KEY,
+        count INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      -- One row per (from, to) pair, updated in the transaction that inserts its messages. The
+      -- first, last and contact messages are kept with their (ts_key, message_id) place, so a later
+      -- write compares against them.
+      CREATE TABLE conversations (
+        from_number        TEXT NOT NULL,
+        to_number          TEXT NOT NULL,
+        messages           INTEGER NOT NULL,
+        first_ts_key       TEXT NOT NULL,
+        first_message_id   TEXT NOT NULL,
+        first_ts           TEXT NOT NULL,
+        last_ts_key        TEXT NOT NULL,
+        last_message_id    TEXT NOT NULL,
+        last_ts            TEXT NOT NULL,
+        last_text          TEXT,
+        last_type          TEXT,
+        contact_name       TEXT,
+        contact_ts_key     TEXT,
+        contact_message_id TEXT,
+        PRIMARY KEY (from_number, to_number)
+      ) WITHOUT ROWID;
+      CREATE INDEX conversations_by_recency ON conversations (last_ts_key DESC, from_number, to_number);
+      CREATE INDEX conversations_by_recipient ON conversations (to_number, last_ts_key DESC, from_number);
+      ALTER TABLE totals ADD COLUMN conversations INTEGER NOT NULL DEFAULT 0;
+
+      -- The aggregates of the rows already stored.
+      INSERT INTO recipient_counts (recipient, count) SELECT to_number, count(*) FROM messages GROUP BY to_number;
+      INSERT INTO type_counts (type, count) SELECT type, count(*) FROM messages WHERE type IS NOT NULL GROUP BY type;
+      INSERT INTO conversations (from_number, to_number, messages, first_ts_key, first_message_id, first_ts,
+                                 last_ts_key, last_message_id, last_ts, last_text, last_type)
+        SELECT f.from_number, f.to_number, f.n, f.ts_key, f.message_id, f.ts, l.ts_key, l.message_id, l.ts, l.text, l.type
+        FROM (SELECT from_number, to_number, ts_key, message_id, ts,
+                     count(*) OVER (PARTITION BY from_number, to_number) AS n,
+                     row_number() OVER (PARTITION BY from_number, to_number ORDER BY ts_key, message_id) AS r
+              FROM messages) AS f
+        JOIN (SELECT from_number, to_number, ts_key, message_id, ts, text, type,
+                     row_number() OVER (PARTITION BY from_number, to_number ORDER BY ts_key DESC, message_id DESC) AS r
+              FROM messages) AS l
+          ON l.from_number = f.from_number AND l.to_number = f.to_number AND l.r = 1
+        WHERE f.r = 1;
+      UPDATE totals SET conversations = (SELECT count(*) FROM conversations) WHERE id = 1;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -3,9 +3,14 @@
 
 import type Database from 'better-sqlite3';
 import { codePointLength } from '../../ingest/issues.js';
-import { type CountPlan, countPlan } from '../count-plan.js';
-import { asDeadLetterKind, asStatusName, isStorableId, STATUS_ORDER_SQL, withType } from '../delivery-rows.js';
+import { type CountPlan, countPlan, hourKey, hourWindow, type KeyRange } from '../count-plan.js';
+import { asDeadLetterKind, asStatusName, detailsOf, isStorableId, STATUS_ORDER_SQL, withType } from '../delivery-rows.js';
 import {
+  type BucketCount,
+  type Conversation,
+  type ConversationFilter,
+  type ConversationPage,
+  type ConversationPosition,
   type DeadLetterPage,
   foldCase,
   type MessageDetail,
@@ -15,7 +20,9 @@ import {
   type Stats,
   type StoredMessage,
   type StoredStatus,
+  type TimeseriesQuery,
 } from '../store.js';
+import { bucketCounts } from '../timeseries.js';
 
 /**
  * What each read takes. A read travels to a reader thread as `{ kind, ...arguments }`, so every
@@ -26,6 +33,11 @@ export interface ReadArguments {
   message: { readonly messageId: string };
   deadLetters: { readonly page: { readonly limit: number; readonly offset: number } };
   stats: { readonly topSenders: number };
+  conversations: {
+    readonly filter: ConversationFilter;
+    readonly page: { readonly limit: number; readonly after?: ConversationPosition };
+  };
+  timeseries: { readonly query: TimeseriesQuery };
 }
 
 /** What each read answers. */
@@ -34,6 +46,8 @@ export interface ReadAnswers {
   message: MessageDetail | null;
   deadLetters: DeadLetterPage;
   stats: Stats;
+  conversations: ConversationPage;
+  timeseries: BucketCount[];
 }
 
 export type ReadKind = keyof ReadArguments;
@@ -53,6 +67,34 @@ interface MessageRow {
 
 /** The columns a MessageRow reads. */
 const MESSAGE_COLUMNS = 'message_id, from_number, to_number, ts, ts_key, text, type';
+
+/** A MessageRow with its details' columns. */
+interface DetailedRow extends MessageRow {
+  source: string | null;
+  received_at: string;
+  raw: string | null;
+  contact_name: string | null;
+  reply_to: string | null;
+  phone_number_id: string | null;
+}
+
+const DETAILED_COLUMNS = `${MESSAGE_COLUMNS}, source, received_at, raw, contact_name, reply_to, phone_number_id`;
+
+interface ConversationRow {
+  from_number: string;
+  to_number: string;
+  contact_name: string | null;
+  messages: number;
+  first_ts: string;
+  last_ts: string;
+  last_ts_key: string;
+  last_message_id: string;
+  last_text: string | null;
+  last_type: string | null;
+}
+
+const CONVERSATION_COLUMNS =
+  'from_number, to_number, contact_name, messages, first_ts, last_ts, last_ts_key, last_message_id, last_text, last_type';
 
 interface StatusRow {
   status: string;
@@ -102,12 +144,64 @@ function toStored(row: MessageRow): StoredMessage {
   return withType({ messageId, from, to, ts, tsKey, text }, row.type);
 }
 
+function toDetailed(row: DetailedRow): StoredMessage {
+  const message = toStored(row);
+  const details = detailsOf(message, {
+    source: row.source,
+    receivedAt: row.received_at,
+    raw: row.raw,
+    contactName: row.contact_name,
+    replyTo: row.reply_to,
+    phoneNumberId: row.phone_number_id,
+  });
+  return { ...message, details };
+}
+
+function toConversation(row: ConversationRow): Conversation {
+  return {
+    from: row.from_number,
+    to: row.to_number,
+    contactName: row.contact_name,
+    messages: row.messages,
+    firstTs: row.first_ts,
+    lastTs: row.last_ts,
+    lastTsKey: row.last_ts_key,
+    lastMessage: { messageId: row.last_message_id, ts: row.last_ts, text: row.last_text, type: row.last_type },
+  };
+}
+
+/** `fromKey <= ts_key < toKey` for the i-th range of a window, with its parameters. */
+function rangeSql(i: number): string {
+  return `(SELECT count(*) FROM messages WHERE ts_key >= @range${i}From AND ts_key < @range${i}To)`;
+}
+
+function pickParams(params: Record<string, string | number>, names: readonly string[]): Record<string, string | number> {
+  return Object.fromEntries(names.filter((name) => Object.hasOwn(params, name)).map((name) => [name, params[name] ?? '']));
+}
+
+function rangeParams(ranges: readonly KeyRange[]): Record<string, string> {
+  const params: Record<string, string> = {};
+  ranges.forEach((range, i) => {
+    params[`range${i}From`] = range.fromKey;
+    params[`range${i}To`] = range.toKey;
+  });
+  return params;
+}
+
+/** `hour > @afterHour AND hour < @beforeHour`, each only when the window has it. */
+function hourBounds(hours: { readonly afterHour?: string; readonly beforeHour?: string }): string {
+  const bounds: string[] = [];
+  if (hours.afterHour !== undefined) bounds.push('hour > @afterHour');
+  if (hours.beforeHour !== undefined) bounds.push('hour < @beforeHour');
+  return bounds.length > 0 ? `WHERE ${bounds.join(' AND ')}` : '';
+}
+
 function toStatus(row: StatusRow): StoredStatus {
   return { status: asStatusName(row.status), ts: row.ts, recipientId: row.recipient_id, errors: row.errors };
 }
 
 /**
- * The count statement of a plan (see count-plan.ts), with the named parameters listMessages
+ * The count statement of a plan (see count-plan.ts), with the named parameters countParams
  * binds; `filtered` is the listing's WHERE clause, which a scan counts.
  */
 function countSql(plan: CountPlan, filtered: string): string {
@@ -116,12 +210,47 @@ function countSql(plan: CountPlan, filtered: string): string {
       return 'SELECT messages FROM totals WHERE id = 1';
     case 'sender':
       return 'SELECT coalesce((SELECT count FROM sender_counts WHERE sender = @from), 0)';
-    case 'since':
-      return `SELECT (SELECT coalesce(sum(count), 0) FROM hour_counts WHERE hour > @hour)
-        + (SELECT count(*) FROM messages WHERE ts_key >= @sinceKey AND ts_key < @hourEnd)`;
+    case 'recipient':
+      return 'SELECT coalesce((SELECT count FROM recipient_counts WHERE recipient = @to), 0)';
+    case 'type':
+      return 'SELECT coalesce((SELECT count FROM type_counts WHERE type = @type), 0)';
+    case 'conversation':
+      return 'SELECT coalesce((SELECT messages FROM conversations WHERE from_number = @from AND to_number = @to), 0)';
+    case 'window': {
+      const { window } = plan;
+      if (window.empty) return 'SELECT 0';
+      const parts = window.ranges.map((_, i) => rangeSql(i));
+      if (window.hours !== null) parts.push(`(SELECT coalesce(sum(count), 0) FROM hour_counts ${hourBounds(window.hours)})`);
+      return `SELECT ${parts.join(' + ')}`;
+    }
     case 'scan':
       return `SELECT count(*) FROM messages ${filtered}`;
   }
+}
+
+/** What a plan's count statement binds besides the filter's own parameters. */
+function countParams(plan: CountPlan): Record<string, string> {
+  if (plan.kind !== 'window' || plan.window.empty) return {};
+  const { hours, ranges } = plan.window;
+  return {
+    ...rangeParams(ranges),
+    ...(hours?.afterHour !== undefined ? { afterHour: hours.afterHour } : {}),
+    ...(hours?.beforeHour !== undefined ? { beforeHour: hours.beforeHour } : {}),
+  };
+}
+
+/** Everything a count statement's text depends on. */
+function planShape(plan: CountPlan): string {
+  if (plan.kind !== 'window') return plan.kind;
+  const { window } = plan;
+  if (window.empty) return 'window-empty';
+  return [
+    'window',
+    window.ranges.length,
+    window.hours?.afterHour !== undefined,
+    window.hours?.beforeHour !== undefined,
+    window.hours === null,
+  ].join(':');
 }
 
 /** The reads of one connection, its statements prepared once. Every read is one read transaction. */
@@ -137,7 +266,11 @@ export class SqliteReads {
     message: (request) => this.getMessage(request.messageId),
     deadLetters: (request) => this.listDeadLetters(request.page),
     stats: (request) => this.stats(request.topSenders),
+    conversations: (request) => this.listConversations(request.filter, request.page),
+    timeseries: (request) => this.timeseries(request.query),
   };
+  readonly #conversationCache = new Map<string, ListStatements>();
+  readonly #timeseriesCache = new Map<string, { hours: Database.Statement; ranges: Database.Statement[] }>();
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -148,7 +281,7 @@ export class SqliteReads {
       last: db.prepare('SELECT ts FROM messages ORDER BY ts_key DESC, message_id DESC LIMIT 1').pluck(),
     };
     this.#detail = {
-      message: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE message_id = ?`),
+      message: db.prepare(`SELECT ${DETAILED_COLUMNS} FROM messages WHERE message_id = ?`),
       statuses: db.prepare(
         `SELECT status, ts, recipient_id, errors FROM delivery_statuses WHERE message_id = ? ORDER BY ${STATUS_ORDER_SQL}`,
       ),
@@ -170,20 +303,30 @@ export class SqliteReads {
 
   #listStatements(filter: MessageFilter, page: Page, q: string | undefined, plan: CountPlan): ListStatements {
     const useFts = q !== undefined && codePointLength(q) >= TRIGRAM;
-    // Everything the statements' text depends on; the count plan's kind follows from the first three.
+    const desc = page.order === 'desc';
+    // Everything the statements' text depends on.
     const key = [
       filter.from !== undefined,
+      filter.to !== undefined,
+      filter.type !== undefined,
       filter.sinceKey !== undefined,
+      filter.untilKey !== undefined,
       q !== undefined,
       useFts,
       page.after !== undefined,
+      desc,
+      page.details === true,
+      planShape(plan),
     ].join();
     const cached = this.#listCache.get(key);
     if (cached) return cached;
 
     const where: string[] = [];
     if (filter.from !== undefined) where.push('from_number = @from');
+    if (filter.to !== undefined) where.push('to_number = @to');
+    if (filter.type !== undefined) where.push('type = @type');
     if (filter.sinceKey !== undefined) where.push('ts_key >= @sinceKey');
+    if (filter.untilKey !== undefined) where.push('ts_key < @untilKey');
     // The trigram index narrows the candidates; instr decides. instr, not LIKE: `%`, `_` and `\`
     // in q are plain characters, with no escaping to get wrong.
     // Rows the writer has not indexed yet (the newest few hundred, see writer.ts) are
@@ -195,13 +338,14 @@ export class SqliteReads {
     }
     if (q !== undefined) where.push('instr(text_folded, @q) > 0');
     const filtered = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const paged = page.after !== undefined ? [...where, '(ts_key, message_id) > (@afterKey, @afterId)'] : where;
+    const paged = page.after !== undefined ? [...where, `(ts_key, message_id) ${desc ? '<' : '>'} (@afterKey, @afterId)`] : where;
+    const direction = desc ? ' DESC' : '';
 
     const statements: ListStatements = {
       rows: this.#db.prepare(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages
+        `SELECT ${page.details === true ? DETAILED_COLUMNS : MESSAGE_COLUMNS} FROM messages
          ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
-         ORDER BY ts_key, message_id LIMIT @limit OFFSET @offset`,
+         ORDER BY ts_key${direction}, message_id${direction} LIMIT @limit OFFSET @offset`,
       ),
       count: this.#db.prepare(countSql(plan, filtered)).pluck(),
     };
@@ -210,15 +354,19 @@ export class SqliteReads {
   }
 
   listMessages(filter: MessageFilter, page: Page): MessagePage {
-    // No stored message holds U+0000 (validation refuses it), so a sender or search term holding
-    // one matches nothing; FTS5 could not even parse such a term.
-    if (filter.from?.includes('\0') || filter.q?.includes('\0')) return { data: [], total: 0, hasMore: false };
+    // No stored message holds U+0000 (validation refuses it), so a filter value holding one
+    // matches nothing; FTS5 could not even parse such a search term.
+    const values = [filter.from, filter.to, filter.type, filter.q];
+    if (values.some((value) => value?.includes('\0'))) return { data: [], total: 0, hasMore: false };
     const q = filter.q === undefined ? undefined : foldCase(filter.q);
     const plan = countPlan(filter);
     const { rows, count } = this.#listStatements(filter, page, q, plan);
     const params: Record<string, string | number> = {};
     if (filter.from !== undefined) params.from = filter.from;
+    if (filter.to !== undefined) params.to = filter.to;
+    if (filter.type !== undefined) params.type = filter.type;
     if (filter.sinceKey !== undefined) params.sinceKey = filter.sinceKey;
+    if (filter.untilKey !== undefined) params.untilKey = filter.untilKey;
     if (q !== undefined) {
       params.q = q;
       params.match = trigramQuery(q);
@@ -228,24 +376,117 @@ export class SqliteReads {
       rowParams.afterKey = page.after.tsKey;
       rowParams.afterId = page.after.messageId;
     }
-    const countParams = plan.kind === 'since' ? { ...params, hour: plan.hour, hourEnd: plan.hourEnd } : params;
+    // A count plan from an aggregate binds only what it names; a scan binds the filter's.
+    const countBinds =
+      plan.kind === 'scan' ? params : plan.kind === 'window' ? countParams(plan) : pickParams(params, ['from', 'to', 'type']);
+    const read = page.details === true ? toDetailed : toStored;
     // One read transaction: the page and its total see the same snapshot.
-    const read = this.#db.transaction((): MessagePage => {
-      const found = (rows.all(rowParams) as MessageRow[]).map(toStored);
+    const answer = this.#db.transaction((): MessagePage => {
+      const found = (rows.all(rowParams) as DetailedRow[]).map(read);
       const hasMore = found.length > page.limit;
-      return { data: hasMore ? found.slice(0, page.limit) : found, total: Number(count.get(countParams)), hasMore };
+      return { data: hasMore ? found.slice(0, page.limit) : found, total: Number(count.get(countBinds)), hasMore };
     });
-    return read.deferred();
+    return answer.deferred();
+  }
+
+  listConversations(
+    filter: ConversationFilter,
+    page: { readonly limit: number; readonly after?: ConversationPosition },
+  ): ConversationPage {
+    if (filter.from?.includes('\0') || filter.to?.includes('\0')) return { data: [], total: 0, hasMore: false };
+    const key = [filter.from !== undefined, filter.to !== undefined, page.after !== undefined].join();
+    let statements = this.#conversationCache.get(key);
+    if (statements === undefined) {
+      const where: string[] = [];
+      if (filter.from !== undefined) where.push('from_number = @from');
+      if (filter.to !== undefined) where.push('to_number = @to');
+      const filtered = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+      // Most recent first, then from and to ascending: after a position come the older
+      // conversations, and those of the same instant with a greater (from, to). Written with a
+      // plain bound on last_ts_key first, so the index is entered at the position.
+      const paged =
+        page.after === undefined
+          ? where
+          : [
+              ...where,
+              'last_ts_key <= @afterKey',
+              '(last_ts_key < @afterKey OR (from_number, to_number) > (@afterFrom, @afterTo))',
+            ];
+      statements = {
+        rows: this.#db.prepare(
+          `SELECT ${CONVERSATION_COLUMNS} FROM conversations ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
+           ORDER BY last_ts_key DESC, from_number, to_number LIMIT @limit`,
+        ),
+        count: this.#db
+          .prepare(
+            where.length === 0
+              ? 'SELECT conversations FROM totals WHERE id = 1'
+              : `SELECT count(*) FROM conversations ${filtered}`,
+          )
+          .pluck(),
+      };
+      this.#conversationCache.set(key, statements);
+    }
+    const params: Record<string, string | number> = {};
+    if (filter.from !== undefined) params.from = filter.from;
+    if (filter.to !== undefined) params.to = filter.to;
+    const rowParams: Record<string, string | number> = { ...params, limit: page.limit + 1 };
+    if (page.after !== undefined) {
+      rowParams.afterKey = page.after.lastTsKey;
+      rowParams.afterFrom = page.after.from;
+      rowParams.afterTo = page.after.to;
+    }
+    const { rows, count } = statements;
+    const answer = this.#db.transaction((): ConversationPage => {
+      const found = (rows.all(rowParams) as ConversationRow[]).map(toConversation);
+      const hasMore = found.length > page.limit;
+      return { data: hasMore ? found.slice(0, page.limit) : found, total: Number(count.get(params)), hasMore };
+    });
+    return answer.deferred();
+  }
+
+  timeseries(query: TimeseriesQuery): BucketCount[] {
+    const window = hourWindow(query.sinceKey, query.untilKey);
+    if (window.empty) return [];
+    const key = planShape({ kind: 'window', window });
+    let statements = this.#timeseriesCache.get(key);
+    if (statements === undefined) {
+      statements = {
+        hours: this.#db.prepare(
+          window.hours === null
+            ? 'SELECT hour, count FROM hour_counts WHERE 0'
+            : `SELECT hour, count FROM hour_counts ${hourBounds(window.hours)}`,
+        ),
+        ranges: window.ranges.map(() =>
+          this.#db.prepare('SELECT count(*) FROM messages WHERE ts_key >= @fromKey AND ts_key < @toKey').pluck(),
+        ),
+      };
+      this.#timeseriesCache.set(key, statements);
+    }
+    const { hours, ranges } = statements;
+    const bounds = {
+      ...(window.hours?.afterHour !== undefined ? { afterHour: window.hours.afterHour } : {}),
+      ...(window.hours?.beforeHour !== undefined ? { beforeHour: window.hours.beforeHour } : {}),
+    };
+    const answer = this.#db.transaction((): BucketCount[] => {
+      const counts = hours.all(bounds) as { hour: string; count: number }[];
+      // The edge hours, counted from the messages inside the window only.
+      window.ranges.forEach((range, i) => {
+        counts.push({ hour: hourKey(range.fromKey), count: Number(ranges[i]?.get(range)) });
+      });
+      return bucketCounts(query.bucket, counts);
+    });
+    return answer.deferred();
   }
 
   getMessage(messageId: string): MessageDetail | null {
     if (!isStorableId(messageId)) return null;
     // One read transaction: the message and its statuses come from the same snapshot.
     const read = this.#db.transaction((): MessageDetail | null => {
-      const row = this.#detail.message.get(messageId) as MessageRow | undefined;
+      const row = this.#detail.message.get(messageId) as DetailedRow | undefined;
       const statuses = (this.#detail.statuses.all(messageId) as StatusRow[]).map(toStatus);
       if (row === undefined && statuses.length === 0) return null;
-      return { messageId, message: row === undefined ? null : toStored(row), statuses };
+      return { messageId, message: row === undefined ? null : toDetailed(row), statuses };
     });
     return read.deferred();
   }

@@ -6,6 +6,10 @@
 import type Database from 'better-sqlite3';
 import { messagesOnly } from '../delivery-rows.js';
 import {
+  type BucketCount,
+  type ConversationFilter,
+  type ConversationPage,
+  type ConversationPosition,
   DEFAULT_READ_TIMEOUT_MS,
   type DeadLetterPage,
   type Delivery,
@@ -18,6 +22,7 @@ import {
   type MessageStore,
   type Page,
   type Stats,
+  type TimeseriesQuery,
 } from '../store.js';
 import { OpenedFiles, openConnection } from './connection.js';
 import { SQLITE_SCHEMA_VERSION } from './migrations.js';
@@ -145,6 +150,17 @@ export class SqliteStore implements MessageStore {
 
   listMessages(filter: MessageFilter, page: Page): Promise<MessagePage> {
     return this.#read({ kind: 'messages', filter, page });
+  }
+
+  listConversations(
+    filter: ConversationFilter,
+    page: { readonly limit: number; readonly after?: ConversationPosition },
+  ): Promise<ConversationPage> {
+    return this.#read({ kind: 'conversations', filter, page });
+  }
+
+  timeseries(query: TimeseriesQuery): Promise<BucketCount[]> {
+    return this.#read({ kind: 'timeseries', query });
   }
 
   /**

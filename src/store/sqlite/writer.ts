@@ -5,8 +5,9 @@
 // (writer.worker.ts).
 
 import type Database from 'better-sqlite3';
-import { hourKey } from '../count-plan.js';
-import { deadLetterHash, messagesOnly } from '../delivery-rows.js';
+import type { ConversationDelta } from '../aggregates.js';
+import { aggregateDeltas } from '../aggregates.js';
+import { deadLetterHash, messagesOnly, rawToStore } from '../delivery-rows.js';
 import { type Delivery, type DeliveryOutcome, foldCase, type IncomingMessage, type InsertOutcome } from '../store.js';
 import type { OpenedFiles } from './connection.js';
 
@@ -15,13 +16,58 @@ import type { OpenedFiles } from './connection.js';
  * provider delivery, with the server time of the call.
  */
 export interface WritePart extends Delivery {
-  /** created_at of its rows, received_at of its dead letters. */
+  /** received_at of its messages and dead letters, created_at of its statuses. */
   readonly createdAt: string;
 }
 
 /** An insertMany batch as a part: messages only. */
 export function messagesPart(messages: readonly IncomingMessage[], createdAt: string): WritePart {
   return { ...messagesOnly(messages), createdAt };
+}
+
+/** `CASE WHEN <condition> THEN excluded.<column> ELSE <column> END` for each column, in an upsert's SET. */
+function takeWhen(condition: string, columns: readonly string[]): string {
+  return columns.map((c) => `${c} = CASE WHEN ${condition} THEN excluded.${c} ELSE ${c} END`).join(',\n         ');
+}
+
+/**
+ * Adds a conversation's delta (see aggregates.ts): the count, and the first, last and contact
+ * messages where the delta's come earlier, later, later. Every SET expression reads the row as it
+ * was. Answers the new count: equal to the delta's when the conversation is new.
+ */
+const ADD_CONVERSATION = `
+  INSERT INTO conversations (from_number, to_number, messages, first_ts_key, first_message_id, first_ts,
+                             last_ts_key, last_message_id, last_ts, last_text, last_type,
+                             contact_name, contact_ts_key, contact_message_id)
+  VALUES (@from, @to, @count, @firstKey, @firstId, @firstTs, @lastKey, @lastId, @lastTs, @lastText, @lastType,
+          @contactName, @contactKey, @contactId)
+  ON CONFLICT (from_number, to_number) DO UPDATE SET
+         messages = messages + excluded.messages,
+         ${takeWhen('(excluded.first_ts_key, excluded.first_message_id) < (first_ts_key, first_message_id)', ['first_ts_key', 'first_message_id', 'first_ts'])},
+         ${takeWhen('(excluded.last_ts_key, excluded.last_message_id) > (last_ts_key, last_message_id)', ['last_ts_key', 'last_message_id', 'last_ts', 'last_text', 'last_type'])},
+         ${takeWhen(
+           'excluded.contact_name IS NOT NULL AND (contact_ts_key IS NULL OR (excluded.contact_ts_key, excluded.contact_message_id) > (contact_ts_key, contact_message_id))',
+           ['contact_name', 'contact_ts_key', 'contact_message_id'],
+         )}
+  RETURNING messages`;
+
+function conversationParams(c: ConversationDelta): Record<string, string | number | null> {
+  return {
+    from: c.from,
+    to: c.to,
+    count: c.count,
+    firstKey: c.first.tsKey,
+    firstId: c.first.messageId,
+    firstTs: c.first.ts,
+    lastKey: c.last.tsKey,
+    lastId: c.last.messageId,
+    lastTs: c.last.ts,
+    lastText: c.last.text,
+    lastType: c.last.type,
+    contactName: c.contact?.name ?? null,
+    contactKey: c.contact?.tsKey ?? null,
+    contactId: c.contact?.messageId ?? null,
+  };
 }
 
 export class SqliteWriter {
@@ -39,8 +85,9 @@ export class SqliteWriter {
   constructor(db: Database.Database, files: OpenedFiles | null = null) {
     this.#db = db;
     const insert = db.prepare(
-      `INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, received_at,
+                             source, raw, contact_name, reply_to, phone_number_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (message_id) DO NOTHING`,
     );
     const addSender = db
@@ -49,10 +96,20 @@ export class SqliteWriter {
        ON CONFLICT (sender) DO UPDATE SET count = count + excluded.count RETURNING count`,
       )
       .pluck();
+    const addRecipient = db.prepare(
+      `INSERT INTO recipient_counts (recipient, count) VALUES (?, ?)
+       ON CONFLICT (recipient) DO UPDATE SET count = count + excluded.count`,
+    );
+    const addType = db.prepare(
+      'INSERT INTO type_counts (type, count) VALUES (?, ?) ON CONFLICT (type) DO UPDATE SET count = count + excluded.count',
+    );
     const addHour = db.prepare(
       'INSERT INTO hour_counts (hour, count) VALUES (?, ?) ON CONFLICT (hour) DO UPDATE SET count = count + excluded.count',
     );
-    const addTotals = db.prepare('UPDATE totals SET messages = messages + ?, senders = senders + ? WHERE id = 1');
+    const addConversation = db.prepare(ADD_CONVERSATION).pluck();
+    const addTotals = db.prepare(
+      'UPDATE totals SET messages = messages + ?, senders = senders + ?, conversations = conversations + ? WHERE id = 1',
+    );
     const insertStatus = db.prepare(
       `INSERT INTO delivery_statuses (message_id, status, ts, ts_key, recipient_id, errors, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -63,20 +120,31 @@ export class SqliteWriter {
        ON CONFLICT (source, kind, item_hash) DO NOTHING`,
     );
     this.#commit = db.transaction((parts: readonly WritePart[]) => {
-      const perSender = new Map<string, number>();
-      const perHour = new Map<string, number>();
-      let created = 0;
+      const created: IncomingMessage[] = [];
       // Parts in the order they came: a message_id or (message_id, status) pair that several of
       // them carry is created by the first, exactly as if they had been committed one by one.
       const outcomes = parts.map((part): DeliveryOutcome => {
         const messages = part.messages.map((m): InsertOutcome => {
           const folded = m.text === null ? null : foldCase(m.text);
-          const info = insert.run(m.messageId, m.from, m.to, m.ts, m.tsKey, m.text, folded, m.type ?? null, part.createdAt);
+          const o = m.origin;
+          const info = insert.run(
+            m.messageId,
+            m.from,
+            m.to,
+            m.ts,
+            m.tsKey,
+            m.text,
+            folded,
+            m.type ?? null,
+            part.createdAt,
+            o?.source ?? null,
+            rawToStore(m),
+            o?.contactName ?? null,
+            o?.replyTo ?? null,
+            o?.phoneNumberId ?? null,
+          );
           if (info.changes === 0) return 'duplicate';
-          created++;
-          perSender.set(m.from, (perSender.get(m.from) ?? 0) + 1);
-          const hour = hourKey(m.tsKey);
-          perHour.set(hour, (perHour.get(hour) ?? 0) + 1);
+          created.push(m);
           return 'created';
         });
         const statuses = part.statuses.map((s): InsertOutcome => {
@@ -88,13 +156,22 @@ export class SqliteWriter {
         }
         return { messages, statuses };
       });
-      // Aggregates in the same transaction, one upsert per distinct sender and hour of the batch.
-      let newSenders = 0;
-      for (const [sender, count] of perSender) {
-        if (addSender.get(sender, count) === count) newSenders++;
+      // Aggregates in the same transaction, one upsert per distinct key of the batch.
+      if (created.length > 0) {
+        const deltas = aggregateDeltas(created);
+        let newSenders = 0;
+        for (const [sender, count] of deltas.perSender) {
+          if (addSender.get(sender, count) === count) newSenders++;
+        }
+        for (const [recipient, count] of deltas.perRecipient) addRecipient.run(recipient, count);
+        for (const [type, count] of deltas.perType) addType.run(type, count);
+        for (const [hour, count] of deltas.perHour) addHour.run(hour, count);
+        let newConversations = 0;
+        for (const c of deltas.conversations) {
+          if (addConversation.get(conversationParams(c)) === c.count) newConversations++;
+        }
+        addTotals.run(created.length, newSenders, newConversations);
       }
-      for (const [hour, count] of perHour) addHour.run(hour, count);
-      if (created > 0) addTotals.run(created, newSenders);
       // Last, as close to COMMIT as it gets: a throw here rolls everything back, so nothing is
       // acknowledged into a file that is gone from its path. Two stat calls per transaction.
       files?.check();
