@@ -8,6 +8,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.js';
 import { metaSignature } from '../helpers/sign.js';
+import { whatsappEnvelope } from '../helpers/whatsapp.js';
 import { expectValidationShape, failingLocations, message, postWebhook, useTestApp } from './support.js';
 
 const APP_SECRET = 'meta-app-secret';
@@ -42,7 +43,7 @@ interface WhatsAppMessage {
   readonly contactOf?: string;
 }
 
-function whatsappEnvelope(m: WhatsAppMessage): Record<string, unknown> {
+function envelopeOf(m: WhatsAppMessage): object {
   const type = m.type ?? 'text';
   const item: Record<string, unknown> = { from: m.from.slice(1), id: m.id, timestamp: String(Date.parse(m.ts) / 1000), type };
   if (type === 'text') item.text = { body: m.text ?? '' };
@@ -51,25 +52,7 @@ function whatsappEnvelope(m: WhatsAppMessage): Record<string, unknown> {
   if (type === 'location') item.location = { latitude: 12.97, longitude: 77.59 };
   const contacts =
     m.contactName === undefined ? undefined : [{ profile: { name: m.contactName }, wa_id: (m.contactOf ?? m.from).slice(1) }];
-  return {
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: m.to.slice(1), phone_number_id: '106540352242922' },
-              ...(contacts !== undefined ? { contacts } : {}),
-              messages: [item],
-            },
-          },
-        ],
-      },
-    ],
-  };
+  return whatsappEnvelope({ ...(contacts !== undefined ? { contacts } : {}), messages: [item] }, m.to.slice(1));
 }
 
 function expectStored(res: LightMyRequestResponse, what: string): void {
@@ -77,7 +60,7 @@ function expectStored(res: LightMyRequestResponse, what: string): void {
 }
 
 async function sendWhatsApp(t: TestApp, m: WhatsAppMessage): Promise<Sent> {
-  const raw = JSON.stringify(whatsappEnvelope(m));
+  const raw = JSON.stringify(envelopeOf(m));
   expectStored(await postWebhook(t, raw, { 'x-hub-signature-256': metaSignature(APP_SECRET, raw) }), m.id);
   const type = m.type ?? 'text';
   const named = m.contactName !== undefined && (m.contactOf ?? m.from) === m.from;

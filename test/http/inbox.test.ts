@@ -8,6 +8,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.js';
 import { metaSignature, standardWebhooksHeaders, whsecSecret } from '../helpers/sign.js';
+import { whatsappEnvelope } from '../helpers/whatsapp.js';
 import { expectValidationShape, failingLocations, message, postWebhook, useTestApp } from './support.js';
 
 const APP_SECRET = 'meta-app-secret';
@@ -75,27 +76,9 @@ function whatsappItem(m: WhatsAppMessage): Record<string, unknown> {
 }
 
 /** A Cloud API envelope carrying `m`, with the sender's profile name when it has one. */
-function whatsappEnvelope(m: WhatsAppMessage): Record<string, unknown> {
+function envelopeOf(m: WhatsAppMessage): object {
   const contacts = m.contactName === undefined ? [] : [{ profile: { name: m.contactName }, wa_id: m.from.slice(1) }];
-  return {
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: m.to.slice(1), phone_number_id: PHONE_NUMBER_ID },
-              ...(contacts.length > 0 ? { contacts } : {}),
-              messages: [whatsappItem(m)],
-            },
-          },
-        ],
-      },
-    ],
-  };
+  return whatsappEnvelope({ ...(contacts.length > 0 ? { contacts } : {}), messages: [whatsappItem(m)] }, m.to.slice(1));
 }
 
 function expectOk(res: LightMyRequestResponse, what: string): void {
@@ -103,7 +86,7 @@ function expectOk(res: LightMyRequestResponse, what: string): void {
 }
 
 async function sendWhatsApp(t: TestApp, m: WhatsAppMessage): Promise<Sent> {
-  const raw = JSON.stringify(whatsappEnvelope(m));
+  const raw = JSON.stringify(envelopeOf(m));
   expectOk(await postWebhook(t, raw, { 'x-hub-signature-256': metaSignature(APP_SECRET, raw) }), m.id);
   const text = m.type === 'location' ? null : (m.text ?? null);
   return { message_id: m.id, from: m.from, to: m.to, ts: m.ts, text, type: m.type };

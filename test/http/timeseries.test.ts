@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.js';
 import { metaSignature } from '../helpers/sign.js';
+import { whatsappEnvelope } from '../helpers/whatsapp.js';
 import { expectValidationShape, failingLocations, message, postWebhook, useTestApp } from './support.js';
 
 const APP_SECRET = 'meta-app-secret';
@@ -49,26 +50,11 @@ async function store(t: TestApp, id: string, ts: string): Promise<void> {
 
 /** A WhatsApp message at whole second `ts`. */
 async function storeWhatsApp(t: TestApp, id: string, ts: string): Promise<void> {
-  const raw = JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
-              messages: [
-                { from: '919876543210', id, timestamp: String(Date.parse(ts) / 1000), type: 'text', text: { body: 'hi' } },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  });
+  const raw = JSON.stringify(
+    whatsappEnvelope({
+      messages: [{ from: '919876543210', id, timestamp: String(Date.parse(ts) / 1000), type: 'text', text: { body: 'hi' } }],
+    }),
+  );
   const res = await postWebhook(t, raw, { 'x-hub-signature-256': metaSignature(APP_SECRET, raw) });
   if (res.statusCode !== 200) throw new Error(`storing ${id} answered ${res.statusCode}: ${res.body}`);
 }
