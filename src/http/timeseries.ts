@@ -72,6 +72,9 @@ export function parseTimeseriesQuery(query: Query, now: Date): Parsed<Timeseries
   const length = BUCKET_KEY_LENGTH[bucket];
   const first = `${sinceKey.slice(0, length)}${FIRST_INSTANT.slice(length)}`;
   const starts: string[] = [];
+  // The next start from the previous one's time, not its text: parsing each key again cost more
+  // than the rest of the request at 720 buckets.
+  let ms = dateOf(first).getTime();
   for (let start: string | null = first; start !== null && start < untilKey; ) {
     if (starts.length === MAX_BUCKETS) {
       return {
@@ -86,7 +89,8 @@ export function parseTimeseriesQuery(query: Query, now: Date): Parsed<Timeseries
       };
     }
     starts.push(start);
-    start = keyOf(new Date(dateOf(start).getTime() + BUCKET_MS[bucket]));
+    ms += BUCKET_MS[bucket];
+    start = keyOf(new Date(ms));
   }
   return { ok: true, value: { bucket, sinceKey, untilKey, starts } };
 }
