@@ -4,9 +4,12 @@
 import { createRequire } from 'node:module';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type Config, ingestConfigured } from './config.js';
+import { FeedHub } from './feed/hub.js';
 import { requireBearerToken } from './http/auth.js';
 import { registerClosing } from './http/closing.js';
 import { conversationRoutes } from './http/conversations.js';
+import { eventRoutes } from './http/events.js';
+import { feedRoutes } from './http/feed.js';
 import './http/context.js';
 import { deadLetterRoutes } from './http/dead-letters.js';
 import { registerErrorHandling } from './http/errors.js';
@@ -78,6 +81,16 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   await registerOpenApi(app, PACKAGE_VERSION);
   await registerLoadShedding(app, config.maxEventLoopDelayMs);
 
+  // The live end of the feed for GET /events; this process's own writes wake it at once.
+  const hub = new FeedHub({ store, onError: (error) => app.log.warn({ err: error }, 'reading the feed failed') });
+  metrics.sseClients.count = () => hub.subscribers;
+  metrics.feedHead.read = () => store.feedHead();
+  // Before the server stops accepting: the streams end, so closing does not wait on them.
+  app.addHook('preClose', (done) => {
+    hub.close();
+    done();
+  });
+
   const committer = new GroupCommitter(store, {
     maxSize: config.batchMaxSize,
     maxWaitMs: config.batchMaxWaitMs,
@@ -91,10 +104,12 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   // Each resource is a plugin. Stored data is read with a bearer token when API_TOKEN is set;
   // health, metrics and the API description stay open.
   const auth = requireBearerToken(config.apiTokens);
-  await app.register(webhookRoutes, { config, committer, store, metrics });
+  await app.register(webhookRoutes, { config, committer, store, metrics, onStored: () => hub.wake() });
   await app.register(messagesRoutes, { store, auth });
   await app.register(deadLetterRoutes, { store, auth });
   await app.register(conversationRoutes, { store, auth });
+  await app.register(feedRoutes, { store, auth });
+  await app.register(eventRoutes, { store, auth, hub, maxClients: config.sseMaxClients });
   await app.register(statsRoutes, { store, auth });
   await app.register(timeseriesRoutes, { store, auth });
   await app.register(healthRoutes, { store, ingestConfigured: ingestConfigured(config) });

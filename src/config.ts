@@ -52,6 +52,8 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** SQLite: threads that run reads off the event loop (0 = reads on the main thread). */
   readonly readWorkers: number;
+  /** GET /events subscribers this process serves at once (SSE_MAX_CLIENTS). */
+  readonly sseMaxClients: number;
   /** The longest one read query may run before it is stopped and answered 503. */
   readonly readTimeoutMs: number;
   readonly database: DatabaseConfig;
@@ -283,6 +285,7 @@ export function loadConfig(env: Env, cwd: string): Config {
     maxInflightBodyBytes,
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
     readWorkers: integer(env, 'READ_WORKERS', 2, 0, 64),
+    sseMaxClients: integer(env, 'SSE_MAX_CLIENTS', 1000, 0, 100_000),
     readTimeoutMs: integer(env, 'READ_TIMEOUT_MS', DEFAULT_READ_TIMEOUT_MS, 1, 3_600_000),
     database,
     logLevel: logLevel(env),

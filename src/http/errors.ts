@@ -12,7 +12,7 @@ export abstract class HttpError extends Error {
 }
 
 /** An error whose body is `{"detail": <its message>}`, the shape of every non-422 error here. */
-abstract class DetailError extends HttpError {
+export abstract class DetailError extends HttpError {
   constructor(readonly detail: string) {
     super(detail);
   }

@@ -180,6 +180,32 @@ export const DeadLetterItem = Type.Object(
   { $id: 'DeadLetterItem', additionalProperties: false },
 );
 
+/** A message.created event's data: the message as GET /messages/{message_id} gives it, without statuses. */
+export const MessageEvent = Type.Object(
+  {
+    message_id: Type.String(),
+    from: Type.String({ pattern: PHONE }),
+    to: Type.String({ pattern: PHONE }),
+    ts: Type.String(),
+    text: NullableString(),
+    type: MESSAGE_TYPE,
+    ...MESSAGE_DETAILS,
+  },
+  { $id: 'MessageEvent', additionalProperties: false },
+);
+
+/** A status.created event's data: the status with the message id it is about. */
+export const StatusEvent = Type.Object(
+  {
+    message_id: Type.String(),
+    status: StringEnum(DELIVERY_STATUS_NAMES),
+    ts: Type.String({ examples: ['2025-01-15T10:00:05Z'] }),
+    recipient_id: NullableString(),
+    errors: Type.Unknown({ description: "The provider's errors array as received, or null." }),
+  },
+  { $id: 'StatusEvent', additionalProperties: false },
+);
+
 /** Provider JSON stored as text (raw, status errors, dead-letter items), given back as JSON. */
 export function storedJson(text: string | null): unknown {
   if (text === null) return null;
@@ -201,4 +227,6 @@ export const SHARED_SCHEMAS: readonly TObject[] = [
   MessageItem,
   StatusItem,
   DeadLetterItem,
+  MessageEvent,
+  StatusEvent,
 ];

@@ -40,6 +40,8 @@ export interface WebhookRouteOptions {
   readonly metrics: Metrics;
   /** Wall clock in milliseconds, for the Standard Webhooks replay window; tests may pin it. */
   readonly now?: () => number;
+  /** Called after a delivery stored something new: the feed has moved. */
+  readonly onStored?: () => void;
 }
 
 /** The longest hub.challenge echoed back; Meta's are short numbers. */
@@ -188,6 +190,7 @@ const WEBHOOK_RESPONSES = {
 
 export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
   const { config, committer, store, metrics } = options;
+  const onStored = options.onStored ?? (() => {});
   const now = options.now ?? Date.now;
   const notConfigured = unconfiguredScheme(now);
 
@@ -214,6 +217,10 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteO
       throw new ServiceUnavailable('storage unavailable; retry later');
     }
     request.webhookOutcome = { result: outcome, messageId: message.messageId, dup: outcome === 'duplicate' };
+    if (outcome === 'created') {
+      metrics.feedEvents.inc({ type: 'message.created' });
+      onStored();
+    }
     return { status: 'ok' } as const;
   };
 
@@ -252,6 +259,13 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteO
       throw new ServiceUnavailable('storage unavailable; retry later');
     }
     countEnvelope(contents, stored);
+    const messages = stored.messages.filter((o) => o === 'created').length;
+    const statuses = stored.statuses.filter((o) => o === 'created').length;
+    const deadLetters = stored.deadLetters.filter((o) => o === 'created').length;
+    if (messages > 0) metrics.feedEvents.inc({ type: 'message.created' }, messages);
+    if (statuses > 0) metrics.feedEvents.inc({ type: 'status.created' }, statuses);
+    if (deadLetters > 0) metrics.feedEvents.inc({ type: 'dead_letter.created' }, deadLetters);
+    if (messages + statuses + deadLetters > 0) onStored();
     for (const letter of contents.deadLetters) {
       request.log.warn(
         { kind: letter.kind, reason: letter.reason, item_id: letter.itemId ?? undefined },

@@ -2,6 +2,7 @@
 // Labels come from bounded sets only: route templates and result names.
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { FEED_EVENT_TYPES, type FeedHead } from '../store/store.js';
 
 /** Outcomes of webhook requests (and of refused credentials), each exported from start at 0; listed in docs/operations.md. */
 export const WEBHOOK_RESULTS = [
@@ -36,6 +37,12 @@ export interface Metrics {
   readonly readsRefused: Counter<'reason'>;
   /** Where the request-bodies-in-flight gauge reads its value at each scrape (set by the app). */
   readonly bodiesInFlight: { bytes: () => number };
+  /** GET /events subscribers connected now (set by the app). */
+  readonly sseClients: { count: () => number };
+  /** Events this process appended to the feed, by type. */
+  readonly feedEvents: Counter<'type'>;
+  /** The newest event of the feed, read at each scrape (set by the app). */
+  readonly feedHead: { read: () => Promise<FeedHead> };
 }
 
 /** What became of each item of a WhatsApp envelope. */
@@ -93,5 +100,58 @@ export function createMetrics(): Metrics {
       this.set(bodiesInFlight.bytes());
     },
   });
-  return { registry, httpRequests, webhookRequests, requestLatency, whatsappItems, readsRefused, bodiesInFlight };
+  const sseClients = { count: () => 0 };
+  new Gauge({
+    name: 'sse_clients',
+    help: 'GET /events subscribers connected to this process (bounded by SSE_MAX_CLIENTS).',
+    registers: [registry],
+    collect() {
+      this.set(sseClients.count());
+    },
+  });
+  const feedEvents = new Counter({
+    name: 'feed_events_total',
+    help: 'Events this process appended to the feed (rows it stored), by type.',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  });
+  for (const type of FEED_EVENT_TYPES) feedEvents.inc({ type }, 0);
+  const feedHead = { read: async (): Promise<FeedHead> => ({ position: 0, receivedAt: null }) };
+  // Both read at each scrape; a feed that stops moving while webhooks arrive is stalled.
+  let head: Promise<FeedHead> | null = null;
+  const readHead = () => {
+    head ??= feedHead.read().finally(() => {
+      head = null;
+    });
+    return head;
+  };
+  new Gauge({
+    name: 'feed_head_position',
+    help: "Position of the newest event of the feed (every replica's writes; 0 when empty).",
+    registers: [registry],
+    async collect() {
+      this.set((await readHead().catch(() => ({ position: Number.NaN }))).position);
+    },
+  });
+  new Gauge({
+    name: 'feed_head_received_at_seconds',
+    help: 'When the newest event of the feed was stored, in Unix seconds (0 when empty).',
+    registers: [registry],
+    async collect() {
+      const at = (await readHead().catch(() => ({ receivedAt: null }))).receivedAt;
+      this.set(at === null ? 0 : Date.parse(at) / 1000);
+    },
+  });
+  return {
+    registry,
+    httpRequests,
+    webhookRequests,
+    requestLatency,
+    whatsappItems,
+    readsRefused,
+    bodiesInFlight,
+    sseClients,
+    feedEvents,
+    feedHead,
+  };
 }

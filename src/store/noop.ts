@@ -7,6 +7,8 @@ import type {
   DeadLetterPage,
   Delivery,
   DeliveryOutcome,
+  FeedEvent,
+  FeedHead,
   IncomingMessage,
   InsertOutcome,
   MessageDetail,
@@ -20,7 +22,11 @@ export class NoopStore implements MessageStore {
     return messages.map(() => 'created');
   }
   async storeDelivery(delivery: Delivery): Promise<DeliveryOutcome> {
-    return { messages: delivery.messages.map(() => 'created'), statuses: delivery.statuses.map(() => 'created') };
+    return {
+      messages: delivery.messages.map(() => 'created'),
+      statuses: delivery.statuses.map(() => 'created'),
+      deadLetters: delivery.deadLetters.map(() => 'created'),
+    };
   }
   async listMessages(): Promise<MessagePage> {
     return { data: [], total: 0, hasMore: false };
@@ -30,6 +36,12 @@ export class NoopStore implements MessageStore {
   }
   async timeseries(): Promise<BucketCount[]> {
     return [];
+  }
+  async readFeed(): Promise<FeedEvent[]> {
+    return [];
+  }
+  async feedHead(): Promise<FeedHead> {
+    return { position: 0, receivedAt: null };
   }
   async getMessage(): Promise<MessageDetail | null> {
     return null;

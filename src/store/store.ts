@@ -104,6 +104,8 @@ export interface DeliveryOutcome {
   readonly messages: InsertOutcome[];
   /** Positional: a (message id, status) pair is stored once; later deliveries of it are duplicates. */
   readonly statuses: InsertOutcome[];
+  /** Positional: a dead letter is kept once per (source, kind, item); a redelivered one is a duplicate. */
+  readonly deadLetters: InsertOutcome[];
 }
 
 export interface StoredStatus {
@@ -197,6 +199,46 @@ export interface BucketCount {
   readonly count: number;
 }
 
+/** What the feed says happened: a message, a delivery status or a dead letter was stored. */
+export const FEED_EVENT_TYPES = ['message.created', 'status.created', 'dead_letter.created'] as const;
+export type FeedEventType = (typeof FEED_EVENT_TYPES)[number];
+
+interface FeedEventBase {
+  /** Positive, strictly increasing in commit order across every writer of the database. */
+  readonly position: number;
+  /** Server time (ISO-8601 UTC, milliseconds, Z) at which the store took the row in. */
+  readonly receivedAt: string;
+}
+
+/**
+ * One stored event, read back from the row it is about (an event keeps no copy of the row, so a
+ * row removed later leaves nothing of itself in the feed).
+ */
+export type FeedEvent =
+  | (FeedEventBase & { readonly type: 'message.created'; readonly message: StoredMessage & { readonly details: MessageDetails } })
+  | (FeedEventBase & { readonly type: 'status.created'; readonly messageId: string; readonly status: StoredStatus })
+  | (FeedEventBase & { readonly type: 'dead_letter.created'; readonly deadLetter: StoredDeadLetter });
+
+export interface FeedQuery {
+  /** Events with a position greater than this, oldest first. */
+  readonly after: number;
+  readonly limit: number;
+  /** Only these types (all when absent). */
+  readonly types?: readonly FeedEventType[];
+  /** Only message.created events of this sender (and so no other type). */
+  readonly from?: string;
+  /** Only message.created events of this recipient (and so no other type). */
+  readonly to?: string;
+}
+
+/** The newest event: where a subscriber that starts "now" starts. */
+export interface FeedHead {
+  /** 0 when the feed is empty. */
+  readonly position: number;
+  /** When the newest event was stored; null when the feed is empty. */
+  readonly receivedAt: string | null;
+}
+
 export interface MessageStore {
   /**
    * Stores a batch in one transaction and resolves only once it is durably committed.
@@ -225,6 +267,14 @@ export interface MessageStore {
   /** The message (with its details) and its statuses; null when the id has neither. */
   getMessage(messageId: string): Promise<MessageDetail | null>;
   listDeadLetters(page: { readonly limit: number; readonly offset: number }): Promise<DeadLetterPage>;
+  /** Stored events after a position, oldest first (see FeedEvent). */
+  readFeed(query: FeedQuery): Promise<FeedEvent[]>;
+  feedHead(): Promise<FeedHead>;
+  /**
+   * Calls `onAdvance` soon after other processes sharing the database commit events (PostgreSQL
+   * replicas); stores with one writer per database leave it out. Returns the function that stops it.
+   */
+  watchFeed?(onAdvance: () => void): () => void;
   stats(topSenders: number): Promise<Stats>;
   /** Resolves when the database answers a query on the applied schema; rejects with the reason otherwise. */
   checkHealth(): Promise<void>;

@@ -505,7 +505,7 @@ export async function expectUpgradedStoreWorks(store: MessageStore, old: OldRows
       deadLetters: [deadLetterOf(null)],
     }),
   );
-  expect(outcome).toEqual({ messages: ['duplicate', 'created', 'created'], statuses: ['created'] });
+  expect(outcome).toEqual({ messages: ['duplicate', 'created', 'created'], statuses: ['created'], deadLetters: ['created'] });
   expect((await store.getMessage('old2'))?.statuses.map((s) => s.status)).toEqual(['read']);
   expect(await store.getMessage('old1')).toStrictEqual({ messageId: 'old1', message: asStored(old1), statuses: [] });
   expect(await store.getMessage('new2')).toStrictEqual({ messageId: 'new2', message: detailed(withOrigin), statuses: [] });
@@ -1054,7 +1054,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
 
     describe('storeDelivery', () => {
       it('answers an empty delivery with no outcomes and stores nothing', async () => {
-        expect(await store.storeDelivery(deliveryOf({}))).toEqual({ messages: [], statuses: [] });
+        expect(await store.storeDelivery(deliveryOf({}))).toEqual({ messages: [], statuses: [], deadLetters: [] });
         expect((await store.listMessages({}, ALL)).total).toBe(0);
         expect(await store.listDeadLetters(ALL)).toEqual({ data: [], total: 0 });
       });
@@ -1070,7 +1070,11 @@ export function describeStoreContract(name: string, open: OpenStore): void {
           deliveryOf({ messages: [text, image], statuses: [sent, read], deadLetters: [bad] }),
         );
         const after = Date.now();
-        expect(outcome).toEqual({ messages: ['created', 'created'], statuses: ['created', 'created'] });
+        expect(outcome).toEqual({
+          messages: ['created', 'created'],
+          statuses: ['created', 'created'],
+          deadLetters: ['created'],
+        });
         expect(await store.listMessages({}, ALL)).toEqual({ data: [stored(text), stored(image)], total: 2, hasMore: false });
         expect(await store.getMessage('wamid.out')).toEqual({
           messageId: 'wamid.out',
@@ -1093,7 +1097,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         const fresh = incoming('new', { text: 'one', type: 'text' });
         const freshAgain = incoming('new', { text: 'two', from: '+3', type: 'image' });
         const outcome = await store.storeDelivery(deliveryOf({ messages: [changedOld, fresh, freshAgain, incoming('other')] }));
-        expect(outcome).toEqual({ messages: ['duplicate', 'created', 'duplicate', 'created'], statuses: [] });
+        expect(outcome).toEqual({ messages: ['duplicate', 'created', 'duplicate', 'created'], statuses: [], deadLetters: [] });
         // The first write wins, type included.
         expect((await store.getMessage('old'))?.message).toStrictEqual(detailed(old));
         expect((await store.getMessage('new'))?.message).toStrictEqual(detailed(fresh));
@@ -1109,6 +1113,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         expect(await store.storeDelivery(deliveryOf({ statuses: [sent, delivered, sentAgain] }))).toEqual({
           messages: [],
           statuses: ['created', 'created', 'duplicate'],
+          deadLetters: [],
         });
         const deliveredLater = statusOf('m1', 'delivered', { ts: '2025-01-15T12:00:00Z' });
         const read = statusOf('m1', 'read', { ts: '2025-01-15T10:00:02Z' });
@@ -1116,6 +1121,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         expect(await store.storeDelivery(deliveryOf({ statuses: [deliveredLater, read, otherSent, read] }))).toEqual({
           messages: [],
           statuses: ['duplicate', 'created', 'created', 'duplicate'],
+          deadLetters: [],
         });
         expect((await store.getMessage('m1'))?.statuses).toEqual([sent, delivered, read].map(storedStatus));
         expect((await store.getMessage('m2'))?.statuses).toEqual([storedStatus(otherSent)]);
@@ -1258,7 +1264,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
           calls.map(
             async (call): Promise<DeliveryOutcome> =>
               call.kind === 'batch'
-                ? { messages: await store.insertMany(call.messages), statuses: [] }
+                ? { messages: await store.insertMany(call.messages), statuses: [], deadLetters: [] }
                 : store.storeDelivery(call.delivery),
           ),
         );

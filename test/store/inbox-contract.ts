@@ -715,6 +715,7 @@ export function describeInboxContract(name: string, open: OpenStore): void {
           {
             messages: ['duplicate', 'created'],
             statuses: [],
+            deadLetters: [],
           },
         );
         expect(t1).toBe('2031-01-01T00:00:00.000Z');

@@ -1,15 +1,24 @@
 // The PostgreSQL store: the MessageStore and inbox contracts (one database for this file, emptied
 // before each test so every test migrates from scratch), then what only PostgreSQL has: migrations
 // under an advisory lock and upgrades from earlier schemas, several stores (replicas) writing one
-// database with aggregates that stay equal to counting, the indexes each read needs, and outages:
-// a server that is gone, one that hangs, connections that break.
+// database with aggregates that stay equal to counting, the indexes each read needs, the feed's
+// positions in commit order across replicas and the watch that hears other replicas' commits, and
+// outages: a server that is gone, one that hangs, connections that break.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { instantKey } from '../../src/ingest/timestamp.js';
+import { DEFAULT_POSTGRES_TIMEOUTS, LISTENER_APPLICATION_NAME, listenerClient } from '../../src/store/postgres/connection.js';
+import { FeedWatch } from '../../src/store/postgres/feed-watch.js';
 import { POSTGRES_SCHEMA_VERSION, postgresMigrations } from '../../src/store/postgres/migrations.js';
-import { containsPattern, listConversationsQuery, listMessagesQuery } from '../../src/store/postgres/sql.js';
+import {
+  containsPattern,
+  FEED_HEAD,
+  listConversationsQuery,
+  listMessagesQuery,
+  readFeedQuery,
+} from '../../src/store/postgres/sql.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/store.js';
 import {
   type Conversation,
@@ -17,6 +26,7 @@ import {
   type ConversationPosition,
   type DeliveryStatus,
   type DeliveryStatusName,
+  type FeedEvent,
   type IncomingMessage,
   type LastMessage,
   type MessageFilter,
@@ -33,11 +43,13 @@ import {
   expectUpgradedStoreWorks,
   incoming,
   type OpenedStore,
+  pick,
   type RefusingTable,
   type StoreOptions,
   seededRandom,
   statusOf,
 } from './contract.js';
+import { describeFeedContract, eventKey, readWholeFeed } from './feed-contract.js';
 import { describeInboxContract } from './inbox-contract.js';
 
 const database = useTestDatabase('store');
@@ -52,6 +64,7 @@ async function openFresh(options: StoreOptions = {}): Promise<OpenedStore> {
 
 describeStoreContract('PostgreSQL', openFresh);
 describeInboxContract('PostgreSQL', openFresh);
+describeFeedContract('PostgreSQL', openFresh);
 
 let planted = 0;
 
@@ -177,7 +190,7 @@ describe('PostgreSQL migrations', () => {
   });
 
   it('bring a database at schema version 1 to the current version, keeping its rows', async () => {
-    expect(POSTGRES_SCHEMA_VERSION).toBe(3);
+    expect(POSTGRES_SCHEMA_VERSION).toBe(4);
     // The database as release 1 of the schema left it, with rows its store wrote.
     await sql(`${schemaUpTo(1)}
       INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, created_at) VALUES
@@ -190,7 +203,7 @@ describe('PostgreSQL migrations', () => {
     const store = await open();
     await expect(store.checkHealth()).resolves.toBeUndefined();
     const versions = await sql<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.map((r) => r.version)).toEqual([1, 2, 3]);
+    expect(versions.map((r) => r.version)).toEqual([1, 2, 3, 4]);
     await expectUpgradedStoreWorks(store);
   });
 
@@ -308,6 +321,64 @@ describe('PostgreSQL migrations', () => {
     await expectAggregatesMatchRows();
   });
 
+  it('bring a database at schema version 3 to the current version, with an event per row in the order received', async () => {
+    // Rows as release 3 wrote them, received at times that tie: messages, then statuses, then
+    // dead letters, each in the order the store inserted them (messages and statuses by key).
+    await sql(`${schemaUpTo(3)}
+      INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, received_at,
+                            source, raw, contact_name, reply_to, phone_number_id) VALUES
+        ('m2', '+1', '+9', '2025-01-15T10:00:00Z', '2025-01-15T10:00:00', 'second', 'second', 'text', '2025-01-15T10:00:02Z',
+         'whatsapp', '{"id":"m2"}', 'Asha', NULL, '555'),
+        ('m1', '+1', '+9', '2025-01-15T09:00:00Z', '2025-01-15T09:00:00', 'first', 'first', NULL, '2025-01-15T10:00:01Z',
+         NULL, NULL, NULL, NULL, NULL),
+        ('m3', '+2', '+8', '2025-01-15T10:00:00.5Z', '2025-01-15T10:00:00.5', NULL, NULL, 'image', '2025-01-15T10:00:02Z',
+         'whatsapp', NULL, NULL, NULL, NULL);
+      INSERT INTO delivery_statuses (message_id, status, ts, ts_key, recipient_id, errors, created_at) VALUES
+        ('m2', 'read', '2025-01-15T10:00:05Z', '2025-01-15T10:00:05', '1', NULL, '2025-01-15T10:00:02Z'),
+        ('m1', 'sent', '2025-01-15T09:00:01Z', '2025-01-15T09:00:01', '1', NULL, '2025-01-15T10:00:00.5Z'),
+        ('m2', 'delivered', '2025-01-15T10:00:04Z', '2025-01-15T10:00:04', NULL, '[]', '2025-01-15T10:00:02Z');
+      INSERT INTO dead_letters (received_at, source, kind, reason, item, item_hash, item_id) VALUES
+        ('2025-01-15T10:00:02Z', 'whatsapp', 'message', 'from: field required', '{"id":"x1"}', 'h1', 'x1'),
+        ('2025-01-15T09:59:59Z', 'whatsapp', 'status', 'status: unknown value', '{"id":"x2"}', 'h2', 'x2');`);
+
+    const store = await open();
+    await expect(store.checkHealth()).resolves.toBeUndefined();
+    const events = await store.readFeed({ after: 0, limit: 100 });
+    expect(events.map((e) => [e.position, eventKey(e), e.receivedAt])).toEqual([
+      [1, 'dead letter 2', '2025-01-15T09:59:59.000Z'],
+      [2, 'status m1 sent', '2025-01-15T10:00:00.500Z'],
+      [3, 'message m1', '2025-01-15T10:00:01.000Z'],
+      [4, 'message m2', '2025-01-15T10:00:02.000Z'],
+      [5, 'message m3', '2025-01-15T10:00:02.000Z'],
+      [6, 'status m2 delivered', '2025-01-15T10:00:02.000Z'],
+      [7, 'status m2 read', '2025-01-15T10:00:02.000Z'],
+      [8, 'dead letter 1', '2025-01-15T10:00:02.000Z'],
+    ]);
+    // The data of each is what the other reads give for its row.
+    const deadLetters = (await store.listDeadLetters({ limit: 10, offset: 0 })).data;
+    const m2 = await store.getMessage('m2');
+    expect(events[0]).toMatchObject({ type: 'dead_letter.created', deadLetter: deadLetters[1] });
+    expect(events[3]).toStrictEqual({
+      position: 4,
+      receivedAt: '2025-01-15T10:00:02.000Z',
+      type: 'message.created',
+      message: m2?.message,
+    });
+    expect(events[5]).toMatchObject({ type: 'status.created', messageId: 'm2', status: m2?.statuses[0] });
+    expect(events[6]).toMatchObject({ type: 'status.created', messageId: 'm2', status: m2?.statuses[1] });
+    expect(await store.feedHead()).toEqual({ position: 8, receivedAt: '2025-01-15T10:00:02.000Z' });
+    expect(await sql('SELECT position FROM feed_head')).toEqual([{ position: '8' }]);
+
+    // New writes follow.
+    await store.storeDelivery(deliveryOf({ messages: [incoming('m1'), incoming('m4')], statuses: [statusOf('m3', 'sent')] }));
+    const added = await store.readFeed({ after: 8, limit: 100 });
+    expect(added.map((e) => [e.position, eventKey(e)])).toEqual([
+      [9, 'message m4'],
+      [10, 'status m3 sent'],
+    ]);
+    expect((await store.feedHead()).position).toBe(10);
+  });
+
   it('refuse a database whose schema is newer than the code, and readiness names the version', async () => {
     const store = await open();
     await sql('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [POSTGRES_SCHEMA_VERSION + 1, 'from the future']);
@@ -369,6 +440,16 @@ describe('PostgreSQL migrations', () => {
       expect(await plan(listConversationsQuery({ to: '+1' }, { limit: 50, after: position }))).toContain(
         'conversations_by_recipient',
       );
+      // The feed from any position, and its head: the primary key of events, in its order.
+      for (const query of [
+        { after: 0, limit: 100 },
+        { after: 150, limit: 100, types: ['status.created' as const] },
+      ]) {
+        const feed = await plan(readFeedQuery(query));
+        expect(feed).toContain('events_pkey');
+        expect(feed).not.toContain('Sort');
+      }
+      expect(await plan({ text: FEED_HEAD, values: [] })).toContain('Index Scan Backward using events_pkey');
     } finally {
       await client.end();
     }
@@ -388,6 +469,7 @@ describe('PostgreSQL migrations', () => {
       expect(await store.storeDelivery(deliveryOf({ messages: [incoming('delivered')] }))).toEqual({
         messages: ['created'],
         statuses: [],
+        deadLetters: [],
       });
       expect(await sql('SELECT setting FROM seen')).toEqual([{ setting: 'on' }, { setting: 'on' }]);
       expect(await sql('SHOW synchronous_commit')).toEqual([{ synchronous_commit: 'off' }]);
@@ -834,6 +916,9 @@ describe('PostgreSQL outages', () => {
     await expect(store.getMessage('x')).rejects.toThrow(/closed/);
     await expect(store.listDeadLetters({ limit: 1, offset: 0 })).rejects.toThrow(/closed/);
     await expect(store.checkHealth()).rejects.toThrow(/closed/);
+    await expect(store.readFeed({ after: 0, limit: 1 })).rejects.toThrow(/closed/);
+    await expect(store.feedHead()).rejects.toThrow(/closed/);
+    expect(() => store.watchFeed(() => {})).toThrow(/closed/);
   });
 });
 
@@ -865,6 +950,347 @@ describe('PostgreSQL read time limit (readTimeoutMs)', () => {
     } finally {
       await blocker.end();
     }
+  });
+});
+
+/** Resolves once `check` holds, polling; rejects after `ms`. */
+async function until(check: () => boolean | Promise<boolean>, ms = 5_000, what = 'the condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The feed listeners' connections open on the test database. */
+async function listenerConnections(): Promise<number[]> {
+  const rows = await sql<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
+    [LISTENER_APPLICATION_NAME],
+  );
+  return rows.map((r) => r.pid);
+}
+
+describe('PostgreSQL feed writes', () => {
+  const open = useStores();
+
+  it('take no position, and so never wait for feed_head, when a write creates nothing', async () => {
+    const store = await open();
+    await store.storeDelivery(
+      deliveryOf({ messages: [incoming('a')], statuses: [statusOf('a', 'sent')], deadLetters: [deadLetterOf('x')] }),
+    );
+    const blocker = new pg.Client({ connectionString: (await database()).url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT position FROM feed_head FOR UPDATE');
+      // All duplicates: commits at once, with the lock held elsewhere.
+      expect(
+        await store.storeDelivery(
+          deliveryOf({ messages: [incoming('a')], statuses: [statusOf('a', 'sent')], deadLetters: [deadLetterOf('x')] }),
+        ),
+      ).toEqual({ messages: ['duplicate'], statuses: ['duplicate'], deadLetters: ['duplicate'] });
+      // One that creates a row waits for the lock, and commits once it goes.
+      let done = false;
+      const writing = store.insertMany([incoming('b')]).finally(() => {
+        done = true;
+      });
+      await sleep(300);
+      expect(done).toBe(false);
+      await blocker.query('ROLLBACK');
+      expect(await writing).toEqual(['created']);
+    } finally {
+      await blocker.end();
+    }
+    expect((await store.readFeed({ after: 0, limit: 10 })).map(eventKey)).toEqual([
+      'message a',
+      'status a sent',
+      `dead letter ${(await store.listDeadLetters({ limit: 1, offset: 0 })).data[0]?.id}`,
+      'message b',
+    ]);
+    expect(await sql('SELECT position FROM feed_head')).toEqual([{ position: '4' }]);
+  });
+
+  it('notify the newest position at commit, and nothing for a write that failed', async () => {
+    const store = await open();
+    const listener = new pg.Client({ connectionString: (await database()).url });
+    const payloads: string[] = [];
+    listener.on('notification', (n) => payloads.push(`${n.channel} ${n.payload ?? ''}`));
+    await listener.connect();
+    try {
+      await listener.query('LISTEN webhook_inbox_feed');
+      await store.storeDelivery(deliveryOf({ messages: [incoming('a'), incoming('b')], statuses: [statusOf('a', 'read')] }));
+      await until(() => payloads.length === 1);
+      expect(payloads).toEqual(['webhook_inbox_feed 3']);
+      await refuse('messages', 'refused');
+      await expect(store.insertMany([incoming('c'), incoming('refused')])).rejects.toThrow();
+      await store.insertMany([incoming('a')]);
+      await store.insertMany([incoming('d')]);
+      await until(() => payloads.length === 2);
+      expect(payloads).toEqual(['webhook_inbox_feed 3', 'webhook_inbox_feed 4']);
+    } finally {
+      await listener.end();
+    }
+  });
+
+  it('hand out positions in commit order across replicas: a reader following the feed meets every event once, in order', async () => {
+    const stores = await Promise.all([open(), open(), open()]);
+    const [reader] = stores;
+    if (reader === undefined) throw new Error('test bug');
+    const random = seededRandom(2024);
+    const names: DeliveryStatusName[] = ['sent', 'delivered', 'read', 'failed'];
+    const messageIds = Array.from({ length: 150 }, (_, i) => `c${i}`);
+    const some = <T>(items: readonly T[], most: number): T[] =>
+      Array.from({ length: Math.floor(random() * (most + 1)) }, () => pick(random, items));
+    // Many small deliveries through every replica at once, four at a time each: messages,
+    // statuses and dead letters drawn from small sets, so that many are duplicates.
+    let writing = true;
+    const createdMessages: string[] = [];
+    const createdStatuses: string[] = [];
+    const lane = async (store: PostgresStore, deliveries: number): Promise<void> => {
+      for (let d = 0; d < deliveries; d++) {
+        const messages = some(messageIds, 3).map((id) => incoming(id, { from: `+${id.length}`, type: 'text' }));
+        const statuses = some(messageIds, 3).map((id) => statusOf(id, pick(random, names)));
+        const deadLetters = random() < 0.3 ? [deadLetterOf(`x${Math.floor(random() * 30)}`)] : [];
+        const outcome = await store.storeDelivery(deliveryOf({ messages, statuses, deadLetters }));
+        outcome.messages.forEach((o, i) => {
+          if (o === 'created') createdMessages.push(`message ${messages[i]?.messageId}`);
+        });
+        outcome.statuses.forEach((o, i) => {
+          if (o === 'created') createdStatuses.push(`status ${statuses[i]?.messageId} ${statuses[i]?.status}`);
+        });
+      }
+    };
+    const writers = Promise.all(stores.flatMap((store) => Array.from({ length: 4 }, () => lane(store, 40)))).finally(() => {
+      writing = false;
+    });
+
+    // A follower reads from its last position, as /feed and /events do.
+    const followed: FeedEvent[] = [];
+    let reads = 0;
+    const follow = async (): Promise<void> => {
+      let after = 0;
+      for (;;) {
+        const finished = !writing;
+        const limit = 1 + Math.floor(random() * 40);
+        const page = await reader.readFeed({ after, limit });
+        reads++;
+        for (const event of page) {
+          // Never at or below a position seen before, nor a gap filled later.
+          expect(event.position).toBeGreaterThan(after);
+          after = event.position;
+        }
+        followed.push(...page);
+        if (finished && page.length < limit) return;
+      }
+    };
+    // And a watcher of every snapshot: what each one shows that the previous did not is all above
+    // everything the previous showed. A position that commits after a larger one would show here.
+    let snapshots = 0;
+    const watchSnapshots = async (): Promise<void> => {
+      const client = new pg.Client({ connectionString: (await database()).url });
+      await client.connect();
+      try {
+        let previous = new Set<number>();
+        let max = 0;
+        for (;;) {
+          const finished = !writing;
+          const rows = await client.query<{ positions: string[] }>(
+            "SELECT coalesce(array_agg(position), '{}') AS positions FROM events",
+          );
+          const now = new Set(rows.rows[0]?.positions.map(Number) ?? []);
+          snapshots++;
+          for (const p of previous) expect(now.has(p)).toBe(true);
+          const fresh = [...now].filter((p) => !previous.has(p));
+          for (const p of fresh) expect(p).toBeGreaterThan(max);
+          max = Math.max(max, ...fresh);
+          previous = now;
+          if (finished) return;
+        }
+      } finally {
+        await client.end();
+      }
+    };
+    await Promise.all([writers, follow(), watchSnapshots()]);
+
+    expect(reads).toBeGreaterThan(20);
+    expect(snapshots).toBeGreaterThan(20);
+    // Exactly once each, in strictly increasing order, and the same as the whole feed read now.
+    const keys = followed.map(eventKey);
+    expect(new Set(keys).size).toBe(keys.length);
+    followed.forEach((event, i) => {
+      if (i > 0) expect(event.position).toBeGreaterThan(followed[i - 1]?.position ?? 0);
+    });
+    expect(followed).toEqual(await readWholeFeed(reader));
+    // The events are the rows created: every message and status whose delivery said so, every dead letter.
+    const deadLetters = (await reader.listDeadLetters({ limit: 1000, offset: 0 })).data;
+    const rows = await sql<{ message_id: string; status: string }>('SELECT message_id, status FROM delivery_statuses');
+    expect(keys.filter((k) => k.startsWith('message ')).sort()).toEqual(createdMessages.sort());
+    expect(keys.filter((k) => k.startsWith('status ')).sort()).toEqual(createdStatuses.sort());
+    expect(createdStatuses).toHaveLength(rows.length);
+    expect(keys.filter((k) => k.startsWith('dead letter ')).sort()).toEqual(deadLetters.map((d) => `dead letter ${d.id}`).sort());
+    expect(createdMessages.length).toBe((await reader.listMessages({}, { limit: 1, offset: 0 })).total);
+    // Each with its row's data.
+    const messages = (await reader.listMessages({}, { limit: 1000, offset: 0, details: true })).data;
+    const byId = new Map(messages.map((m) => [m.messageId, m]));
+    for (const event of followed) {
+      if (event.type === 'message.created') expect(event.message).toStrictEqual(byId.get(event.message.messageId));
+      if (event.type === 'dead_letter.created') expect(deadLetters).toContainEqual(event.deadLetter);
+    }
+    expect(await reader.feedHead()).toEqual({ position: followed.at(-1)?.position, receivedAt: followed.at(-1)?.receivedAt });
+    await expectAggregatesMatchRows();
+  });
+});
+
+describe('PostgreSQL feed watch', () => {
+  const open = useStores();
+
+  it("calls a store's onAdvance within a second of another store's commit, and stops when asked", async () => {
+    const [a, b] = await Promise.all([open(), open()]);
+    if (a === undefined || b === undefined) throw new Error('test bug');
+    const calls: number[] = [];
+    const stop = a.watchFeed(() => calls.push(Date.now()));
+    onTestFinished(stop);
+    // It calls once listening (anything may have been committed before), and once on its first read of feed_head.
+    await until(() => calls.length >= 2, 5_000, 'the first calls');
+    for (let i = 0; i < 3; i++) {
+      calls.length = 0;
+      const started = Date.now();
+      await b.insertMany([incoming(`m${i}`)]);
+      await until(() => calls.length > 0, 2_000, 'onAdvance');
+      expect((calls[0] ?? Number.POSITIVE_INFINITY) - started).toBeLessThan(1_000);
+      await sleep(200);
+    }
+    expect(await listenerConnections()).toHaveLength(1);
+    stop();
+    await until(async () => (await listenerConnections()).length === 0, 5_000, 'the listener closing');
+    calls.length = 0;
+    await b.insertMany([incoming('after')]);
+    await sleep(1_500);
+    expect(calls).toEqual([]);
+  });
+
+  it('reads feed_head every second when the listener is broken, reconnects, and close() stops every watch', async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (_: unknown, message?: string) => warnings.push(message ?? ''), info: () => {} };
+    const [a, b] = await Promise.all([open({ logger: logger as unknown as PostgresStoreOptions['logger'] }), open()]);
+    if (a === undefined || b === undefined) throw new Error('test bug');
+    const calls: number[] = [];
+    a.watchFeed(() => calls.push(Date.now()));
+    a.watchFeed(() => {});
+    await until(async () => (await listenerConnections()).length === 2, 5_000, 'two listeners');
+    const before = await listenerConnections();
+    // Every listener's connection ends (a restart, a failover); a commit right after is noticed
+    // by the read of feed_head, or by the listener once it is back.
+    await sql(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
+      [LISTENER_APPLICATION_NAME],
+    );
+    await until(() => warnings.length >= 2, 5_000, 'the warnings');
+    calls.length = 0;
+    const started = Date.now();
+    await b.insertMany([incoming('during')]);
+    await until(() => calls.length > 0, 3_000, 'onAdvance');
+    expect((calls[0] ?? Number.POSITIVE_INFINITY) - started).toBeLessThan(1_500);
+    // Both listen again, on new connections.
+    await until(async () => (await listenerConnections()).length === 2, 5_000, 'the listeners back');
+    expect((await listenerConnections()).some((pid) => before.includes(pid))).toBe(false);
+    expect(warnings.every((w) => w.includes('feed listener failed'))).toBe(true);
+    await a.close();
+    await until(async () => (await listenerConnections()).length === 0, 5_000, 'the listeners closing');
+  });
+});
+
+describe('FeedWatch', () => {
+  const open = useStores();
+
+  /** A watch whose head reads come from `head`, listening on the test database unless `url` says otherwise. */
+  async function watch(options: { onAdvance: () => void; head?: () => Promise<number>; url?: string; pollMs?: number }) {
+    const url = options.url ?? (await database()).url;
+    return new FeedWatch({
+      channel: 'webhook_inbox_feed',
+      listener: () => listenerClient(url, { ...DEFAULT_POSTGRES_TIMEOUTS, connectMs: 500 }),
+      headPosition: options.head ?? (async () => 0),
+      onAdvance: options.onAdvance,
+      pollMs: options.pollMs ?? 60_000,
+      backoffMs: 20,
+      maxBackoffMs: 100,
+    });
+  }
+
+  it('hears a commit through its listener alone', async () => {
+    const store = await open();
+    let calls = 0;
+    const w = await watch({ onAdvance: () => calls++ });
+    onTestFinished(() => w.stop());
+    await until(() => calls === 1, 5_000, 'listening');
+    await store.insertMany([incoming('a')]);
+    await until(() => calls === 2, 1_000, 'the notification');
+    // A write that creates nothing notifies nothing.
+    await store.insertMany([incoming('a')]);
+    await sleep(300);
+    expect(calls).toBe(2);
+  });
+
+  it('reads the head when it cannot listen, calling only when it moved, and retries the listener with backoff', async () => {
+    // Nothing listens on this port: every connection is refused.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const address = probe.address();
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    if (typeof address !== 'object' || address === null) throw new Error('no port');
+    let head = 5;
+    let reads = 0;
+    let calls = 0;
+    const w = await watch({
+      onAdvance: () => calls++,
+      head: async () => {
+        reads++;
+        return head;
+      },
+      url: await urlAt(address.port),
+      pollMs: 50,
+    });
+    onTestFinished(() => w.stop());
+    await until(() => reads >= 3, 2_000, 'three reads');
+    expect(calls).toBe(1);
+    head = 7;
+    await until(() => calls === 2, 1_000, 'the call for position 7');
+    await sleep(200);
+    expect(calls).toBe(2);
+    await w.stop();
+    const stopped = reads;
+    await sleep(200);
+    expect(reads).toBe(stopped);
+  });
+
+  it('leaves no timer and no connection behind once stopped, even while connecting', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    await open();
+    const idle = { timers: timers(), sockets: sockets() };
+    let calls = 0;
+    const w = await watch({ onAdvance: () => calls++, pollMs: 100 });
+    await until(() => calls === 1, 5_000, 'listening');
+    await sleep(250);
+    expect(timers()).toBeGreaterThan(idle.timers);
+    expect(await listenerConnections()).toHaveLength(1);
+    await w.stop();
+    await until(() => timers() === idle.timers && sockets() === idle.sockets, 1_000, 'no timer and no socket left');
+    await until(async () => (await listenerConnections()).length === 0, 5_000, 'the server seeing it closed');
+    // Stopped at once, while its connection is still being made.
+    calls = 0;
+    const early = await watch({ onAdvance: () => calls++, pollMs: 100 });
+    await early.stop();
+    await until(() => timers() === idle.timers && sockets() === idle.sockets, 1_000, 'no timer and no socket left');
+    await sleep(300);
+    expect({ timers: timers(), sockets: sockets() }).toEqual(idle);
+    expect(calls).toBe(0);
+    expect(await listenerConnections()).toEqual([]);
   });
 });
 

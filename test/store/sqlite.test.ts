@@ -27,6 +27,7 @@ import {
   seededRandom,
   statusOf,
 } from './contract.js';
+import { describeFeedContract } from './feed-contract.js';
 import { describeInboxContract, referenceConversationList, referenceMessages, referenceTimeseries } from './inbox-contract.js';
 
 /**
@@ -79,6 +80,7 @@ const variants: [string, OpenStore][] = [
 for (const [name, open] of variants) {
   describeStoreContract(name, open);
   describeInboxContract(name, open);
+  describeFeedContract(name, open);
 }
 
 describe('SQLite text index built behind the writes', () => {
@@ -222,10 +224,14 @@ describe('SQLite writer: requests merged into one transaction', () => {
         { ...deliveryOf({ statuses: [statusOf('m1', 'read'), statusOf('m4', 'sent')] }), createdAt: at },
       ]);
       expect(outcomes).toEqual([
-        { messages: ['created', 'created'], statuses: [] },
-        { messages: ['duplicate', 'created', 'duplicate'], statuses: ['created', 'duplicate', 'created'] },
-        { messages: ['duplicate', 'created'], statuses: [] },
-        { messages: [], statuses: ['duplicate', 'created'] },
+        { messages: ['created', 'created'], statuses: [], deadLetters: [] },
+        {
+          messages: ['duplicate', 'created', 'duplicate'],
+          statuses: ['created', 'duplicate', 'created'],
+          deadLetters: ['created'],
+        },
+        { messages: ['duplicate', 'created'], statuses: [], deadLetters: [] },
+        { messages: [], statuses: ['duplicate', 'created'], deadLetters: [] },
       ]);
       expect(writer.unindexedRows).toBe(4);
       expect(db.prepare('SELECT messages, senders FROM totals').get()).toEqual({ messages: 4, senders: 1 });
@@ -350,7 +356,7 @@ describe('SQLite migrations', () => {
   ] as const)(
     'bring a file at schema version %i to the current version, keeping its rows and making their aggregates (%s)',
     async (version, _, writerThread) => {
-      expect(SQLITE_SCHEMA_VERSION).toBe(4);
+      expect(SQLITE_SCHEMA_VERSION).toBe(5);
       const tmp = tempDir('webhook-inbox-migrate-');
       try {
         const file = path.join(tmp.dir, 'messages.db');
@@ -366,12 +372,38 @@ describe('SQLite migrations', () => {
         } finally {
           await store.close();
         }
-        expect(appliedVersions(file)).toEqual([1, 2, 3, 4]);
+        expect(appliedVersions(file)).toEqual([1, 2, 3, 4, 5]);
       } finally {
         tmp.cleanup();
       }
     },
   );
+
+  it('give the rows of an older file their feed events, in the order they were received, and go on after them', async () => {
+    const tmp = tempDir('webhook-inbox-migrate-');
+    try {
+      const file = path.join(tmp.dir, 'messages.db');
+      // Received in another order than their ids and instants.
+      const rows = upgradeRows(true).map((r, i) => ({ ...r, createdAt: `2025-01-16T00:00:0${3 - i}.000Z` }));
+      fileAtVersion(file, 3, rows);
+      const store = await SqliteStore.open({ path: file });
+      try {
+        const feed = await store.readFeed({ after: 0, limit: 10 });
+        expect(feed.map((e) => [e.position, e.type, e.receivedAt])).toEqual([
+          [1, 'message.created', '2025-01-16T00:00:01.000Z'],
+          [2, 'message.created', '2025-01-16T00:00:02.000Z'],
+          [3, 'message.created', '2025-01-16T00:00:03.000Z'],
+        ]);
+        expect(feed.map((e) => (e.type === 'message.created' ? e.message.messageId : null))).toEqual(['old3', 'old2', 'old1']);
+        await store.insertMany([incoming('new', { from: '+1', to: '+2' })]);
+        expect(await store.feedHead()).toMatchObject({ position: 4 });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
 
   it('bring an empty file at schema version 3 to the current version, with no conversations', async () => {
     const tmp = tempDir('webhook-inbox-migrate-');

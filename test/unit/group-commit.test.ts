@@ -10,6 +10,8 @@ import type {
   ConversationPage,
   DeadLetterPage,
   DeliveryOutcome,
+  FeedEvent,
+  FeedHead,
   InsertOutcome,
   MessageDetail,
   MessagePage,
@@ -64,6 +66,12 @@ class FakeStore implements MessageStore {
     return Promise.reject(new Error('not used by GroupCommitter'));
   }
   timeseries(): Promise<BucketCount[]> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  readFeed(): Promise<FeedEvent[]> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  feedHead(): Promise<FeedHead> {
     return Promise.reject(new Error('not used by GroupCommitter'));
   }
   listDeadLetters(): Promise<DeadLetterPage> {

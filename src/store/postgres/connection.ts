@@ -66,6 +66,23 @@ export function migrationClient(url: string, timeouts: PostgresTimeouts): pg.Cli
   return client;
 }
 
+/** The application_name of a feed listener's connection, so an operator (or a test) can tell it apart. */
+export const LISTENER_APPLICATION_NAME = 'webhook-inbox feed';
+
+/**
+ * A connection of its own for LISTEN (see feed-watch.ts); not connected yet. It idles between
+ * notifications, so TCP keepalives start early: a peer that vanished is noticed in under a
+ * minute rather than the system's default two hours.
+ */
+export function listenerClient(url: string, timeouts: PostgresTimeouts): pg.Client {
+  return new pg.Client({
+    ...connectionConfig(url, timeouts),
+    application_name: LISTENER_APPLICATION_NAME,
+    keepAliveInitialDelayMillis: 10_000,
+    query_timeout: timeouts.queryMs,
+  });
+}
+
 export interface PoolOptions {
   readonly url: string;
   /** The most connections this process opens. */

@@ -174,6 +174,55 @@ export const postgresMigrations: readonly Migration[] = [
       UPDATE totals SET conversations = (SELECT count(*) FROM conversations) WHERE id = 1;
     `,
   },
+  {
+    version: 4,
+    name: 'the feed: every stored event in commit order',
+    // Sequences hand out numbers in the order transactions ask, not the order they commit, so a
+    // position is not an identity: each writing transaction adds to feed_head as its last lock
+    // and holds that row until COMMIT (see storeDelivery), so positions are handed out in commit
+    // order across every replica. The tables are new, and the backfill reads the rows once.
+    // Replicas of the previous release write no events: rows they store after this migration are
+    // missing from the feed for good, so they are stopped before it runs (their readiness fails on
+    // the schema version once it has).
+    sql: `
+      -- One row per stored message, delivery status and dead letter, written in the transaction
+      -- that stores it. An event names its row and keeps no copy of it, so a row removed later
+      -- (with its event) leaves nothing of itself here.
+      CREATE TABLE events (
+        position    bigint PRIMARY KEY,
+        type        text COLLATE "C" NOT NULL
+                    CHECK (type IN ('message.created', 'status.created', 'dead_letter.created')),
+        message_id  text COLLATE "C",      -- message.created and status.created
+        status      text COLLATE "C",      -- status.created
+        dead_letter bigint,                -- dead_letter.created: dead_letters.id
+        received_at timestamptz NOT NULL   -- when the store took the row in
+      );
+      -- Finding the event of a row (to remove it with the row).
+      CREATE INDEX events_by_message ON events (message_id, status) WHERE message_id IS NOT NULL;
+      CREATE INDEX events_by_dead_letter ON events (dead_letter) WHERE dead_letter IS NOT NULL;
+
+      -- The last position handed out: never goes back, even when the newest events are removed.
+      CREATE TABLE feed_head (
+        id       integer PRIMARY KEY CHECK (id = 1),
+        position bigint NOT NULL
+      );
+
+      -- The rows stored before, in the order they were received (ties: messages, then statuses,
+      -- then dead letters; inside one transaction in the order the store inserted them: messages
+      -- and statuses by key, dead letters by id).
+      INSERT INTO events (position, type, message_id, status, dead_letter, received_at)
+        SELECT row_number() OVER (ORDER BY r.received_at, r.kind, r.dead_letter, r.message_id, r.status),
+               r.type, r.message_id, r.status, r.dead_letter, r.received_at
+        FROM (SELECT 'message.created' AS type, message_id, NULL::text COLLATE "C" AS status, NULL::bigint AS dead_letter,
+                     received_at, 0 AS kind
+                FROM messages
+              UNION ALL
+              SELECT 'status.created', message_id, status, NULL, created_at, 1 FROM delivery_statuses
+              UNION ALL
+              SELECT 'dead_letter.created', NULL, NULL, id, received_at, 2 FROM dead_letters) AS r;
+      INSERT INTO feed_head (id, position) SELECT 1, coalesce(max(position), 0) FROM events;
+    `,
+  },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -2,7 +2,16 @@
 // answer): each is checked for the shape and types expected before it becomes a domain value.
 
 import { asDeadLetterKind, asStatusName, detailsOf, withType } from '../delivery-rows.js';
-import type { Conversation, SenderCount, StoredDeadLetter, StoredMessage, StoredStatus } from '../store.js';
+import type {
+  Conversation,
+  FeedEvent,
+  FeedHead,
+  MessageDetails,
+  SenderCount,
+  StoredDeadLetter,
+  StoredMessage,
+  StoredStatus,
+} from '../store.js';
 
 /**
  * A timestamptz column as JavaScript's toISOString writes it (UTC, milliseconds, Z): the store
@@ -130,4 +139,47 @@ export function senderCount(value: unknown): SenderCount {
     throw new Error('unexpected sender count from PostgreSQL');
   }
   return { from: value[0], count: value[1] };
+}
+
+/** The row an event names must be there: an event is removed with its row, in one transaction. */
+function present<T>(value: T | null, what: string, position: number): T {
+  if (value === null) throw new Error(`the ${what} of feed event ${position} is missing`);
+  return value;
+}
+
+/** An event of the feed, as readFeedQuery builds it. */
+export function feedEvent(value: unknown): FeedEvent {
+  if (!Array.isArray(value) || value.length !== 7) throw new Error('unexpected feed event shape from PostgreSQL');
+  const [position, type, receivedAt, messageId, message, status, deadLetter] = value as unknown[];
+  if (typeof position !== 'number' || typeof type !== 'string' || typeof receivedAt !== 'string' || !nullableText(messageId)) {
+    throw new Error('unexpected feed event types from PostgreSQL');
+  }
+  const base = { position, receivedAt };
+  switch (type) {
+    case 'message.created': {
+      const stored = storedMessage(present(message, 'message', position));
+      const details: MessageDetails = present(stored.details ?? null, 'message details', position);
+      return { ...base, type, message: { ...stored, details } };
+    }
+    case 'status.created':
+      return {
+        ...base,
+        type,
+        messageId: present(messageId, 'message id', position),
+        status: storedStatus(present(status, 'status', position)),
+      };
+    case 'dead_letter.created':
+      return { ...base, type, deadLetter: storedDeadLetter(present(deadLetter, 'dead letter', position)) };
+    default:
+      throw new Error(`unexpected feed event type from PostgreSQL: ${type}`);
+  }
+}
+
+/** The newest event, [position, received_at], or none (an empty feed). */
+export function feedHead(value: unknown): FeedHead {
+  if (value === undefined) return { position: 0, receivedAt: null };
+  if (!Array.isArray(value) || typeof value[0] !== 'number' || typeof value[1] !== 'string') {
+    throw new Error('unexpected feed head from PostgreSQL');
+  }
+  return { position: value[0], receivedAt: value[1] };
 }

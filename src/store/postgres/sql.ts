@@ -8,6 +8,7 @@ import {
   type Bucket,
   type ConversationFilter,
   type ConversationPosition,
+  type FeedQuery,
   foldCase,
   type MessageFilter,
   type Page,
@@ -63,12 +64,14 @@ export const INSERT_DEAD_LETTERS = `
   FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
     WITH ORDINALITY AS d (kind, reason, item, item_hash, item_id, position)
   ORDER BY d.position
-  ON CONFLICT (source, kind, item_hash) DO NOTHING`;
+  ON CONFLICT (source, kind, item_hash) DO NOTHING
+  RETURNING id, kind, item_hash`;
 
 // The aggregates of the rows just inserted, each table in key order for the same reason as above,
 // and the tables in one order too: senders, recipients, types, hours, conversations, then the
-// totals row, which every batch updates, last so it is held for the shortest time. (The previous
-// release's order, senders, hours, totals, is a part of it: replicas of both may run together.)
+// totals row, which every batch that creates messages updates, late so it is held for the shortest
+// time; only feed_head (ADD_EVENTS) comes after it. (The previous release's order, senders, hours,
+// totals, is a part of it: replicas of both may run together.)
 
 /** Adds counts to a table keyed by one text column: `$1` the keys, `$2` the counts. */
 function addCounts(table: string, key: string): string {
@@ -116,6 +119,32 @@ export const ADD_CONVERSATIONS = `
 
 export const ADD_TOTALS =
   'UPDATE totals SET messages = messages + $1, senders = senders + $2, conversations = conversations + $3 WHERE id = 1';
+
+/** The channel a committed write notifies with its newest position (see ADD_EVENTS and feed-watch.ts). */
+export const FEED_CHANNEL = 'webhook_inbox_feed';
+
+/**
+ * The events of the rows a transaction created, as its last statement: feed_head's row gives the
+ * positions, and stays locked until COMMIT (see storeDelivery), so a transaction that commits later
+ * always has larger ones. `$1` how many events, then one array per column, in the order the
+ * positions are handed out, and `$6` the rows' received_at. The newest position is announced on
+ * FEED_CHANNEL, which PostgreSQL delivers at COMMIT (and never, if the transaction rolls back).
+ */
+export const ADD_EVENTS = `
+  WITH head AS (UPDATE feed_head SET position = position + $1::bigint WHERE id = 1 RETURNING position),
+  added AS (
+    INSERT INTO events (position, type, message_id, status, dead_letter, received_at)
+    SELECT head.position - $1::bigint + e.n, e.type, e.message_id, e.status, e.dead_letter, $6::timestamptz
+    FROM head, unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS e (type, message_id, status, dead_letter, n)
+  )
+  SELECT pg_notify('${FEED_CHANNEL}', head.position::text) FROM head`;
+
+/** The last position handed out (which may belong to an event removed since). */
+export const FEED_HEAD_POSITION = 'SELECT position FROM feed_head WHERE id = 1';
+
+/** The newest event there is: [position, received_at]. */
+export const FEED_HEAD = `
+  SELECT json_build_array(position, ${isoText('received_at')}) AS head FROM events ORDER BY position DESC LIMIT 1`;
 
 export const STATS = `
   SELECT t.messages, t.senders,
@@ -325,5 +354,43 @@ export function timeseriesQuery(query: TimeseriesQuery): { text: string; values:
   const text = `SELECT coalesce(json_agg(json_build_array(b.bucket, b.count)), '[]') AS hours
     FROM (SELECT left(h.hour, ${param(BUCKET_PREFIX[query.bucket])}) AS bucket, sum(h.count) AS count
           FROM (${parts.join(' UNION ALL ')}) AS h (hour, count) GROUP BY 1) AS b`;
+  return { text, values };
+}
+
+/**
+ * One statement for a page of the feed: one row per event, `event`, a JSON array that feedEvent()
+ * reads: the event's position, type, received_at and message_id, then the row it names (the
+ * message with its details, the status or the dead letter; null for the other two), each read
+ * by its key only for the events of its type. Positions come from the primary key, in order.
+ */
+export function readFeedQuery(query: FeedQuery): { text: string; values: Values } {
+  const { values, param } = parameters();
+  // No position is that large; a larger `after` is past every event, as the largest one is.
+  const where = [`e.position > ${param(Math.min(query.after, Number.MAX_SAFE_INTEGER))}`];
+  const types = query.types ?? [];
+  if (types.length > 0) where.push(`e.type IN (${types.map((type) => param(type)).join(', ')})`);
+  // A sender or recipient keeps only message events.
+  const sender: string[] = [];
+  if (query.from !== undefined) sender.push(`m.from_number = ${param(query.from)}`);
+  if (query.to !== undefined) sender.push(`m.to_number COLLATE "C" = ${param(query.to)}`);
+  if (sender.length > 0) {
+    where.push(`e.type = 'message.created'`);
+    where.push(`EXISTS (SELECT 1 FROM messages AS m WHERE m.message_id = e.message_id AND ${sender.join(' AND ')})`);
+  }
+  // In each subquery the bare column names are the table's own: events' are named with e.
+  const text = `SELECT json_build_array(e.position, e.type, ${isoText('e.received_at')}, e.message_id,
+      CASE WHEN e.type = 'message.created' THEN
+        (SELECT json_build_array(${[...MESSAGE_COLUMNS, ...DETAIL_COLUMNS].join(', ')}) FROM messages WHERE message_id = e.message_id)
+      END,
+      CASE WHEN e.type = 'status.created' THEN
+        (SELECT json_build_array(status, ts, recipient_id, errors) FROM delivery_statuses
+          WHERE message_id = e.message_id AND status = e.status)
+      END,
+      CASE WHEN e.type = 'dead_letter.created' THEN
+        (SELECT json_build_array(id, ${isoText('received_at')}, source, kind, reason, item, item_id) FROM dead_letters
+          WHERE id = e.dead_letter)
+      END) AS event
+    FROM events AS e WHERE ${where.join(' AND ')}
+    ORDER BY e.position LIMIT ${param(query.limit)}`;
   return { text, values };
 }

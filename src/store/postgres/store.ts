@@ -1,8 +1,8 @@
 // The PostgreSQL MessageStore, for several replicas on one database: a bounded pool, one
 // transaction per group-commit batch or provider delivery (multi-row INSERT … ON CONFLICT DO
-// NOTHING statements plus the aggregates), and timeouts everywhere so that a database that stops
-// or hangs turns into errors (503) instead of requests that wait forever. The pool replaces broken
-// connections by itself.
+// NOTHING statements plus the aggregates and the feed's events), and timeouts everywhere so that a
+// database that stops or hangs turns into errors (503) instead of requests that wait forever. The
+// pool replaces broken connections by itself.
 
 import type pg from 'pg';
 import type { Logger } from '../../observability/logger.js';
@@ -19,6 +19,10 @@ import {
   type Delivery,
   type DeliveryOutcome,
   type DeliveryStatus,
+  type FeedEvent,
+  type FeedEventType,
+  type FeedHead,
+  type FeedQuery,
   foldCase,
   type IncomingMessage,
   type InsertOutcome,
@@ -31,18 +35,32 @@ import {
   type TimeseriesQuery,
 } from '../store.js';
 import { bucketCounts } from '../timeseries.js';
-import { DEFAULT_POSTGRES_TIMEOUTS, migrationClient, PostgresPool, type PostgresTimeouts } from './connection.js';
+import { DEFAULT_POSTGRES_TIMEOUTS, listenerClient, migrationClient, PostgresPool, type PostgresTimeouts } from './connection.js';
 import { classify } from './errors.js';
+import { FeedWatch } from './feed-watch.js';
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from './migrations.js';
-import { hourCount, senderCount, storedConversation, storedDeadLetter, storedMessage, storedStatus } from './rows.js';
+import {
+  feedEvent,
+  feedHead,
+  hourCount,
+  senderCount,
+  storedConversation,
+  storedDeadLetter,
+  storedMessage,
+  storedStatus,
+} from './rows.js';
 import {
   ADD_CONVERSATIONS,
+  ADD_EVENTS,
   ADD_HOURS,
   ADD_RECIPIENTS,
   ADD_SENDERS,
   ADD_TOTALS,
   ADD_TYPES,
   DEAD_LETTERS,
+  FEED_CHANNEL,
+  FEED_HEAD,
+  FEED_HEAD_POSITION,
   HEALTH,
   INSERT_BATCH,
   INSERT_DEAD_LETTERS,
@@ -50,6 +68,7 @@ import {
   listConversationsQuery,
   listMessagesQuery,
   MESSAGE_DETAIL,
+  readFeedQuery,
   STATS,
   timeseriesQuery,
 } from './sql.js';
@@ -68,16 +87,63 @@ export interface PostgresStoreOptions {
   readonly readTimeoutMs?: number;
 }
 
-/** What inserting a batch of messages did: positional outcomes, and the messages the aggregates must count. */
+/** What inserting a batch of messages did: positional outcomes, and the messages created, in the batch's order. */
 interface InsertedMessages {
   readonly outcomes: InsertOutcome[];
   readonly created: IncomingMessage[];
 }
 
-/** Outcomes by position: of the items with one key, the first is the one created, if the key was inserted. */
-function positional<T>(items: readonly T[], keyOf: (item: T) => string, insertedKeys: Iterable<string>): InsertOutcome[] {
-  const created = new Set(insertedKeys);
-  return items.map((item): InsertOutcome => (created.delete(keyOf(item)) ? 'created' : 'duplicate'));
+/** What inserting a delivery's statuses did: positional outcomes, and the statuses created, in the delivery's order. */
+interface InsertedStatuses {
+  readonly outcomes: InsertOutcome[];
+  readonly created: DeliveryStatus[];
+}
+
+/** The events of a transaction, one array per column of ADD_EVENTS, in the order their positions are handed out. */
+interface NewEvents {
+  readonly types: FeedEventType[];
+  readonly messageIds: (string | null)[];
+  readonly statuses: (string | null)[];
+  readonly deadLetters: (string | null)[];
+}
+
+/** The events of the rows a delivery created: its messages, then its statuses, then its dead letters, each in its order. */
+function eventsOf(
+  messages: readonly IncomingMessage[],
+  statuses: readonly DeliveryStatus[],
+  deadLetters: readonly string[],
+): NewEvents {
+  const events: NewEvents = { types: [], messageIds: [], statuses: [], deadLetters: [] };
+  const add = (type: FeedEventType, messageId: string | null, status: string | null, deadLetter: string | null) => {
+    events.types.push(type);
+    events.messageIds.push(messageId);
+    events.statuses.push(status);
+    events.deadLetters.push(deadLetter);
+  };
+  for (const m of messages) add('message.created', m.messageId, null, null);
+  for (const s of statuses) add('status.created', s.messageId, s.status, null);
+  for (const id of deadLetters) add('dead_letter.created', null, null, id);
+  return events;
+}
+
+/**
+ * Outcomes by position: of the items with one key, the first is the one created, if the key was
+ * inserted; and the items created, in the order given. Rejects a key the items do not hold.
+ */
+function positional<T>(
+  items: readonly T[],
+  keyOf: (item: T) => string,
+  insertedKeys: readonly string[],
+): { outcomes: InsertOutcome[]; created: T[] } {
+  const inserted = new Set(insertedKeys);
+  const created: T[] = [];
+  const outcomes = items.map((item): InsertOutcome => {
+    if (!inserted.delete(keyOf(item))) return 'duplicate';
+    created.push(item);
+    return 'created';
+  });
+  if (inserted.size > 0) throw new Error(`PostgreSQL returned a key the batch does not hold: ${[...inserted][0]}`);
+  return { outcomes, created };
 }
 
 /** A (message id, status) pair as one string; JSON keeps any two different pairs apart. */
@@ -119,6 +185,10 @@ export class PostgresStore implements MessageStore {
   readonly #pool: PostgresPool;
   readonly #timeouts: PostgresTimeouts;
   readonly #now: () => Date;
+  readonly #url: string;
+  readonly #logger: PostgresStoreOptions['logger'];
+  /** The feed watches running (see watchFeed), stopped by close(). */
+  readonly #watches = new Set<FeedWatch>();
   #closed = false;
 
   /** Connects, checks the database, applies the migrations, and returns the store; rejects when any step fails. */
@@ -159,6 +229,8 @@ export class PostgresStore implements MessageStore {
   private constructor(options: PostgresStoreOptions, timeouts: PostgresTimeouts, forceSync: boolean) {
     this.#timeouts = timeouts;
     this.#now = options.now ?? (() => new Date());
+    this.#url = options.url;
+    this.#logger = options.logger;
     this.#pool = new PostgresPool({
       url: options.url,
       poolMax: options.poolMax,
@@ -176,18 +248,45 @@ export class PostgresStore implements MessageStore {
   async storeDelivery(delivery: Delivery): Promise<DeliveryOutcome> {
     if (this.#closed) throw new Error('the store is closed');
     const { messages, statuses, deadLetters } = delivery;
-    if (messages.length === 0 && statuses.length === 0 && deadLetters.length === 0) return { messages: [], statuses: [] };
+    if (messages.length === 0 && statuses.length === 0 && deadLetters.length === 0) {
+      return { messages: [], statuses: [], deadLetters: [] };
+    }
     const createdAt = this.#now().toISOString();
     return this.#pool.transaction(async (client) => {
-      // Every transaction of every replica takes its locks in one order: messages, statuses, then
-      // the aggregates with the totals row last (a part that has no rows is skipped), and rows in
-      // key order inside each table. Two transactions may wait for each other, never in a cycle.
-      const stored: InsertedMessages =
-        messages.length > 0 ? await this.#insertMessages(client, messages, createdAt) : { outcomes: [], created: [] };
-      const statusOutcomes = statuses.length > 0 ? await this.#insertStatuses(client, statuses, createdAt) : [];
-      if (deadLetters.length > 0) await this.#insertDeadLetters(client, deadLetters, delivery.source, createdAt);
+      // Every transaction of every replica takes its locks in one order: messages, statuses, dead
+      // letters, then the aggregates with the totals row, then the feed_head row last (a part that
+      // has no rows is skipped), and rows in key order inside each table. Two transactions may
+      // wait for each other, never in a cycle. feed_head being last keeps it so: once a
+      // transaction has it, the only locks it still takes are its events' new keys (positions no
+      // one else has) and, at COMMIT, the lock that serializes NOTIFY, whose holder is always
+      // committing and waits for nothing; so the holder of feed_head never waits for a
+      // transaction that waits for it. Last is also best for throughput: feed_head is held until
+      // COMMIT and so serializes every writing transaction from there on, where only the events
+      // statement and the COMMIT remain (the totals row, held just as long, already serializes
+      // every transaction that creates messages).
+      const noMessages: InsertedMessages = { outcomes: [], created: [] };
+      const stored = messages.length > 0 ? await this.#insertMessages(client, messages, createdAt) : noMessages;
+      const noStatuses: InsertedStatuses = { outcomes: [], created: [] };
+      const storedStatuses = statuses.length > 0 ? await this.#insertStatuses(client, statuses, createdAt) : noStatuses;
+      const keptLetters =
+        deadLetters.length > 0
+          ? await this.#insertDeadLetters(client, deadLetters, delivery.source, createdAt)
+          : { ids: [], outcomes: [] };
+      const deadLetterIds = keptLetters.ids;
       if (stored.created.length > 0) await this.#addAggregates(client, stored.created);
-      return { messages: stored.outcomes, statuses: statusOutcomes };
+      const events = eventsOf(stored.created, storedStatuses.created, deadLetterIds);
+      // A transaction that created nothing has no events and takes no position: it never waits for feed_head.
+      if (events.types.length > 0) {
+        await client.query(ADD_EVENTS, [
+          events.types.length,
+          events.types,
+          events.messageIds,
+          events.statuses,
+          events.deadLetters,
+          createdAt,
+        ]);
+      }
+      return { messages: stored.outcomes, statuses: storedStatuses.outcomes, deadLetters: keptLetters.outcomes };
     });
   }
 
@@ -215,19 +314,18 @@ export class PostgresStore implements MessageStore {
     ]);
     // The first occurrence of an id that this batch inserted is the one created: its fields are
     // the row's, and the aggregates count them.
-    const insertedIds = inserted.rows.map((r) => r.message_id);
-    const outcomes = positional(messages, (m) => m.messageId, insertedIds);
-    const firsts = new Map<string, IncomingMessage>();
-    for (const m of messages) if (!firsts.has(m.messageId)) firsts.set(m.messageId, m);
-    const created = insertedIds.map((id) => {
-      const m = firsts.get(id);
-      if (m === undefined) throw new Error(`PostgreSQL returned a message_id the batch does not hold: ${id}`);
-      return m;
-    });
-    return { outcomes, created };
+    return positional(
+      messages,
+      (m) => m.messageId,
+      inserted.rows.map((r) => r.message_id),
+    );
   }
 
-  async #insertStatuses(client: pg.PoolClient, statuses: readonly DeliveryStatus[], createdAt: string): Promise<InsertOutcome[]> {
+  async #insertStatuses(
+    client: pg.PoolClient,
+    statuses: readonly DeliveryStatus[],
+    createdAt: string,
+  ): Promise<InsertedStatuses> {
     const inserted = await client.query<{ message_id: string; status: string }>(INSERT_STATUSES, [
       statuses.map((s) => s.messageId),
       statuses.map((s) => s.status),
@@ -244,13 +342,17 @@ export class PostgresStore implements MessageStore {
     );
   }
 
+  /**
+   * Inserts the dead letters; answers the ids of those created, in the delivery's order (ids
+   * increase in it), and the positional outcomes (the first of a repeated item is the one created).
+   */
   async #insertDeadLetters(
     client: pg.PoolClient,
     deadLetters: readonly DeadLetter[],
     source: string,
     receivedAt: string,
-  ): Promise<void> {
-    await client.query(INSERT_DEAD_LETTERS, [
+  ): Promise<{ ids: string[]; outcomes: InsertOutcome[] }> {
+    const inserted = await client.query<{ id: string; kind: string; item_hash: string }>(INSERT_DEAD_LETTERS, [
       receivedAt,
       source,
       deadLetters.map((d) => d.kind),
@@ -259,6 +361,17 @@ export class PostgresStore implements MessageStore {
       deadLetters.map((d) => deadLetterHash(d.item)),
       deadLetters.map((d) => d.itemId),
     ]);
+    // bigint arrives as text: compared as numbers.
+    const ids = inserted.rows
+      .map((r) => BigInt(r.id))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(String);
+    const { outcomes } = positional(
+      deadLetters,
+      (d) => JSON.stringify([d.kind, deadLetterHash(d.item)]),
+      inserted.rows.map((r) => JSON.stringify([r.kind, r.item_hash])),
+    );
+    return { ids, outcomes };
   }
 
   /** The aggregates of the messages just created, one multi-row upsert per table, in the order sql.ts gives. */
@@ -342,6 +455,42 @@ export class PostgresStore implements MessageStore {
     return { data: row.rows.map(storedDeadLetter), total: Number(row.total) };
   }
 
+  async readFeed(query: FeedQuery): Promise<FeedEvent[]> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (holdsNul(query.from, query.to)) return [];
+    const { text, values } = readFeedQuery(query);
+    const result = await this.#pool.read<{ event: unknown }>(text, values);
+    return result.rows.map((row) => feedEvent(row.event));
+  }
+
+  async feedHead(): Promise<FeedHead> {
+    if (this.#closed) throw new Error('the store is closed');
+    const result = await this.#pool.read<{ head: unknown }>(FEED_HEAD, []);
+    return feedHead(result.rows[0]?.head);
+  }
+
+  /**
+   * Listens on a connection of its own for what any replica commits (this one's included), and
+   * reads feed_head every second besides; see FeedWatch. The function returned ends both.
+   */
+  watchFeed(onAdvance: () => void): () => void {
+    if (this.#closed) throw new Error('the store is closed');
+    const watch = new FeedWatch({
+      channel: FEED_CHANNEL,
+      listener: () => listenerClient(this.#url, this.#timeouts),
+      headPosition: async () => {
+        const result = await this.#pool.read<{ position: string }>(FEED_HEAD_POSITION, [], this.#timeouts.healthMs);
+        return Number(result.rows[0]?.position ?? 0);
+      },
+      onAdvance,
+      logger: this.#logger,
+    });
+    this.#watches.add(watch);
+    return () => {
+      if (this.#watches.delete(watch)) void watch.stop();
+    };
+  }
+
   async stats(topSenders: number): Promise<Stats> {
     if (this.#closed) throw new Error('the store is closed');
     const result = await this.#pool.read<{
@@ -374,6 +523,9 @@ export class PostgresStore implements MessageStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const watches = [...this.#watches];
+    this.#watches.clear();
+    await Promise.all(watches.map((watch) => watch.stop()));
     await this.#pool.end();
   }
 }

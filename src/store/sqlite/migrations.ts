@@ -177,6 +177,40 @@ export const sqliteMigrations: readonly Migration[] = [
       UPDATE totals SET conversations = (SELECT count(*) FROM conversations) WHERE id = 1;
     `,
   },
+  {
+    version: 5,
+    name: 'the feed: every stored event in commit order',
+    sql: `
+      -- One row per stored message, delivery status and dead letter, written in the transaction
+      -- that stores it. The single writer commits one transaction at a time, so the rowid it hands
+      -- out is commit order; AUTOINCREMENT keeps a position from ever being handed out twice, even
+      -- after the newest events are removed. An event names its row and keeps no copy of it.
+      CREATE TABLE events (
+        position    INTEGER PRIMARY KEY AUTOINCREMENT,
+        type        TEXT NOT NULL,     -- message.created, status.created or dead_letter.created
+        message_id  TEXT,              -- message.created and status.created
+        status      TEXT,              -- status.created
+        dead_letter INTEGER,           -- dead_letter.created: dead_letters.id
+        received_at TEXT NOT NULL      -- when the store took the row in (the commit's server time)
+      );
+      -- Finding the event of a row (to remove it with the row).
+      CREATE INDEX events_by_message ON events (message_id, status) WHERE message_id IS NOT NULL;
+      CREATE INDEX events_by_dead_letter ON events (dead_letter) WHERE dead_letter IS NOT NULL;
+
+      -- The rows stored before, in the order they were received (ties: messages, then statuses,
+      -- then dead letters; messages and dead letters in the order they were inserted, statuses by
+      -- their key).
+      INSERT INTO events (type, message_id, status, dead_letter, received_at)
+        SELECT type, message_id, status, dead_letter, received_at FROM (
+          SELECT 'message.created' AS type, message_id, NULL AS status, NULL AS dead_letter, received_at, 0 AS kind, id AS seq
+            FROM messages
+          UNION ALL
+          SELECT 'status.created', message_id, status, NULL, created_at, 1, 0 FROM delivery_statuses
+          UNION ALL
+          SELECT 'dead_letter.created', NULL, NULL, id, received_at, 2, id FROM dead_letters
+        ) ORDER BY received_at, kind, seq, message_id, status;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -12,12 +12,16 @@ import {
   type ConversationPage,
   type ConversationPosition,
   type DeadLetterPage,
+  type FeedEvent,
+  type FeedHead,
+  type FeedQuery,
   foldCase,
   type MessageDetail,
   type MessageFilter,
   type MessagePage,
   type Page,
   type Stats,
+  type StoredDeadLetter,
   type StoredMessage,
   type StoredStatus,
   type TimeseriesQuery,
@@ -38,6 +42,8 @@ export interface ReadArguments {
     readonly page: { readonly limit: number; readonly after?: ConversationPosition };
   };
   timeseries: { readonly query: TimeseriesQuery };
+  feed: { readonly query: FeedQuery };
+  feedHead: object;
 }
 
 /** What each read answers. */
@@ -48,6 +54,8 @@ export interface ReadAnswers {
   stats: Stats;
   conversations: ConversationPage;
   timeseries: BucketCount[];
+  feed: FeedEvent[];
+  feedHead: FeedHead;
 }
 
 export type ReadKind = keyof ReadArguments;
@@ -113,6 +121,99 @@ interface DeadLetterRow {
   item_id: string | null;
 }
 
+/** A feed row: the event's columns, then those of the row it names (null when it has none of that kind). */
+interface FeedRow extends Omit<DetailedRow, 'message_id' | 'from_number' | 'to_number' | 'ts' | 'ts_key' | 'received_at'> {
+  position: number;
+  event_type: string;
+  event_received_at: string;
+  event_message_id: string | null;
+  from_number: string | null;
+  to_number: string | null;
+  ts: string | null;
+  ts_key: string | null;
+  message_received_at: string | null;
+  status: string | null;
+  status_ts: string | null;
+  recipient_id: string | null;
+  errors: string | null;
+  dead_letter_id: number | null;
+  dead_letter_received_at: string | null;
+  dead_letter_source: string | null;
+  kind: string | null;
+  reason: string | null;
+  item: string | null;
+  item_id: string | null;
+}
+
+/** The row an event names must be there: events are removed with their rows. */
+function present<T>(value: T | null, what: string, position: number): T {
+  if (value === null) throw new Error(`the ${what} of feed event ${position} is missing`);
+  return value;
+}
+
+function toFeedEvent(row: FeedRow): FeedEvent {
+  const base = { position: row.position, receivedAt: row.event_received_at };
+  const id = row.event_message_id;
+  if (row.event_type === 'message.created') {
+    const message = toDetailed({
+      ...row,
+      message_id: present(id, 'message', row.position),
+      from_number: present(row.from_number, 'message', row.position),
+      to_number: present(row.to_number, 'message', row.position),
+      ts: present(row.ts, 'message', row.position),
+      ts_key: present(row.ts_key, 'message', row.position),
+      received_at: present(row.message_received_at, 'message', row.position),
+    });
+    const details = present(message.details ?? null, 'message', row.position);
+    return { ...base, type: 'message.created', message: { ...message, details } };
+  }
+  if (row.event_type === 'status.created') {
+    return {
+      ...base,
+      type: 'status.created',
+      messageId: present(id, 'status', row.position),
+      status: toStatus({
+        status: present(row.status, 'status', row.position),
+        ts: present(row.status_ts, 'status', row.position),
+        recipient_id: row.recipient_id,
+        errors: row.errors,
+      }),
+    };
+  }
+  if (row.event_type === 'dead_letter.created') {
+    return {
+      ...base,
+      type: 'dead_letter.created',
+      deadLetter: toDeadLetter({
+        id: present(row.dead_letter_id, 'dead letter', row.position),
+        received_at: present(row.dead_letter_received_at, 'dead letter', row.position),
+        source: present(row.dead_letter_source, 'dead letter', row.position),
+        kind: present(row.kind, 'dead letter', row.position),
+        reason: present(row.reason, 'dead letter', row.position),
+        item: present(row.item, 'dead letter', row.position),
+        item_id: row.item_id,
+      }),
+    };
+  }
+  throw new Error(`unexpected feed event type read back: ${row.event_type}`);
+}
+
+/**
+ * The events after a position with the rows they name. Each LEFT JOIN matches for one type only,
+ * by the row's key; the columns are renamed where two tables share a name.
+ */
+const FEED_SELECT = `
+  SELECT e.position, e.type AS event_type, e.received_at AS event_received_at, e.message_id AS event_message_id,
+         m.from_number, m.to_number, m.ts, m.ts_key, m.text, m.type, m.source, m.received_at AS message_received_at,
+         m.raw, m.contact_name, m.reply_to, m.phone_number_id,
+         s.status, s.ts AS status_ts, s.recipient_id, s.errors,
+         d.id AS dead_letter_id, d.received_at AS dead_letter_received_at, d.source AS dead_letter_source,
+         d.kind, d.reason, d.item, d.item_id
+  FROM events AS e
+  LEFT JOIN messages AS m ON e.type = 'message.created' AND m.message_id = e.message_id
+  LEFT JOIN delivery_statuses AS s ON e.type = 'status.created' AND s.message_id = e.message_id AND s.status = e.status
+  LEFT JOIN dead_letters AS d ON e.type = 'dead_letter.created' AND d.id = e.dead_letter`;
+
 interface ListStatements {
   readonly rows: Database.Statement;
   readonly count: Database.Statement;
@@ -155,6 +256,18 @@ function toDetailed(row: DetailedRow): StoredMessage {
     phoneNumberId: row.phone_number_id,
   });
   return { ...message, details };
+}
+
+function toDeadLetter(r: DeadLetterRow): StoredDeadLetter {
+  return {
+    id: r.id,
+    source: r.source,
+    receivedAt: r.received_at,
+    kind: asDeadLetterKind(r.kind),
+    reason: r.reason,
+    item: r.item,
+    itemId: r.item_id,
+  };
 }
 
 function toConversation(row: ConversationRow): Conversation {
@@ -268,7 +381,11 @@ export class SqliteReads {
     stats: (request) => this.stats(request.topSenders),
     conversations: (request) => this.listConversations(request.filter, request.page),
     timeseries: (request) => this.timeseries(request.query),
+    feed: (request) => this.readFeed(request.query),
+    feedHead: () => this.feedHead(),
   };
+  readonly #feedCache = new Map<string, Database.Statement>();
+  #feedHead: Database.Statement | undefined;
   readonly #conversationCache = new Map<string, ListStatements>();
   readonly #timeseriesCache = new Map<string, { hours: Database.Statement; ranges: Database.Statement[] }>();
 
@@ -491,19 +608,41 @@ export class SqliteReads {
     return read.deferred();
   }
 
+  readFeed(query: FeedQuery): FeedEvent[] {
+    if (query.from?.includes('\0') || query.to?.includes('\0')) return [];
+    const types = query.types ?? [];
+    const key = [types.length, query.from !== undefined, query.to !== undefined].join();
+    let statement = this.#feedCache.get(key);
+    if (statement === undefined) {
+      const where = ['e.position > @after'];
+      if (types.length > 0) where.push(`e.type IN (${types.map((_, i) => `@type${i}`).join(', ')})`);
+      // A sender or recipient keeps only message events; m is null for every other type.
+      if (query.from !== undefined) where.push('m.from_number = @from');
+      if (query.to !== undefined) where.push('m.to_number = @to');
+      statement = this.#db.prepare(`${FEED_SELECT} WHERE ${where.join(' AND ')} ORDER BY e.position LIMIT @limit`);
+      this.#feedCache.set(key, statement);
+    }
+    const params: Record<string, string | number> = { after: query.after, limit: query.limit };
+    types.forEach((type, i) => {
+      params[`type${i}`] = type;
+    });
+    if (query.from !== undefined) params.from = query.from;
+    if (query.to !== undefined) params.to = query.to;
+    const rows = statement.all(params) as FeedRow[];
+    return rows.map(toFeedEvent);
+  }
+
+  feedHead(): FeedHead {
+    this.#feedHead ??= this.#db.prepare('SELECT position, received_at FROM events ORDER BY position DESC LIMIT 1');
+    const row = this.#feedHead.get() as { position: number; received_at: string } | undefined;
+    return row === undefined ? { position: 0, receivedAt: null } : { position: row.position, receivedAt: row.received_at };
+  }
+
   listDeadLetters(page: { readonly limit: number; readonly offset: number }): DeadLetterPage {
     const read = this.#db.transaction((): DeadLetterPage => {
       const rows = this.#deadLetters.rows.all(page.limit, page.offset) as DeadLetterRow[];
       return {
-        data: rows.map((r) => ({
-          id: r.id,
-          source: r.source,
-          receivedAt: r.received_at,
-          kind: asDeadLetterKind(r.kind),
-          reason: r.reason,
-          item: r.item,
-          itemId: r.item_id,
-        })),
+        data: rows.map(toDeadLetter),
         total: Number(this.#deadLetters.count.get()),
       };
     });

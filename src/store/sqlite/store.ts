@@ -14,6 +14,9 @@ import {
   type DeadLetterPage,
   type Delivery,
   type DeliveryOutcome,
+  type FeedEvent,
+  type FeedHead,
+  type FeedQuery,
   type IncomingMessage,
   type InsertOutcome,
   type MessageDetail,
@@ -134,7 +137,7 @@ export class SqliteStore implements MessageStore {
   async storeDelivery(delivery: Delivery): Promise<DeliveryOutcome> {
     if (this.#closed) throw new Error('the store is closed');
     if (delivery.messages.length === 0 && delivery.statuses.length === 0 && delivery.deadLetters.length === 0) {
-      return { messages: [], statuses: [] };
+      return { messages: [], statuses: [], deadLetters: [] };
     }
     return this.#commit({ ...delivery, createdAt: this.#now().toISOString() });
   }
@@ -172,6 +175,16 @@ export class SqliteStore implements MessageStore {
   async getMessage(messageId: string): Promise<MessageDetail | null> {
     if (this.#closed) throw new Error('the store is closed');
     return this.#reads.answer({ kind: 'message', messageId });
+  }
+
+  readFeed(query: FeedQuery): Promise<FeedEvent[]> {
+    return this.#read({ kind: 'feed', query });
+  }
+
+  /** Here: one lookup at the end of an index. */
+  async feedHead(): Promise<FeedHead> {
+    if (this.#closed) throw new Error('the store is closed');
+    return this.#reads.answer({ kind: 'feedHead' });
   }
 
   listDeadLetters(page: { readonly limit: number; readonly offset: number }): Promise<DeadLetterPage> {

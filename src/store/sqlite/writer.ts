@@ -115,6 +115,8 @@ export class SqliteWriter {
        VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (message_id, status) DO NOTHING`,
     );
+    // The feed: one event per row created, in the order of the transaction (see migration 5).
+    const addEvent = db.prepare('INSERT INTO events (type, message_id, status, dead_letter, received_at) VALUES (?, ?, ?, ?, ?)');
     const insertDeadLetter = db.prepare(
       `INSERT INTO dead_letters (received_at, source, kind, reason, item, item_hash, item_id) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (source, kind, item_hash) DO NOTHING`,
@@ -145,16 +147,30 @@ export class SqliteWriter {
           );
           if (info.changes === 0) return 'duplicate';
           created.push(m);
+          addEvent.run('message.created', m.messageId, null, null, part.createdAt);
           return 'created';
         });
         const statuses = part.statuses.map((s): InsertOutcome => {
           const info = insertStatus.run(s.messageId, s.status, s.ts, s.tsKey, s.recipientId, s.errors, part.createdAt);
-          return info.changes === 0 ? 'duplicate' : 'created';
+          if (info.changes === 0) return 'duplicate';
+          addEvent.run('status.created', s.messageId, s.status, null, part.createdAt);
+          return 'created';
         });
-        for (const d of part.deadLetters) {
-          insertDeadLetter.run(part.createdAt, part.source, d.kind, d.reason, d.item, deadLetterHash(d.item), d.itemId);
-        }
-        return { messages, statuses };
+        const deadLetters = part.deadLetters.map((d): InsertOutcome => {
+          const info = insertDeadLetter.run(
+            part.createdAt,
+            part.source,
+            d.kind,
+            d.reason,
+            d.item,
+            deadLetterHash(d.item),
+            d.itemId,
+          );
+          if (info.changes === 0) return 'duplicate';
+          addEvent.run('dead_letter.created', null, null, info.lastInsertRowid, part.createdAt);
+          return 'created';
+        });
+        return { messages, statuses, deadLetters };
       });
       // Aggregates in the same transaction, one upsert per distinct key of the batch.
       if (created.length > 0) {

@@ -1,0 +1,457 @@
+// GET /events against the real server over real HTTP: the text/event-stream is read and parsed
+// here, as a browser's EventSource would. Each event carries its position as id, its type as event
+// and the GET /feed item as data; the stream starts at the current end, or resumes after ?after=
+// or Last-Event-ID (the header wins); a bad start or filter is a 422 before any stream;
+// SSE_MAX_CLIENTS bounds the subscribers; heartbeats keep an idle stream open; a client that
+// leaves leaves nothing behind; SIGTERM ends every stream and the process exits 0.
+
+import { type ClientRequest, type IncomingHttpHeaders, request } from 'node:http';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { jsonLines, type RunningServer, startServer, waitFor } from '../helpers/server.js';
+import { metaSignature } from '../helpers/sign.js';
+import { tempDir } from '../helpers/tmp.js';
+import { whatsappEnvelope } from '../helpers/whatsapp.js';
+import { getJson, message, metricValue, postWebhook } from './client.js';
+
+const SECRET = 'e2e-events-secret';
+const APP_SECRET = 'e2e-events-meta-secret';
+
+interface ServerSentEvent {
+  readonly id: string | undefined;
+  readonly event: string | undefined;
+  readonly data: string;
+  /** The field lines of the event exactly as received, without the blank line that ends it. */
+  readonly lines: readonly string[];
+}
+
+interface FeedItem {
+  position: number;
+  type: string;
+  received_at: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * One GET /events request with its own connection. The body is parsed as text/event-stream is
+ * specified: lines end with CRLF, LF or CR; a line starting with ':' is a comment; `field: value`
+ * (one space after the colon dropped); a blank line dispatches the event, if it has data.
+ */
+class EventStream {
+  status = 0;
+  headers: IncomingHttpHeaders = {};
+  /** The whole body, when the answer is not a stream. */
+  body = '';
+  readonly events: ServerSentEvent[] = [];
+  readonly comments: string[] = [];
+  /** True once the server ended the response (or the connection closed). */
+  ended = false;
+  readonly #request: ClientRequest;
+  #pending = '';
+  #lines: string[] = [];
+  #fields: { id?: string; event?: string; data: string[] } = { data: [] };
+
+  private constructor(request: ClientRequest) {
+    this.#request = request;
+  }
+
+  /** Resolves once the response head has arrived. */
+  static open(baseUrl: string, urlPath: string, headers: Record<string, string> = {}): Promise<EventStream> {
+    const url = new URL(urlPath, baseUrl);
+    return new Promise((resolve, reject) => {
+      const req = request(url, { agent: false, headers: { accept: 'text/event-stream', ...headers } });
+      const stream = new EventStream(req);
+      req.on('error', (error) => {
+        if (stream.status === 0) reject(error);
+        stream.ended = true;
+      });
+      req.on('response', (res) => {
+        stream.status = res.statusCode ?? 0;
+        stream.headers = res.headers;
+        res.setEncoding('utf8');
+        const isStream = String(res.headers['content-type']).startsWith('text/event-stream');
+        res.on('data', (chunk: string) => {
+          if (isStream) stream.#parse(chunk);
+          else stream.body += chunk;
+        });
+        const end = () => {
+          stream.ended = true;
+        };
+        res.on('end', end);
+        res.on('close', end);
+        res.on('error', end);
+        resolve(stream);
+      });
+      req.end();
+    });
+  }
+
+  #parse(chunk: string): void {
+    this.#pending += chunk;
+    // A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
+    const cut = this.#pending.endsWith('\r') ? this.#pending.length - 1 : this.#pending.length;
+    const parts = this.#pending.slice(0, cut).split(/\r\n|\r|\n/);
+    this.#pending = (parts.pop() ?? '') + this.#pending.slice(cut);
+    for (const line of parts) this.#line(line);
+  }
+
+  #line(line: string): void {
+    if (line === '') {
+      if (this.#fields.data.length > 0) {
+        this.events.push({
+          id: this.#fields.id,
+          event: this.#fields.event,
+          data: this.#fields.data.join('\n'),
+          lines: this.#lines,
+        });
+      }
+      this.#fields = { data: [] };
+      this.#lines = [];
+      return;
+    }
+    if (line.startsWith(':')) {
+      this.comments.push(line.slice(1).trim());
+      return;
+    }
+    this.#lines.push(line);
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') this.#fields.data.push(value);
+    else if (field === 'id') this.#fields.id = value;
+    else if (field === 'event') this.#fields.event = value;
+  }
+
+  /** The events' ids, as numbers. */
+  get ids(): number[] {
+    return this.events.map((event) => Number(event.id));
+  }
+
+  /** Waits until at least `count` events have arrived. */
+  async waitForEvents(count: number, what = `${count} events`): Promise<ServerSentEvent[]> {
+    await waitFor(what, () => this.events.length >= count || (this.ended && 'ended'));
+    if (this.events.length < count) throw new Error(`the stream ended after ${this.events.length} events, waiting for ${what}`);
+    return this.events.slice(0, count);
+  }
+
+  /** Sends the request and goes away at once, without waiting for any answer. */
+  static abandon(baseUrl: string, urlPath: string): void {
+    const req = request(new URL(urlPath, baseUrl), { agent: false, headers: { accept: 'text/event-stream' } });
+    req.on('error', () => {});
+    req.end(() => setImmediate(() => req.destroy()));
+  }
+
+  /** The client goes away: the connection is destroyed mid-stream. */
+  close(): void {
+    this.#request.destroy();
+  }
+}
+
+/** Every event of the feed after `after` (with optional filters), read page by page. */
+async function feedAfter(baseUrl: string, after: number, filters = ''): Promise<FeedItem[]> {
+  const items: FeedItem[] = [];
+  let next = after;
+  for (;;) {
+    const { status, json } = await getJson(`${baseUrl}/feed?after=${next}&limit=1000${filters}`);
+    if (status !== 200) throw new Error(`GET /feed answered ${status}: ${JSON.stringify(json)}`);
+    const page = json as { data: FeedItem[]; next_after: number };
+    if (page.data.length === 0) return items;
+    items.push(...page.data);
+    next = page.next_after;
+  }
+}
+
+async function feedHead(baseUrl: string): Promise<number> {
+  return (await feedAfter(baseUrl, 0)).at(-1)?.position ?? 0;
+}
+
+async function store(baseUrl: string, id: string): Promise<void> {
+  const res = await postWebhook(baseUrl, SECRET, message(id));
+  if (res.status !== 200) throw new Error(`webhook ${id} answered ${res.status}`);
+}
+
+async function postEnvelope(baseUrl: string, envelope: object): Promise<void> {
+  const raw = JSON.stringify(envelope);
+  const response = await fetch(`${baseUrl}/webhook`, {
+    method: 'POST',
+    body: raw,
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSignature(APP_SECRET, raw) },
+  });
+  await response.arrayBuffer();
+  if (response.status !== 200) throw new Error(`envelope answered ${response.status}`);
+}
+
+const sseClients = (baseUrl: string) => metricValue(baseUrl, 'sse_clients');
+
+/** What each event parses to: its id, type and feed item. */
+function parsed(events: readonly ServerSentEvent[]): { id: number; event: string | undefined; item: FeedItem }[] {
+  return events.map((e) => ({ id: Number(e.id), event: e.event, item: JSON.parse(e.data) as FeedItem }));
+}
+
+describe('GET /events: the feed as Server-Sent Events', () => {
+  const tmp = tempDir();
+  let server: RunningServer;
+  const streams: EventStream[] = [];
+  const open = async (urlPath: string, headers: Record<string, string> = {}): Promise<EventStream> => {
+    const stream = await EventStream.open(server.baseUrl, urlPath, headers);
+    streams.push(stream);
+    return stream;
+  };
+
+  beforeAll(async () => {
+    server = await startServer({
+      runner: 'node',
+      cwd: tmp.dir,
+      env: {
+        WEBHOOK_SECRET: SECRET,
+        WHATSAPP_APP_SECRET: APP_SECRET,
+        DATABASE_URL: `sqlite:///${path.join(tmp.dir, 'events.db')}`,
+      },
+    });
+    for (const id of ['before-1', 'before-2', 'before-3']) await store(server.baseUrl, id);
+  });
+  afterEach(async () => {
+    for (const stream of streams.splice(0)) stream.close();
+    await waitFor('every stream to be let go of', async () => (await sseClients(server.baseUrl)) === 0);
+  });
+  afterAll(async () => {
+    await server.cleanup();
+    tmp.cleanup();
+  });
+
+  it('without after it starts at the current end; a new webhook arrives as id, event and data', async () => {
+    const head = await feedHead(server.baseUrl);
+    expect(head).toBeGreaterThan(0);
+    const stream = await open('/events');
+    expect(stream.status).toBe(200);
+    expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(stream.headers['cache-control']).toMatch(/no-cache/);
+    await waitFor('the subscriber to be counted', async () => (await sseClients(server.baseUrl)) === 1);
+
+    await store(server.baseUrl, 'live-1');
+    const [event] = await stream.waitForEvents(1, 'the new message');
+    const [item] = await feedAfter(server.baseUrl, head);
+    expect(item?.data.message_id).toBe('live-1');
+    expect(event?.lines).toEqual([`id: ${item?.position}`, 'event: message.created', `data: ${event?.data}`]);
+    expect(JSON.parse(event?.data ?? '')).toEqual(item);
+
+    // Each later commit arrives, in order, and none of the earlier ones ever does.
+    await store(server.baseUrl, 'live-2');
+    await store(server.baseUrl, 'live-3');
+    await stream.waitForEvents(3);
+    const items = await feedAfter(server.baseUrl, head);
+    expect(parsed(stream.events)).toEqual(items.map((i) => ({ id: i.position, event: i.type, item: i })));
+  });
+
+  it('resumes after ?after=, and after Last-Event-ID, which wins over ?after=', async () => {
+    const all = await feedAfter(server.baseUrl, 0);
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    const [first, second] = all;
+    const last = all.at(-1);
+    if (first === undefined || second === undefined || last === undefined) throw new Error('too few events');
+
+    const byQuery = await open(`/events?after=${first.position}`);
+    const byHeader = await open(`/events?after=${first.position}`, { 'last-event-id': String(second.position) });
+    const headerOnly = await open('/events', { 'last-event-id': String(last.position) });
+    const fromZero = await open('/events?after=0');
+    for (const stream of [byQuery, byHeader, headerOnly, fromZero]) expect(stream.status).toBe(200);
+    await byQuery.waitForEvents(all.length - 1);
+    await byHeader.waitForEvents(all.length - 2);
+    await fromZero.waitForEvents(all.length);
+
+    await store(server.baseUrl, 'resumed');
+    const everything = await feedAfter(server.baseUrl, 0);
+    const positions = everything.map((item) => item.position);
+    const newest = positions.at(-1) ?? 0;
+    await waitFor('the new message on every stream', () =>
+      [byQuery, byHeader, headerOnly, fromZero].every((s) => s.ids.at(-1) === newest),
+    );
+    expect(fromZero.ids).toEqual(positions);
+    expect(byQuery.ids).toEqual(positions.filter((p) => p > first.position));
+    expect(byHeader.ids).toEqual(positions.filter((p) => p > second.position));
+    expect(headerOnly.ids).toEqual(positions.filter((p) => p > last.position));
+    expect(parsed(fromZero.events).map((e) => e.item)).toEqual(everything);
+  });
+
+  it.each([
+    ['?after=-1', {}, ['query.after']],
+    ['?after=abc', {}, ['query.after']],
+    ['?after=1.5', {}, ['query.after']],
+    ['?after=', {}, ['query.after']],
+    ['', { 'last-event-id': 'x' }, ['header.last-event-id']],
+    ['', { 'last-event-id': '-5' }, ['header.last-event-id']],
+    ['', { 'last-event-id': '1.0' }, ['header.last-event-id']],
+    ['?after=3', { 'last-event-id': 'abc' }, ['header.last-event-id']],
+    ['?after=x', { 'last-event-id': '3' }, ['query.after']],
+    ['?types=message', {}, ['query.types']],
+    ['?types=message.created,nope', {}, ['query.types']],
+    ['?to=nobody', {}, ['query.to']],
+    ['?after=1&after=2', {}, ['query.after']],
+  ] as [string, Record<string, string>, string[]][])('%s %j is a 422 before any stream starts', async (query, headers, locs) => {
+    const stream = await open(`/events${query}`, headers);
+    expect(stream.status).toBe(422);
+    expect(stream.headers['content-type']).toMatch(/^application\/json/);
+    await waitFor('the whole answer', () => stream.ended);
+    const body = JSON.parse(stream.body) as { detail: { loc: string[]; msg: string; type: string }[] };
+    expect(body.detail.map((d) => d.loc.join('.'))).toEqual(locs);
+    for (const d of body.detail) expect(d.msg).not.toBe('');
+    expect(stream.events).toEqual([]);
+  });
+
+  it('types, from and to filter the stream as they filter GET /feed, caught up and live', async () => {
+    const head = await feedHead(server.baseUrl);
+    const filters = {
+      types: '&types=message.created,status.created',
+      from: '&from=%2B447700900123',
+      to: '&to=%2B15550100200',
+    };
+    const opened = {
+      types: await open(`/events?after=${head}${filters.types}`),
+      from: await open(`/events?after=${head}${filters.from}`),
+      to: await open(`/events?after=${head}${filters.to}`),
+    };
+    const text = (id: string, from: string) => ({ from, id, timestamp: '1736935200', type: 'text', text: { body: id } });
+    // Before the streams have caught up, and after: some from each sender to each business
+    // number, statuses, and a dead letter.
+    await postEnvelope(
+      server.baseUrl,
+      whatsappEnvelope({
+        messages: [text('wamid.f1', '919876543210'), text('wamid.f2', '447700900123'), { id: 'wamid.dead-1' }],
+        statuses: [{ id: 'wamid.f1', status: 'read', timestamp: '1736935470', recipient_id: '919876543210' }],
+      }),
+    );
+    await postEnvelope(server.baseUrl, whatsappEnvelope({ messages: [text('wamid.f3', '919876543210')] }, '15550100200'));
+    await postEnvelope(
+      server.baseUrl,
+      whatsappEnvelope({
+        messages: [text('wamid.f4', '447700900123'), { id: 'wamid.dead-2' }],
+        statuses: [{ id: 'wamid.f4', status: 'delivered', timestamp: '1736935471', recipient_id: '447700900123' }],
+      }),
+    );
+    // A last message that every filter keeps: once it has arrived, everything before it has.
+    await postEnvelope(server.baseUrl, whatsappEnvelope({ messages: [text('wamid.last', '447700900123')] }, '15550100200'));
+    const newest = await feedHead(server.baseUrl);
+
+    for (const [name, filter] of Object.entries(filters) as [keyof typeof filters, string][]) {
+      const stream = opened[name];
+      await waitFor(`the last message on the ${name} stream`, () => stream.ids.at(-1) === newest);
+      const expected = await feedAfter(server.baseUrl, head, filter);
+      expect(
+        parsed(stream.events).map((e) => e.item),
+        name,
+      ).toEqual(expected);
+    }
+    const items = (name: keyof typeof filters) => parsed(opened[name].events).map((e) => e.item);
+    expect(new Set(items('types').map((i) => i.type))).toEqual(new Set(['message.created', 'status.created']));
+    expect(items('from').map((i) => i.data.message_id)).toEqual(['wamid.f2', 'wamid.f4', 'wamid.last']);
+    expect(items('to').map((i) => i.data.message_id)).toEqual(['wamid.f3', 'wamid.last']);
+  });
+
+  it('sends a comment line while nothing happens, so that proxies keep the stream open', async () => {
+    const stream = await open('/events');
+    expect(stream.status).toBe(200);
+    await waitFor('a heartbeat comment', () => stream.comments.length > 0, 20_000);
+    expect(stream.events).toEqual([]);
+    expect(stream.ended).toBe(false);
+  });
+
+  it('a client that disconnects mid-stream leaves nothing behind, and the others go on', async () => {
+    const head = await feedHead(server.baseUrl);
+    const leaving = await open(`/events?after=${head}`);
+    const staying = await open(`/events?after=${head}`);
+    await waitFor('both subscribers to be counted', async () => (await sseClients(server.baseUrl)) === 2);
+    await store(server.baseUrl, 'before-leaving');
+    await leaving.waitForEvents(1);
+    leaving.close();
+    await waitFor('the subscriber to be let go of', async () => (await sseClients(server.baseUrl)) === 1);
+    await store(server.baseUrl, 'after-leaving');
+    await staying.waitForEvents(2);
+    expect(parsed(staying.events).map((e) => e.item.data.message_id)).toEqual(['before-leaving', 'after-leaving']);
+    expect(leaving.events).toHaveLength(1);
+
+    // Many clients that come and go, some before their first event, some before any answer,
+    // leave the count at the rest.
+    for (let round = 0; round < 10; round++) {
+      const s = await EventStream.open(server.baseUrl, `/events?after=${round % 2 === 0 ? 0 : head}`);
+      expect(s.status).toBe(200);
+      s.close();
+      EventStream.abandon(server.baseUrl, round % 2 === 0 ? '/events' : '/events?after=0');
+    }
+    staying.close();
+    await waitFor('every subscriber to be let go of', async () => (await sseClients(server.baseUrl)) === 0);
+    expect((await getJson(`${server.baseUrl}/health/ready`)).status).toBe(200);
+  });
+});
+
+describe('GET /events: SSE_MAX_CLIENTS and shutdown', () => {
+  const tmp = tempDir();
+  const servers: RunningServer[] = [];
+  const streams: EventStream[] = [];
+  afterEach(async () => {
+    for (const stream of streams.splice(0)) stream.close();
+    for (const s of servers.splice(0)) await s.cleanup();
+  });
+  afterAll(() => tmp.cleanup());
+
+  const start = async (name: string, env: Record<string, string> = {}): Promise<RunningServer> => {
+    const s = await startServer({
+      runner: 'node',
+      cwd: tmp.dir,
+      env: { WEBHOOK_SECRET: SECRET, DATABASE_URL: `sqlite:///${path.join(tmp.dir, `${name}.db`)}`, ...env },
+    });
+    servers.push(s);
+    return s;
+  };
+  const open = async (s: RunningServer, urlPath = '/events'): Promise<EventStream> => {
+    const stream = await EventStream.open(s.baseUrl, urlPath);
+    streams.push(stream);
+    return stream;
+  };
+
+  it('SSE_MAX_CLIENTS=2: a third subscriber gets 503 with Retry-After, and a place frees when one leaves', async () => {
+    const s = await start('max-clients', { SSE_MAX_CLIENTS: '2' });
+    const [a, b] = [await open(s), await open(s)];
+    expect([a?.status, b?.status]).toEqual([200, 200]);
+    const third = await open(s);
+    expect(third.status).toBe(503);
+    expect(third.headers['retry-after']).toMatch(/^[1-9][0-9]*$/);
+    expect(third.headers['content-type']).toMatch(/^application\/json/);
+    await waitFor('the whole answer', () => third.ended);
+    expect(Object.keys(JSON.parse(third.body) as object)).toEqual(['detail']);
+    expect(await sseClients(s.baseUrl)).toBe(2);
+
+    a?.close();
+    await waitFor('the subscriber to be let go of', async () => (await sseClients(s.baseUrl)) === 1);
+    const fourth = await open(s);
+    expect(fourth.status).toBe(200);
+    await store(s.baseUrl, 'to-both');
+    await fourth.waitForEvents(1);
+    await b?.waitForEvents(1);
+
+    // Many at once: exactly two get a stream.
+    for (const stream of streams.splice(0)) stream.close();
+    await waitFor('every subscriber to be let go of', async () => (await sseClients(s.baseUrl)) === 0);
+    const rush = await Promise.all(Array.from({ length: 6 }, () => open(s, '/events?after=0')));
+    expect(rush.map((r) => r.status).sort()).toEqual([200, 200, 503, 503, 503, 503]);
+    expect(await sseClients(s.baseUrl)).toBe(2);
+  });
+
+  it('SIGTERM with streams open: every stream ends and the process exits 0', async () => {
+    // A grace period far beyond the test: were the streams to hold the close open, it would time out.
+    const s = await start('shutdown', { SHUTDOWN_GRACE_MS: '3600000' });
+    for (const id of ['s-1', 's-2']) await store(s.baseUrl, id);
+    const live = await open(s);
+    const resumed = await open(s, '/events?after=0');
+    await resumed.waitForEvents(2);
+    await waitFor('both subscribers to be counted', async () => (await sseClients(s.baseUrl)) === 2);
+
+    s.signal('SIGTERM');
+    await waitFor('both streams to end', () => live.ended && resumed.ended, 60_000);
+    expect(await s.exited).toBe(0);
+    const lines = jsonLines(s.stdout);
+    expect(lines.some((line) => line.msg === 'stopped')).toBe(true);
+    expect(lines.some((line) => String(line.msg).startsWith('shutdown grace period over'))).toBe(false);
+    expect(resumed.ids).toHaveLength(2);
+  });
+});

@@ -1,0 +1,222 @@
+// The MessageStore contract of the feed: every message, delivery status and dead letter a write
+// creates is an event, with a position that grows in commit order, read back from the row it names
+// (the same data getMessage and listDeadLetters give); duplicates and failed writes add none;
+// `after`, `limit`, `types`, `from` and `to` select them. sqlite.test.ts and postgres.test.ts run
+// it on each store; postgres.test.ts also proves the order across replicas writing at once.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FeedEvent, FeedQuery, MessageStore } from '../../src/store/store.js';
+import {
+  deadLetterOf,
+  deliveryOf,
+  detailed,
+  incoming,
+  type OpenedStore,
+  type OpenStore,
+  statusOf,
+  whatsappOrigin,
+} from './contract.js';
+
+/** Every event after `after`, read `limit` at a time from where the previous read ended. */
+export async function readWholeFeed(
+  store: MessageStore,
+  query: Omit<FeedQuery, 'after' | 'limit'> = {},
+  limit = 1000,
+  after = 0,
+): Promise<FeedEvent[]> {
+  const events: FeedEvent[] = [];
+  for (let last = after; ; ) {
+    const page = await store.readFeed({ ...query, after: last, limit });
+    events.push(...page);
+    const end = page.at(-1);
+    if (page.length < limit || end === undefined) return events;
+    last = end.position;
+  }
+}
+
+/** An event in a few words, for comparisons that are about which rows and in what order. */
+export function eventKey(event: FeedEvent): string {
+  switch (event.type) {
+    case 'message.created':
+      return `message ${event.message.messageId}`;
+    case 'status.created':
+      return `status ${event.messageId} ${event.status.status}`;
+    case 'dead_letter.created':
+      return `dead letter ${event.deadLetter.id}`;
+  }
+}
+
+function expectIncreasing(events: readonly FeedEvent[]): void {
+  events.forEach((event, i) => {
+    expect(Number.isSafeInteger(event.position) && event.position > 0).toBe(true);
+    if (i > 0) expect(event.position).toBeGreaterThan(events[i - 1]?.position ?? 0);
+  });
+}
+
+export function describeFeedContract(name: string, open: OpenStore): void {
+  describe(`MessageStore feed contract: ${name}`, () => {
+    const RECEIVED = '2030-01-02T03:04:05.678Z';
+    let clock = Date.parse(RECEIVED);
+    let store: MessageStore;
+    let opened: OpenedStore | undefined;
+
+    beforeEach(async () => {
+      clock = Date.parse(RECEIVED);
+      opened = await open({ now: () => new Date(clock) });
+      store = opened.store;
+    });
+    afterEach(async () => {
+      await opened?.cleanup();
+      opened = undefined;
+    });
+
+    const whatsapp = incoming('wamid.1', { from: '+1', to: '+100', type: 'text', text: 'hi' });
+    const withOrigin = { ...whatsapp, origin: whatsappOrigin(whatsapp, { contactName: 'Asha' }) };
+
+    it('is empty at first, its head at 0', async () => {
+      expect(await store.readFeed({ after: 0, limit: 100 })).toEqual([]);
+      expect(await store.feedHead()).toEqual({ position: 0, receivedAt: null });
+    });
+
+    it('has an event per row created, in the order of the write, each with the data the other reads give', async () => {
+      const core = incoming('core', { from: '+2', to: '+100', text: null, ts: '2025-01-15T10:00:00.5Z' });
+      const failed = statusOf('out.1', 'failed', { errors: '[{"code":131026}]', recipientId: null });
+      await store.storeDelivery(
+        deliveryOf({
+          // Not in key order: the events keep the order the delivery gives.
+          messages: [withOrigin, core],
+          statuses: [statusOf('wamid.1', 'read'), failed],
+          deadLetters: [deadLetterOf('bad.1'), deadLetterOf(null, 'status', 'status: unknown value')],
+        }),
+      );
+      const events = await store.readFeed({ after: 0, limit: 100 });
+      expectIncreasing(events);
+      const deadLetters = (await store.listDeadLetters({ limit: 10, offset: 0 })).data;
+      const [first, second] = deadLetters;
+      if (first === undefined || second === undefined) throw new Error('the dead letters were not stored');
+      const base = (i: number) => ({ position: events[i]?.position, receivedAt: RECEIVED });
+      expect(events).toStrictEqual([
+        { ...base(0), type: 'message.created', message: detailed(withOrigin, RECEIVED) },
+        { ...base(1), type: 'message.created', message: detailed(core, RECEIVED) },
+        {
+          ...base(2),
+          type: 'status.created',
+          messageId: 'wamid.1',
+          status: { status: 'read', ts: '2025-01-15T10:00:00Z', recipientId: '919876543210', errors: null },
+        },
+        {
+          ...base(3),
+          type: 'status.created',
+          messageId: 'out.1',
+          status: { status: 'failed', ts: '2025-01-15T10:00:00Z', recipientId: null, errors: '[{"code":131026}]' },
+        },
+        { ...base(4), type: 'dead_letter.created', deadLetter: first },
+        { ...base(5), type: 'dead_letter.created', deadLetter: second },
+      ]);
+      // What the other reads give for the same rows.
+      const message = (await store.getMessage('wamid.1'))?.message;
+      expect(events[0]?.type === 'message.created' && events[0].message).toStrictEqual(message);
+      const statuses = (await store.getMessage('out.1'))?.statuses;
+      expect(events[3]?.type === 'status.created' && [events[3].status]).toStrictEqual(statuses);
+      expect(deadLetters.map((d) => d.receivedAt)).toEqual([RECEIVED, RECEIVED]);
+      expect(await store.feedHead()).toEqual({ position: events[5]?.position, receivedAt: RECEIVED });
+    });
+
+    it('adds no event for a duplicate, and one for the first occurrence of an id repeated in a batch', async () => {
+      const outcomes = await store.insertMany([incoming('a'), incoming('b'), incoming('a', { text: 'again' })]);
+      expect(outcomes).toEqual(['created', 'created', 'duplicate']);
+      await store.storeDelivery(
+        deliveryOf({
+          messages: [incoming('b'), incoming('c')],
+          statuses: [statusOf('a', 'sent'), statusOf('a', 'sent')],
+          deadLetters: [deadLetterOf('x'), deadLetterOf('x')],
+        }),
+      );
+      const head = await store.feedHead();
+      // Nothing new: no event, and the head stays.
+      clock += 1000;
+      await store.storeDelivery(
+        deliveryOf({ messages: [incoming('c')], statuses: [statusOf('a', 'sent')], deadLetters: [deadLetterOf('x')] }),
+      );
+      const events = await store.readFeed({ after: 0, limit: 100 });
+      expect(events.map(eventKey)).toEqual([
+        'message a',
+        'message b',
+        'message c',
+        'status a sent',
+        `dead letter ${(await store.listDeadLetters({ limit: 1, offset: 0 })).data[0]?.id}`,
+      ]);
+      expect(events[0]?.type === 'message.created' && events[0].message.text).toBe('Hello');
+      expect(await store.feedHead()).toEqual(head);
+      expect(head.receivedAt).toBe(RECEIVED);
+    });
+
+    it('adds no event for a write that failed', async () => {
+      await store.insertMany([incoming('before')]);
+      await opened?.refuse('delivery_statuses', 'refused');
+      await expect(
+        store.storeDelivery(deliveryOf({ messages: [incoming('lost')], statuses: [statusOf('refused', 'sent')] })),
+      ).rejects.toThrow();
+      await store.insertMany([incoming('after')]);
+      const events = await store.readFeed({ after: 0, limit: 100 });
+      expect(events.map(eventKey)).toEqual(['message before', 'message after']);
+      expectIncreasing(events);
+    });
+
+    it('gives the events after a position, oldest first, at most limit of them', async () => {
+      for (let i = 0; i < 7; i++) {
+        clock += 1000;
+        await store.storeDelivery(deliveryOf({ messages: [incoming(`m${i}`)], statuses: [statusOf(`m${i}`, 'sent')] }));
+      }
+      const all = await store.readFeed({ after: 0, limit: 1000 });
+      expect(all).toHaveLength(14);
+      expectIncreasing(all);
+      // Later writes are later in the feed, with their own receivedAt.
+      expect(all.map((e) => e.receivedAt)).toEqual(
+        Array.from({ length: 14 }, (_, i) => new Date(Date.parse(RECEIVED) + 1000 * (1 + Math.floor(i / 2))).toISOString()),
+      );
+      expect(await readWholeFeed(store, {}, 3)).toEqual(all);
+      const third = all[2]?.position ?? 0;
+      expect(await store.readFeed({ after: third, limit: 2 })).toEqual(all.slice(3, 5));
+      expect(await store.readFeed({ after: all.at(-1)?.position ?? 0, limit: 10 })).toEqual([]);
+      expect(await store.readFeed({ after: Number.MAX_SAFE_INTEGER, limit: 10 })).toEqual([]);
+      expect(await store.feedHead()).toEqual({ position: all.at(-1)?.position, receivedAt: all.at(-1)?.receivedAt });
+    });
+
+    it('keeps only the types asked for, and only message events of a sender or recipient', async () => {
+      await store.storeDelivery(
+        deliveryOf({
+          messages: [
+            incoming('m1', { from: '+1', to: '+100' }),
+            incoming('m2', { from: '+2', to: '+100' }),
+            incoming('m3', { from: '+1', to: '+200' }),
+          ],
+          statuses: [statusOf('m1', 'delivered', { recipientId: '1' })],
+          deadLetters: [deadLetterOf('d1')],
+        }),
+      );
+      const keys = async (query: Omit<FeedQuery, 'after' | 'limit'>) => (await readWholeFeed(store, query, 2)).map(eventKey);
+      const deadLetterId = (await store.listDeadLetters({ limit: 1, offset: 0 })).data[0]?.id;
+      expect(await keys({ types: ['status.created'] })).toEqual(['status m1 delivered']);
+      expect(await keys({ types: ['dead_letter.created', 'status.created'] })).toEqual([
+        'status m1 delivered',
+        `dead letter ${deadLetterId}`,
+      ]);
+      expect(await keys({ types: ['message.created'] })).toEqual(['message m1', 'message m2', 'message m3']);
+      expect(await keys({ from: '+1' })).toEqual(['message m1', 'message m3']);
+      expect(await keys({ to: '+100' })).toEqual(['message m1', 'message m2']);
+      expect(await keys({ from: '+1', to: '+200' })).toEqual(['message m3']);
+      expect(await keys({ from: '+1', types: ['message.created', 'status.created'] })).toEqual(['message m1', 'message m3']);
+      expect(await keys({ from: '+1', types: ['status.created'] })).toEqual([]);
+      expect(await keys({ from: '+9' })).toEqual([]);
+      expect(await keys({ from: '+1\0' })).toEqual([]);
+      expect(await keys({ to: '\0' })).toEqual([]);
+      // limit counts the events kept, and after is a position of the whole feed.
+      const all = await store.readFeed({ after: 0, limit: 100 });
+      expect((await store.readFeed({ after: 0, limit: 1, from: '+1' })).map(eventKey)).toEqual(['message m1']);
+      expect((await store.readFeed({ after: all[0]?.position ?? 0, limit: 1, from: '+1' })).map(eventKey)).toEqual([
+        'message m3',
+      ]);
+    });
+  });
+}
