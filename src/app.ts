@@ -109,7 +109,7 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   await app.register(deadLetterRoutes, { store, auth });
   await app.register(conversationRoutes, { store, auth });
   await app.register(feedRoutes, { store, auth });
-  await app.register(eventRoutes, { store, auth, hub, maxClients: config.sseMaxClients });
+  await app.register(eventRoutes, { store, auth, hub, maxClients: config.sseMaxClients, recordEnded: requestLog.record });
   await app.register(statsRoutes, { store, auth });
   await app.register(timeseriesRoutes, { store, auth });
   await app.register(healthRoutes, { store, ingestConfigured: ingestConfigured(config) });

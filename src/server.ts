@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   }
   if (config.apiTokens.length === 0) {
     logger.warn(
-      'API_TOKEN is not set: the reads of stored data (/messages, /conversations, /dead-letters, /stats) are open to anyone who can reach this port',
+      'API_TOKEN is not set: the reads of stored data (/messages, /conversations, /dead-letters, /stats, /feed, /events) are open to anyone who can reach this port',
     );
   }
 

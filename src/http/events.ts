@@ -3,7 +3,7 @@
 
 import { fastifySSE } from '@fastify/sse';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { FeedHub } from '../feed/hub.js';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
 import type { FeedQuery } from '../store/store.js';
@@ -30,6 +30,24 @@ export interface EventsRequest extends Pick<FeedQuery, 'types' | 'from' | 'to'> 
   /** Where to resume; undefined: at the current end. */
   readonly after?: number;
 }
+
+/**
+ * The 406 @fastify/sse answers, in its own shape, to a request whose Accept header refuses
+ * text/event-stream (no Accept header, or one that admits it, gets the stream).
+ */
+const NOT_ACCEPTABLE = Type.Object(
+  {
+    statusCode: Type.Literal(406),
+    error: Type.Literal('Not Acceptable'),
+    message: Type.String(),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'The Accept header refuses text/event-stream (for example `Accept: application/json`). Sent in this shape, not as `{"detail": …}`.',
+    examples: [{ statusCode: 406, error: 'Not Acceptable', message: "This endpoint only produces 'text/event-stream'." }],
+  },
+);
 
 const POSITION = /^[0-9]+$/;
 
@@ -63,9 +81,14 @@ export function parseEventsRequest(query: Query, lastEventId: string | string[] 
 export interface EventRoutesOptions extends ReadRoutesOptions {
   readonly hub: FeedHub;
   readonly maxClients: number;
+  /** Writes a request's log line and metrics (see request-log.ts). */
+  readonly recordEnded: (request: FastifyRequest, status: number, elapsedMs: number) => void;
 }
 
-export async function eventRoutes(app: FastifyInstance, { auth, hub, maxClients }: EventRoutesOptions): Promise<void> {
+export async function eventRoutes(
+  app: FastifyInstance,
+  { auth, hub, maxClients, recordEnded }: EventRoutesOptions,
+): Promise<void> {
   await app.register(fastifySSE, { heartbeatInterval: HEARTBEAT_MS });
   /** Subscriptions admitted but still reading where they start: they count against maxClients too. */
   let starting = 0;
@@ -92,6 +115,7 @@ export async function eventRoutes(app: FastifyInstance, { auth, hub, maxClients 
             content: { 'text/event-stream': { schema: Type.String() } },
           },
           401: unauthorizedRead,
+          406: NOT_ACCEPTABLE,
           422: validationError(),
           503: detail(
             'SSE_MAX_CLIENTS subscribers are connected already (with Retry-After), or the database is unavailable.',
@@ -133,7 +157,12 @@ export async function eventRoutes(app: FastifyInstance, { auth, hub, maxClients 
         start,
         filter,
       );
-      sse.onClose(unsubscribe);
+      sse.onClose(() => {
+        unsubscribe();
+        // A stream the client ends never finishes its response, so no onResponse hook logs or
+        // counts it: this does, once, as a 200 lasting as long as the stream did.
+        if (!reply.raw.writableFinished) recordEnded(request, 200, reply.elapsedTime);
+      });
     },
   );
 }

@@ -12,9 +12,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, type RunningServer, startServer } from '../helpers/server.js';
+import { PROJECT_ROOT, type RunningServer, startServer, waitFor } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { getJson, message, postWebhook } from './client.js';
+import { getJson, message, metricValue, postWebhook } from './client.js';
 import {
   anchors,
   codeBlocks,
@@ -34,6 +34,7 @@ const docs = documentationFiles().filter((file) => file.startsWith('docs/'));
 /** Every sh block of docs/*.md, by file and heading: each has its test below. */
 const CLAIMED = [
   'docs/api.md#Try it',
+  'docs/api.md#Follow the feed',
   'docs/configuration.md#A value that cannot be used',
   'docs/operations.md#The `path` label',
   'docs/operations.md#SQLite',
@@ -237,6 +238,76 @@ describe.skipIf(!tools)('docs/api.md "Try it"', () => {
       ['query.include', 'enum'],
     ]);
     expect(out).toHaveLength(21);
+  });
+});
+
+describe.skipIf(!tools)('docs/api.md "Follow the feed"', () => {
+  const tmp = tempDir();
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    server = await startServer({ env: { WEBHOOK_SECRET: 'dev-secret', DATABASE_URL: `sqlite:///${tmp.dir}/feed.db` } });
+  });
+  afterAll(async () => {
+    await server.cleanup();
+    tmp.cleanup();
+  });
+
+  interface FeedItem {
+    position: number;
+    type: string;
+    data: { message_id: string };
+  }
+  const page = (line: string | undefined) => JSON.parse(line ?? '') as { data: FeedItem[]; next_after: number };
+  /** Events exactly as they are framed on the wire: id, event, data, and a blank line. */
+  const wire = (items: readonly FeedItem[]) =>
+    items.map((item) => `id: ${item.position}\nevent: ${item.type}\ndata: ${JSON.stringify(item)}\n\n`).join('');
+
+  it('runs as written: pages by next_after, filters, streams from the start, live and resumed, refuses before streaming', async () => {
+    expect(readDoc('docs/api.md')).toContain(
+      'With the server started as `WEBHOOK_SECRET=dev-secret npm start` on an empty database',
+    );
+    const run = runBlock(shBlockUnder('docs/api.md', 'Follow the feed'), { baseUrl: server.baseUrl });
+    const out = run.lines;
+
+    // Every event the block stored, as GET /feed gives it now: feed-4 was posted while a stream was open.
+    const all = (await getJson(`${server.baseUrl}/feed`)).json as { data: FeedItem[]; next_after: number };
+    expect(all.data.map((item) => [item.position, item.type, item.data.message_id])).toEqual([
+      [1, 'message.created', 'feed-1'],
+      [2, 'message.created', 'feed-2'],
+      [3, 'message.created', 'feed-3'],
+      [4, 'message.created', 'feed-4'],
+    ]);
+    const [e1, e2, e3, e4] = all.data as [FeedItem, FeedItem, FeedItem, FeedItem];
+
+    expect(out.slice(0, 3)).toEqual(Array(3).fill('{"status":"ok"}'));
+    expect(page(out[3])).toEqual({ data: [e1, e2], next_after: 2 });
+    expect(page(out[4])).toEqual({ data: [e3], next_after: 3 });
+    expect(out[5]).toBe('{"data":[],"next_after":3}');
+    expect(page(out[6])).toEqual({ data: [e3], next_after: 3 });
+    // The three streams, byte for byte (each followed by the newline the test adds after a curl):
+    // from the start, live from the end, resumed after Last-Event-ID 2. No heartbeat within 3 s.
+    expect(run.stdout).toContain(`${out[6]}\n${wire([e1, e2, e3])}\n${wire([e4])}\n${wire([e3, e4])}\n`);
+    expect(out.slice(7, 25).filter((line) => line.startsWith('id: '))).toEqual([
+      'id: 1',
+      'id: 2',
+      'id: 3',
+      'id: 4',
+      'id: 3',
+      'id: 4',
+    ]);
+    expect(issues(out[25])).toEqual([
+      ['query.types', 'enum'],
+      ['header.last-event-id', 'int_parsing'],
+    ]);
+    expect(JSON.parse(out[26] ?? '')).toEqual({
+      statusCode: 406,
+      error: 'Not Acceptable',
+      message: "This endpoint only produces 'text/event-stream'.",
+    });
+    expect(out).toHaveLength(27);
+    // The streams end with their clients.
+    await waitFor('every stream to be let go of', async () => (await metricValue(server.baseUrl, 'sse_clients')) === 0);
   });
 });
 

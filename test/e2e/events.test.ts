@@ -358,6 +358,7 @@ describe('GET /events: the feed as Server-Sent Events', () => {
 
   it('a client that disconnects mid-stream leaves nothing behind, and the others go on', async () => {
     const head = await feedHead(server.baseUrl);
+    const endedBefore = await metricValue(server.baseUrl, 'http_requests_total{path="/events",status="200"}');
     const leaving = await open(`/events?after=${head}`);
     const staying = await open(`/events?after=${head}`);
     await waitFor('both subscribers to be counted', async () => (await sseClients(server.baseUrl)) === 2);
@@ -365,6 +366,10 @@ describe('GET /events: the feed as Server-Sent Events', () => {
     await leaving.waitForEvents(1);
     leaving.close();
     await waitFor('the subscriber to be let go of', async () => (await sseClients(server.baseUrl)) === 1);
+    // The stream the client ended is counted (and logged) like any request, once.
+    expect(await metricValue(server.baseUrl, 'http_requests_total{path="/events",status="200"}')).toBe(
+      (Number.isNaN(endedBefore) ? 0 : endedBefore) + 1,
+    );
     await store(server.baseUrl, 'after-leaving');
     await staying.waitForEvents(2);
     expect(parsed(staying.events).map((e) => e.item.data.message_id)).toEqual(['before-leaving', 'after-leaving']);

@@ -32,7 +32,7 @@ const ROUTES: Record<string, number[]> = {
   'get /conversations': [200, 401, 422, 503],
   'get /stats/timeseries': [200, 401, 422, 503],
   'get /feed': [200, 401, 422, 503],
-  'get /events': [200, 401, 422, 503],
+  'get /events': [200, 401, 406, 422, 503],
   'get /health/live': [200],
   'get /health/ready': [200, 503],
   'get /metrics': [200],
