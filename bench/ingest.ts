@@ -38,7 +38,15 @@ export class SignedBodyPool {
 
   constructor(secret: string, size: number, seed: number) {
     this.#secret = secret;
-    const synthetic = new SyntheticMessages({ count: size, senders: 2000, seed, until: new Date(), batchSize: 10_000 });
+    // Plain core-form messages, as the bodies have always been, so that ingest figures compare across versions.
+    const synthetic = new SyntheticMessages({
+      count: size,
+      senders: 2000,
+      seed,
+      until: new Date(),
+      batchSize: 10_000,
+      plain: true,
+    });
     for (const batch of synthetic.batches()) {
       for (const m of batch) {
         const payload: WebhookPayload = { message_id: m.messageId, from: m.from, to: m.to, ts: m.ts, text: m.text };

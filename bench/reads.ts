@@ -1,10 +1,12 @@
 // Read latency at scale: sequential GETs on one keep-alive connection, per query shape, with every
-// answer checked (status 200, `total` a number and, where the seed data tells, the exact total).
+// answer checked (status 200, `total` a number and, where the seed data tells, the exact total and
+// what the page holds).
 
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { instantKey } from '../src/ingest/timestamp.js';
 import { formatMs, median, percentile } from './stats.js';
-import { lowerBound, type SyntheticFacts } from './synthetic.js';
+import { type ConversationFact, lowerBound, type SyntheticFacts } from './synthetic.js';
 
 export interface ReadCase {
   readonly name: string;
@@ -17,8 +19,10 @@ export interface ReadCase {
   readonly expectedTotal?: (i: number) => number;
   /** Set when the case cannot run against this server (e.g. a feature it lacks); printed as n/a. */
   readonly unavailable?: string;
-  /** Extra check on the parsed body; returns what is wrong, or null. */
-  readonly check?: (body: Record<string, unknown>) => string | null;
+  /** The answer carries no total (a timeseries): only the status and `check` judge it. */
+  readonly withoutTotal?: true;
+  /** Extra check on the parsed body of the i-th answer; returns what is wrong, or null. */
+  readonly check?: (body: Record<string, unknown>, i: number) => string | null;
 }
 
 export interface ReadResult {
@@ -109,11 +113,13 @@ function problemWith(answer: Answer, readCase: ReadCase, i: number): string | nu
   if (answer.status !== 200) return `status ${answer.status}: ${answer.body.slice(0, 200)}`;
   const body = parseObject(answer.body);
   if (body === null) return 'body is not a JSON object';
-  const total = 'total' in body ? body.total : body.total_messages;
-  if (typeof total !== 'number') return 'total is not a number';
-  const expected = readCase.expectedTotal?.(i);
-  if (expected !== undefined && total !== expected) return `total ${total}, expected ${expected}`;
-  return readCase.check?.(body) ?? null;
+  if (readCase.withoutTotal !== true) {
+    const total = 'total' in body ? body.total : body.total_messages;
+    if (typeof total !== 'number') return 'total is not a number';
+    const expected = readCase.expectedTotal?.(i);
+    if (expected !== undefined && total !== expected) return `total ${total}, expected ${expected}`;
+  }
+  return readCase.check?.(body, i) ?? null;
 }
 
 /** X-Request-ID of the i-th request of a case in a round; timed requests are told apart from the warm-up. */
@@ -243,15 +249,20 @@ export interface CursorWalk {
   readonly note: string | null;
 }
 
-/** Follows next_cursor from the first page until about `depth` rows have been passed. */
-export async function walkCursor(client: SequentialClient, depth: number, maxSeconds: number): Promise<CursorWalk> {
+/** Follows next_cursor of a listing (GET /messages or /conversations) from its first page until about `depth` rows have been passed. */
+export async function walkCursor(
+  client: SequentialClient,
+  depth: number,
+  maxSeconds: number,
+  list: '/messages' | '/conversations' = '/messages',
+): Promise<CursorWalk> {
   const deadline = performance.now() + maxSeconds * 1000;
   let cursor = '';
   let passed = 0;
   let requests = 0;
   const limit = 100;
   while (passed < depth) {
-    const answer = await client.get(`/messages?limit=${limit}&cursor=${encodeURIComponent(cursor)}`);
+    const answer = await client.get(`${list}?limit=${limit}&cursor=${encodeURIComponent(cursor)}`);
     requests++;
     if (answer.status !== 200) {
       return { cursor: null, depth: passed, requests, note: `cursor request answered ${answer.status}` };
@@ -275,7 +286,244 @@ export async function walkCursor(client: SequentialClient, depth: number, maxSec
   };
 }
 
-export function readCases(facts: SyntheticFacts, walk: CursorWalk): ReadCase[] {
+/** What is wrong with a page of messages: its length, its order, or an item the filter should have left out; null when nothing. */
+function pageProblem(
+  body: Record<string, unknown>,
+  expectedLength: number,
+  order: 'asc' | 'desc',
+  keep?: (item: Record<string, unknown>) => string | null,
+): string | null {
+  const data = body.data;
+  if (!Array.isArray(data)) return 'data is not a list';
+  if (data.length !== expectedLength) return `${data.length} items, expected ${expectedLength}`;
+  let previous: [string, string] | null = null;
+  for (const item of data as Record<string, unknown>[]) {
+    const key = typeof item.ts === 'string' ? instantKey(item.ts) : null;
+    if (key === null || typeof item.message_id !== 'string')
+      return `item without a valid ts or message_id: ${JSON.stringify(item)}`;
+    const place: [string, string] = [key, item.message_id];
+    if (previous !== null) {
+      const ascending = previous[0] < place[0] || (previous[0] === place[0] && previous[1] < place[1]);
+      if (ascending !== (order === 'asc')) return `out of ${order} order at ${item.message_id}`;
+    }
+    previous = place;
+    const wrong = keep?.(item) ?? null;
+    if (wrong !== null) return wrong;
+  }
+  return null;
+}
+
+/** What is wrong with a page of conversations against the expected ones; null when nothing. */
+function conversationsProblem(
+  body: Record<string, unknown>,
+  expected: readonly ConversationFact[],
+  more: boolean,
+): string | null {
+  const data = body.data;
+  if (!Array.isArray(data)) return 'data is not a list';
+  if (data.length !== expected.length) return `${data.length} conversations, expected ${expected.length}`;
+  for (const [k, item] of (data as Record<string, unknown>[]).entries()) {
+    const want = expected[k];
+    const last = item.last_message as Record<string, unknown> | undefined;
+    if (
+      want === undefined ||
+      item.from !== want.from ||
+      item.to !== want.to ||
+      item.messages !== want.messages ||
+      last?.message_id !== want.lastMessageId ||
+      typeof item.last_ts !== 'string' ||
+      instantKey(item.last_ts) !== want.lastTsKey
+    ) {
+      return `conversation ${k}: ${JSON.stringify(item).slice(0, 300)}, expected ${JSON.stringify(want)}`;
+    }
+  }
+  if (more !== (typeof body.next_cursor === 'string')) return `next_cursor ${JSON.stringify(body.next_cursor)}`;
+  return null;
+}
+
+const HOUR = 3600;
+const DAY = 86_400;
+
+/** `YYYY-MM-DDTHH:MM:SSZ` of an epoch second. */
+function isoSecond(second: number): string {
+  return `${new Date(second * 1000).toISOString().slice(0, 19)}Z`;
+}
+
+/**
+ * The buckets GET /stats/timeseries must answer for since <= instant < until (whole epoch seconds):
+ * from since rounded down to its bucket while a bucket starts before until, each with the
+ * messages of its part of the window.
+ */
+function expectedBuckets(seconds: Float64Array, bucketSeconds: number, since: number, until: number) {
+  const buckets: { start: string; count: number }[] = [];
+  for (let start = Math.floor(since / bucketSeconds) * bucketSeconds; start < until; start += bucketSeconds) {
+    const from = Math.max(since, start);
+    const to = Math.min(until, start + bucketSeconds);
+    buckets.push({ start: isoSecond(start), count: lowerBound(seconds, to) - lowerBound(seconds, from) });
+  }
+  return buckets;
+}
+
+function timeseriesProblem(body: Record<string, unknown>, bucket: string, expected: readonly { start: string; count: number }[]) {
+  if (body.bucket !== bucket) return `bucket ${JSON.stringify(body.bucket)}`;
+  const data = body.data;
+  if (!Array.isArray(data)) return 'data is not a list';
+  if (data.length !== expected.length) return `${data.length} buckets, expected ${expected.length}`;
+  for (const [k, item] of (data as Record<string, unknown>[]).entries()) {
+    const want = expected[k];
+    if (item.start !== want?.start || item.count !== want?.count) {
+      return `bucket ${k}: ${JSON.stringify(item)}, expected ${JSON.stringify(want)}`;
+    }
+  }
+  return null;
+}
+
+/** Types no synthetic message has, for the `type` case that finds nothing. */
+const ABSENT_TYPES = ['system', 'unsupported', 'ephemeral'];
+
+/**
+ * The inbox reads: newest first, `until`, `to`, `type`, the conversations (first page and deep in
+ * their cursor) and the timeseries, each answer checked against the seed's facts.
+ */
+function inboxCases(facts: SyntheticFacts, conversationWalk: CursorWalk): ReadCase[] {
+  const n = facts.count;
+  const { seconds } = facts;
+  const q = (text: string): string => encodeURIComponent(text);
+  const at = (i: number): number => seconds[i] ?? 0;
+  const pageLength = (total: number): number => Math.min(50, total);
+  const secondIn = (lo: number, hi: number, i: number): number =>
+    at(Math.min(n - 1, Math.floor(n * (lo + (hi - lo) * spread(i)))));
+  const untilTotal = (second: number): number => lowerBound(seconds, second);
+  const untilCase = (label: string, lo: number, hi: number): ReadCase => ({
+    name: `?until= ${label}`,
+    targetMs: 5,
+    targetText: '≤ 5 ms',
+    path: (i) => `/messages?until=${isoSecond(secondIn(lo, hi, i))}`,
+    expectedTotal: (i) => untilTotal(secondIn(lo, hi, i)),
+    check: (body, i) => {
+      const until = isoSecond(secondIn(lo, hi, i)).slice(0, 19);
+      return pageProblem(body, pageLength(untilTotal(secondIn(lo, hi, i))), 'asc', (item) => {
+        const key = instantKey(String(item.ts));
+        return key !== null && key < until ? null : `${String(item.message_id)} is not before ${until}`;
+      });
+    },
+  });
+
+  const receivers = [...facts.receiverCounts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const toCase = (label: string, entry: [string, number] | undefined): ReadCase => {
+    const [receiver, total] = entry ?? ['+10000000000', 0];
+    return {
+      name: `?to= ${label} (${total} msgs)`,
+      targetMs: 5,
+      targetText: '≤ 5 ms',
+      path: () => `/messages?to=${q(receiver)}`,
+      expectedTotal: () => total,
+      check: (body) =>
+        pageProblem(body, pageLength(total), 'asc', (item) =>
+          item.to === receiver ? null : `${String(item.message_id)} is to ${String(item.to)}`,
+        ),
+    };
+  };
+
+  const types = [...facts.typeCounts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const absent = ABSENT_TYPES.find((type) => !facts.typeCounts.has(type)) ?? 'none-such';
+  const typeCase = (label: string, entry: [string, number] | undefined): ReadCase => {
+    const [type, total] = entry ?? [absent, 0];
+    return {
+      name: `?type= ${label} (${type}, ${total} msgs)`,
+      targetMs: 5,
+      targetText: '≤ 5 ms',
+      path: () => `/messages?type=${q(type)}`,
+      expectedTotal: () => total,
+      check: (body) => pageProblem(body, pageLength(total), 'asc'),
+      ...(entry === undefined && label !== 'nobody has' ? { unavailable: 'the seeded messages have no types' } : {}),
+    };
+  };
+
+  const conversations = facts.conversations;
+  const newest = conversations[0]?.lastMessageId;
+  const conversationPage = (from: number): readonly ConversationFact[] => conversations.slice(from, from + 50);
+
+  // Timeseries windows anywhere in the data (hours) or ending in its last week (days), whole
+  // seconds that are not on a bucket's edge, so that both edge buckets are counted from the rows.
+  const first = at(0);
+  const end = at(n - 1) + 1;
+  const hourWindow = (i: number): [number, number] => {
+    const span = 30 * DAY;
+    const until = first + span + Math.floor(spread(i) * Math.max(0, end - first - span));
+    return [until - span, until];
+  };
+  const dayWindow = (i: number): [number, number] => {
+    const until = end - Math.floor(spread(i) * 7 * DAY);
+    return [until - 365 * DAY, until];
+  };
+  const timeseriesCase = (
+    name: string,
+    targetMs: number | null,
+    bucket: 'hour' | 'day',
+    window: (i: number) => [number, number],
+  ): ReadCase => ({
+    name,
+    targetMs,
+    targetText: targetMs === null ? '— (extra)' : `≤ ${targetMs} ms`,
+    withoutTotal: true,
+    path: (i) => {
+      const [since, until] = window(i);
+      return `/stats/timeseries?bucket=${bucket}&since=${isoSecond(since)}&until=${isoSecond(until)}`;
+    },
+    check: (body, i) => {
+      const [since, until] = window(i);
+      return timeseriesProblem(body, bucket, expectedBuckets(seconds, bucket === 'hour' ? HOUR : DAY, since, until));
+    },
+  });
+  const hourBuckets = expectedBuckets(seconds, HOUR, ...hourWindow(0)).length;
+  const dayBuckets = expectedBuckets(seconds, DAY, ...dayWindow(0)).length;
+
+  return [
+    {
+      name: '?order=desc (first page)',
+      targetMs: 5,
+      targetText: '≤ 5 ms',
+      path: () => '/messages?order=desc',
+      expectedTotal: () => n,
+      check: (body) => {
+        const firstId = (body.data as Record<string, unknown>[] | undefined)?.[0]?.message_id;
+        if (firstId !== newest) return `first item ${String(firstId)}, expected the newest message ${String(newest)}`;
+        return pageProblem(body, pageLength(n), 'desc');
+      },
+    },
+    untilCase('recent (99–100%)', 0.99, 1),
+    untilCase('mid-range (45–55%)', 0.45, 0.55),
+    untilCase('oldest (0–1%)', 0, 0.01),
+    toCase('busiest receiver', receivers[0]),
+    toCase('rarest receiver', receivers.at(-1)),
+    typeCase('commonest', types[0]),
+    typeCase('rarest', types.at(-1)),
+    typeCase('nobody has', undefined),
+    {
+      name: `/conversations (first page of ${conversations.length})`,
+      targetMs: 5,
+      targetText: '≤ 5 ms',
+      path: () => '/conversations',
+      expectedTotal: () => conversations.length,
+      check: (body) => conversationsProblem(body, conversationPage(0), conversations.length > 50),
+    },
+    {
+      name: `/conversations cursor (row ${conversationWalk.depth})`,
+      targetMs: 5,
+      targetText: '≤ 5 ms',
+      path: () => `/conversations?cursor=${encodeURIComponent(conversationWalk.cursor ?? '')}`,
+      expectedTotal: () => conversations.length,
+      check: (body) =>
+        conversationsProblem(body, conversationPage(conversationWalk.depth), conversations.length > conversationWalk.depth + 50),
+      ...(conversationWalk.cursor === null ? { unavailable: conversationWalk.note ?? 'no cursor' } : {}),
+    },
+    timeseriesCase(`/stats/timeseries hour, 30 days (${hourBuckets} buckets)`, 5, 'hour', hourWindow),
+    timeseriesCase(`/stats/timeseries day, 365 days (${dayBuckets} buckets)`, null, 'day', dayWindow),
+  ];
+}
+
+export function readCases(facts: SyntheticFacts, walk: CursorWalk, conversationWalk: CursorWalk): ReadCase[] {
   const n = facts.count;
   const { senders, senderCounts, seconds } = facts;
   let busiest = 0;
@@ -386,6 +634,7 @@ export function readCases(facts: SyntheticFacts, walk: CursorWalk): ReadCase[] {
       check: (body) => ('next_cursor' in body ? null : 'no next_cursor'),
       ...(walk.cursor === null ? { unavailable: walk.note ?? 'no cursor' } : {}),
     },
+    ...inboxCases(facts, conversationWalk),
   ];
 }
 

@@ -46,6 +46,7 @@ import {
 } from './server.js';
 import { slowClientAttack } from './slow-clients.js';
 import { formatMs } from './stats.js';
+import { measureStorage, storageTable } from './storage.js';
 import { openBenchStore } from './store.js';
 import { type SyntheticFacts, seedStore, startOfUtcDay } from './synthetic.js';
 
@@ -403,9 +404,14 @@ interface SeededDatabase {
   readonly source: { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'postgres'; readonly name: string };
   readonly facts: SyntheticFacts;
   readonly seedLine: string;
+  /** What the seeded SQLite file takes per message, as Markdown; null for PostgreSQL. */
+  readonly storage: string | null;
 }
 
 let seedOnce: Promise<SeededDatabase> | null = null;
+
+/** How deep in the conversations' cursor the deep-page case reads. */
+const CONVERSATION_DEPTH = 5000;
 
 /** Seeds the database once, on first use. */
 function seededDatabase(options: Options, workRoot: string): Promise<SeededDatabase> {
@@ -441,13 +447,22 @@ async function seedDatabase(options: Options, workRoot: string): Promise<SeededD
     await store.close();
   }
   const seedSeconds = seeded.elapsedMs / 1000;
-  const seedLine = `Seeded ${formatCount(options.messages)} messages (${formatCount(seeded.facts.senderCounts.filter((c) => c > 0).length)} senders) through insertMany in ${seedSeconds.toFixed(1)} s (${formatCount(options.messages / seedSeconds)} rows/s).`;
+  const { facts } = seeded;
+  const seedLine = `Seeded ${formatCount(options.messages)} messages (${formatCount(facts.senderCounts.filter((c) => c > 0).length)} senders, ${formatCount(facts.conversations.length)} conversations) through insertMany in ${seedSeconds.toFixed(1)} s (${formatCount(options.messages / seedSeconds)} rows/s).`;
   log(`seed: ${seedLine}`);
+  let storage: string | null = null;
+  if (database === null) {
+    // The seeding store is closed: nothing else holds the file, so the checkpoint completes.
+    const figures = measureStorage(file);
+    log(`seed: ${figures.bytes} bytes after a checkpoint, ${(figures.bytes / figures.messages).toFixed(1)} per message`);
+    storage = storageTable([figures], ['SQLite']);
+  }
   return {
     url,
     source: database === null ? { kind: 'sqlite', file } : { kind: 'postgres', name: database.name },
-    facts: seeded.facts,
+    facts,
     seedLine,
+    storage,
   };
 }
 
@@ -497,7 +512,7 @@ async function copySeeded(
 }
 
 async function readsPhase(options: Options, workRoot: string): Promise<{ markdown: string; passed: boolean; clean: boolean }> {
-  const { url, facts, seedLine } = await seededDatabase(options, workRoot);
+  const { url, facts, seedLine, storage } = await seededDatabase(options, workRoot);
   const [server] = await startServers(url, 1, workRoot);
   if (server === undefined) throw new Error('no server started');
   const client = new SequentialClient(server.baseUrl);
@@ -508,7 +523,15 @@ async function readsPhase(options: Options, workRoot: string): Promise<{ markdow
     log(
       `reads: cursor walk ${walk.cursor === null ? `gave no cursor (${walk.note ?? ''})` : `reached row ${walk.depth} in ${walk.requests} requests`}`,
     );
-    const cases = readCases(facts, walk);
+    // 5,000 conversations deep, or halfway through fewer.
+    const conversations = facts.conversations.length;
+    const conversationDepth =
+      conversations >= CONVERSATION_DEPTH + 50 ? CONVERSATION_DEPTH : Math.floor(conversations / 200) * 100;
+    const conversationWalk = await walkCursor(client, conversationDepth, 300, '/conversations');
+    log(
+      `reads: conversations cursor walk ${conversationWalk.cursor === null ? `gave no cursor (${conversationWalk.note ?? ''})` : `reached row ${conversationWalk.depth} in ${conversationWalk.requests} requests`}`,
+    );
+    const cases = readCases(facts, walk, conversationWalk);
     for (let round = 0; round < options.rounds; round++) {
       log(`reads: round ${round + 1} of ${options.rounds}`);
       const results: ReadResult[] = [];
@@ -531,14 +554,29 @@ async function readsPhase(options: Options, workRoot: string): Promise<{ markdow
   // After the stop, so the log is complete.
   const results = combineRounds(rounds, server.logPath);
   const table = readTable(results);
+  const counts = (map: ReadonlyMap<string, number>): string =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .map(([key, count]) => `${key} ${formatCount(count)}`)
+      .join(', ');
   return {
     markdown:
       `## Reads at ${formatCount(options.messages)} messages, one keep-alive connection, sequential requests\n\n` +
-      `${seedLine} Each case, in each of ${options.rounds} round(s): ${Math.min(50, options.readRequests)} warm-up requests, then up to ${options.readRequests} timed ` +
-      'ones (30 s at most); every answer checked for status 200 and an exact `total`. p50 and p99 are as the client saw them, ' +
+      `${seedLine} Messages per receiver: ${counts(facts.receiverCounts)}; per source: ${counts(facts.sourceCounts)}; ` +
+      `per type (core-form messages have none): ${counts(facts.typeCounts)}. ` +
+      `Each case, in each of ${options.rounds} round(s): ${Math.min(50, options.readRequests)} warm-up requests, then up to ${options.readRequests} timed ` +
+      'ones (30 s at most); every answer checked for status 200 and an exact `total`, and the inbox reads for what the page holds ' +
+      '(its length and order, every item within the filter, the newest message first for `order=desc`, the conversations and ' +
+      'the timeseries buckets exactly as seeded). p50 and p99 are as the client saw them, ' +
       'medians over the rounds (the targets apply to these); "in server" is the latency_ms the server logged for the same requests. ' +
-      "The targets are the issue's, set for 1,000,000 messages.\n\n" +
-      table.markdown,
+      "The targets are the issues', set for 1,000,000 messages (and 10,000 conversations).\n\n" +
+      table.markdown +
+      (storage === null
+        ? ''
+        : `\n\n## Storage at ${formatCount(options.messages)} messages (SQLite)\n\n` +
+          'The seeded file, after a checkpoint (TRUNCATE), with its WAL, divided by the messages it holds; below it, the pages of ' +
+          'each table and index (dbstat). `npx tsx bench/storage.ts FILE` measures any database of the service the same way.\n\n' +
+          storage),
     passed: table.passed,
     clean: stopOk && results.every((r) => r.bad === 0),
   };
@@ -834,7 +872,7 @@ async function main(): Promise<void> {
     [
       '# Benchmark results',
       '',
-      `Written by \`npm run bench\` (bench/run.ts); targets from issue 3 (ingest, reads) and the hardening issue (mixed load, slow clients). ${passed ? 'Every target was met.' : 'Some targets were missed (marked FAIL).'}`,
+      `Written by \`npm run bench\` (bench/run.ts); targets from issue 3 (ingest, reads), the hardening issue (mixed load, slow clients) and the inbox issue (order, until, to, type, conversations, timeseries). ${passed ? 'Every target was met.' : 'Some targets were missed (marked FAIL).'}`,
       '',
       environmentSection(
         machine,

@@ -1,4 +1,4 @@
-// `npm run seed -- --count N [--senders S] [--seed K] [--batch B] [--until ISO]`: loads N synthetic
+// `npm run seed -- --count N [--senders S] [--seed K] [--batch B] [--until ISO] [--plain]`: loads N synthetic
 // messages into the store DATABASE_URL names, through the store's bulk path (insertMany).
 
 import { parseArgs } from 'node:util';
@@ -7,12 +7,14 @@ import { createProgress, formatCount } from './progress.js';
 import { openBenchStore } from './store.js';
 import { seedStore, startOfUtcDay } from './synthetic.js';
 
-const USAGE = `usage: npm run seed -- --count N [--senders S] [--seed K] [--batch B] [--until YYYY-MM-DDTHH:MM:SSZ]
+const USAGE = `usage: npm run seed -- --count N [--senders S] [--seed K] [--batch B] [--until YYYY-MM-DDTHH:MM:SSZ] [--plain]
   --count    messages to load (required)
   --senders  distinct senders, Zipf-skewed (default 5000)
   --seed     random seed; the same seed and --until give the same messages (default 1)
   --batch    messages per insertMany transaction (default 10000)
   --until    newest instant; messages span the year before it (default: today 00:00 UTC)
+  --plain    core-form messages only, without type or origin, each receiver drawn on its own: the data the
+             seeder made before it gave messages provider types (same ids, senders, times and texts)
   --default-database  seed the server's default database (${DEFAULT_DATABASE_URL}) when DATABASE_URL is unset
 DATABASE_URL names the store, as for the server; it is required unless --default-database is given,
 so that synthetic messages never land in a real inbox by accident.`;
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
         seed: { type: 'string' },
         batch: { type: 'string' },
         until: { type: 'string' },
+        plain: { type: 'boolean' },
         'default-database': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -60,7 +63,7 @@ async function main(): Promise<void> {
     return typeof value === 'string' ? value : undefined;
   };
 
-  let options: { count: number; senders: number; seed: number; batchSize: number; until: Date };
+  let options: { count: number; senders: number; seed: number; batchSize: number; until: Date; plain: boolean };
   try {
     const until = str('until');
     const untilDate = until === undefined ? startOfUtcDay() : new Date(until);
@@ -71,6 +74,7 @@ async function main(): Promise<void> {
       seed: positiveInteger('seed', str('seed'), 1),
       batchSize: positiveInteger('batch', str('batch'), 10_000),
       until: untilDate,
+      plain: values.plain === true,
     };
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error));
@@ -94,7 +98,7 @@ async function main(): Promise<void> {
   const where = database.kind === 'sqlite' ? database.path : database.kind;
   process.stderr.write(
     `seeding ${formatCount(options.count)} messages from ${formatCount(options.senders)} senders (seed ${options.seed}, ` +
-      `until ${options.until.toISOString()}) into ${where}\n`,
+      `until ${options.until.toISOString()}${options.plain ? ', plain' : ''}) into ${where}\n`,
   );
   const progress = createProgress('seed', options.count);
   try {
@@ -104,7 +108,8 @@ async function main(): Promise<void> {
     const rate = seconds > 0 ? options.count / seconds : 0;
     process.stdout.write(
       `seeded ${formatCount(options.count)} messages (${formatCount(result.created)} created, ` +
-        `${formatCount(result.duplicates)} already there) in ${seconds.toFixed(1)} s: ${formatCount(rate)} rows/s\n`,
+        `${formatCount(result.duplicates)} already there) in ${seconds.toFixed(1)} s: ${formatCount(rate)} rows/s; ` +
+        `${formatCount(result.facts.conversations.length)} conversations\n`,
     );
   } finally {
     await store.close();

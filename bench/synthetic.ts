@@ -1,9 +1,11 @@
-// Realistic synthetic WhatsApp-style messages for the seeder and the benchmark: skewed senders,
-// timestamps over a year (ties and fractional seconds included), multilingual text. Deterministic
-// for a given seed and end instant, and it keeps the facts the benchmark checks answers against.
+// Realistic synthetic WhatsApp-style messages for the seeder and the benchmark: skewed senders who
+// mostly write to one business number, timestamps over a year (ties and fractional seconds
+// included), multilingual text, provider types and origins (WhatsApp items with contact names and
+// replies, and core-form bodies without a type). Deterministic for a given seed and end instant,
+// and it keeps the facts the benchmark checks answers against.
 
 import { instantKey } from '../src/ingest/timestamp.js';
-import type { IncomingMessage, InsertOutcome, MessageStore } from '../src/store/store.js';
+import type { IncomingMessage, InsertOutcome, MessageOrigin, MessageStore } from '../src/store/store.js';
 
 // ---------------------------------------------------------------------------------------------
 // Randomness
@@ -283,6 +285,8 @@ interface Country {
   readonly languages: Weighted<Language>;
   /** A fresh E.164 number. */
   readonly number: (rng: Rng) => string;
+  /** WhatsApp profile names people of this country give themselves. */
+  readonly names: readonly string[];
 }
 
 const COUNTRIES: readonly Country[] = [
@@ -293,6 +297,20 @@ const COUNTRIES: readonly Country[] = [
       ['en', 0.45],
     ]),
     number: (rng) => `+91${pick(rng, ['98', '99', '97', '96', '90', '70', '81', '63'])}${digits(rng, 8)}`,
+    names: [
+      'Asha',
+      'Rahul Sharma',
+      'Priya',
+      'Vikram Singh',
+      'Mummy ❤️',
+      'Dr. Mehta',
+      'Sunita Devi',
+      'Arjun',
+      'Neha Gupta',
+      'रवि कुमार',
+      'Pooja 🌸',
+      'Amit K',
+    ],
   },
   {
     weight: 12,
@@ -301,6 +319,7 @@ const COUNTRIES: readonly Country[] = [
       ['en', 0.1],
     ]),
     number: (rng) => `+55${pick(rng, ['11', '21', '31'])}9${digits(rng, 8)}`,
+    names: ['João Conceição', 'Ana Paula', 'Lucas', 'Fernanda Lima', 'Zé', 'Mariana 💫', 'Carlos Eduardo'],
   },
   {
     weight: 8,
@@ -309,6 +328,7 @@ const COUNTRIES: readonly Country[] = [
       ['en', 0.1],
     ]),
     number: (rng) => `+34${pick(rng, ['6', '7'])}${digits(rng, 8)}`,
+    names: ['María José', 'Javi', 'Lucía Fernández', 'Pablo', 'Carmen 🌻', 'Álvaro Ruiz'],
   },
   {
     weight: 8,
@@ -317,6 +337,7 @@ const COUNTRIES: readonly Country[] = [
       ['en', 0.1],
     ]),
     number: (rng) => `+79${digits(rng, 9)}`,
+    names: ['Алексей', 'Наталья Иванова', 'Дима', 'Olga', 'Сергей П.', 'Катя 🌷'],
   },
   {
     weight: 7,
@@ -325,6 +346,7 @@ const COUNTRIES: readonly Country[] = [
       ['en', 0.3],
     ]),
     number: (rng) => `+9715${digits(rng, 8)}`,
+    names: ['محمد', 'Fatima Al Mansoori', 'أحمد علي', 'Omar', 'Layla ✨', 'Khalid'],
   },
   {
     weight: 10,
@@ -333,10 +355,15 @@ const COUNTRIES: readonly Country[] = [
       ['es', 0.15],
     ]),
     number: (rng) => `+1${pick(rng, ['415', '212', '646', '305'])}${intBetween(rng, 200, 999)}${digits(rng, 4)}`,
+    names: ['Mike', 'Jennifer Lee', 'Chris P.', 'Sarah 😊', 'David Kim', 'Mom', 'José García'],
   },
 ];
 
-/** The business numbers that receive the messages, with how often each does. */
+/**
+ * The business numbers that receive the messages, with how often each does, for a receiver drawn
+ * message by message: in plain data every message's, otherwise the messages that do not go to
+ * their sender's usual number.
+ */
 const RECEIVERS = new Weighted<string>([
   ['+14155550100', 0.45],
   ['+919000000001', 0.3],
@@ -344,9 +371,38 @@ const RECEIVERS = new Weighted<string>([
   ['+442071838750', 0.1],
 ]);
 
+/**
+ * Each sender's usual business number, drawn once per sender: most customers write to one number
+ * of a business. The last is a small line few customers use, which makes a rare `to`.
+ */
+const USUAL_RECEIVERS = new Weighted<string>([
+  ['+14155550100', 0.45],
+  ['+919000000001', 0.3],
+  ['+5511999990000', 0.15],
+  ['+442071838750', 0.095],
+  ['+61280001234', 0.005],
+]);
+
+/**
+ * Share of a sender's messages that go to their usual number; the others go to a number drawn from
+ * RECEIVERS. Chosen for about 10,000 conversations at 1,000,000 messages from 5,000 senders (9,859
+ * with seed 1), as the benchmark's targets are set for.
+ */
+const USUAL_RECEIVER_SHARE = 0.96;
+
+/** WhatsApp's `metadata.phone_number_id` of each business number. */
+const PHONE_NUMBER_IDS: Readonly<Record<string, string>> = {
+  '+14155550100': '106540352242922',
+  '+919000000001': '112233445566778',
+  '+5511999990000': '109876543210987',
+  '+442071838750': '104455667788990',
+  '+61280001234': '118899001122334',
+};
+
 interface Sender {
   readonly number: string;
   readonly languages: Weighted<Language>;
+  readonly names: readonly string[];
 }
 
 function makeSenders(rng: Rng, count: number): Sender[] {
@@ -358,7 +414,7 @@ function makeSenders(rng: Rng, count: number): Sender[] {
     const number = country.number(rng);
     if (seen.has(number)) continue;
     seen.add(number);
-    senders.push({ number, languages: country.languages });
+    senders.push({ number, languages: country.languages, names: country.names });
   }
   return senders;
 }
@@ -376,6 +432,130 @@ function zipfCdf(n: number, exponent: number): Float64Array {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Providers: the form a message came in, its WhatsApp type and the item WhatsApp sent
+
+/** Which form messages come in: most from WhatsApp, some as core-form or Standard Webhooks bodies (no type). */
+const SOURCES = new Weighted<MessageOrigin['source']>([
+  ['whatsapp', 0.8],
+  ['spec', 0.15],
+  ['standard', 0.05],
+]);
+
+/** WhatsApp types of a message with text: its body, or the caption of captioned media. */
+const TYPES_WITH_TEXT = new Weighted<string>([
+  ['text', 0.91],
+  ['image', 0.06],
+  ['video', 0.015],
+  ['document', 0.015],
+]);
+
+/** WhatsApp types of a message without text: media without a caption, and the types that carry none. */
+const TYPES_WITHOUT_TEXT = new Weighted<string>([
+  ['image', 0.3],
+  ['audio', 0.25],
+  ['sticker', 0.15],
+  ['reaction', 0.1],
+  ['location', 0.07],
+  ['interactive', 0.06],
+  ['video', 0.03],
+  ['button', 0.02],
+  ['contacts', 0.015],
+  ['order', 0.005],
+]);
+
+/** Share of WhatsApp messages that answer a message of the business (`context`). */
+const REPLY_SHARE = 0.06;
+/** Share of senders whose WhatsApp profile has no name. */
+const NAMELESS_SHARE = 0.03;
+
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+function base64Text(rng: Rng, length: number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += BASE64[Math.floor(rng() * 64)];
+  return out;
+}
+
+/** A WhatsApp message id of the business's own messages, which replies and reactions name. */
+function businessMessageId(rng: Rng): string {
+  return `wamid.HBgL${base64Text(rng, 48)}AA==`;
+}
+
+function media(rng: Rng, mimeType: string, caption: string | null): Record<string, unknown> {
+  return {
+    ...(caption === null ? {} : { caption }),
+    mime_type: mimeType,
+    sha256: `${base64Text(rng, 43)}=`,
+    id: `1${digits(rng, 15)}`,
+  };
+}
+
+const PRODUCT_IDS = ['sku-kurta-blue-m', 'sku-airmax-42', 'sku-s24-128', 'sku-sofa-3', 'sku-notebook-a5'];
+
+/** What WhatsApp sends under the type's own key; `text` is the body or the caption, null when the message has none. */
+function typeObject(rng: Rng, type: string, text: string | null): unknown {
+  switch (type) {
+    case 'text':
+      return { body: text ?? '' };
+    case 'image':
+      return media(rng, 'image/jpeg', text);
+    case 'video':
+      return media(rng, 'video/mp4', text);
+    case 'document':
+      return { filename: `invoice-${digits(rng, 6)}.pdf`, ...media(rng, 'application/pdf', text) };
+    case 'sticker':
+      return { ...media(rng, 'image/webp', null), animated: rng() < 0.2 };
+    case 'audio':
+      return { ...media(rng, 'audio/ogg; codecs=opus', null), voice: rng() < 0.9 };
+    case 'reaction':
+      return { message_id: businessMessageId(rng), emoji: pick(rng, ['👍', '❤️', '😂', '🙏', '😮']) };
+    case 'location':
+      return {
+        latitude: Math.round((rng() * 120 - 50) * 1e6) / 1e6,
+        longitude: Math.round((rng() * 340 - 170) * 1e6) / 1e6,
+        ...(rng() < 0.4
+          ? { name: pick(rng, ['Home', 'Office', 'Café Noir', 'Shop No. 4']), address: `${intBetween(rng, 1, 200)} Main Road` }
+          : {}),
+      };
+    case 'interactive':
+      return rng() < 0.6
+        ? { type: 'button_reply', button_reply: { id: `btn-${digits(rng, 4)}`, title: pick(rng, ['Yes', 'No', 'Reschedule']) } }
+        : {
+            type: 'list_reply',
+            list_reply: { id: `row-${digits(rng, 3)}`, title: pick(rng, ['Track order', 'Talk to us']), description: 'Pick one' },
+          };
+    case 'button':
+      return { payload: pick(rng, ['CONFIRM', 'CANCEL', 'STOP']), text: pick(rng, ['Confirm', 'Cancel', 'Stop promotions']) };
+    case 'contacts':
+      return [
+        {
+          name: { formatted_name: 'Ravi Kumar', first_name: 'Ravi' },
+          phones: [{ phone: `+91 98${digits(rng, 8)}`, type: 'CELL' }],
+        },
+      ];
+    case 'order':
+      return {
+        catalog_id: '1234567890123456',
+        product_items: [
+          {
+            product_retailer_id: pick(rng, PRODUCT_IDS),
+            quantity: intBetween(rng, 1, 3),
+            item_price: intBetween(rng, 5, 500),
+            currency: 'USD',
+          },
+        ],
+      };
+    default:
+      return {};
+  }
+}
+
+/** The core form's body as its sender wrote it: the store keeps no copy of a body its fields rebuild. */
+function coreBody(m: { messageId: string; from: string; to: string; ts: string; text: string | null }): string {
+  return JSON.stringify({ message_id: m.messageId, from: m.from, to: m.to, ts: m.ts, text: m.text });
+}
+
+// ---------------------------------------------------------------------------------------------
 // The generator
 
 export interface SyntheticOptions {
@@ -389,6 +569,22 @@ export interface SyntheticOptions {
   readonly batchSize: number;
   /** Also count, per term, the texts that contain it case-insensitively (costs time; for checks). */
   readonly countTerms?: readonly string[];
+  /**
+   * Core-form messages only, without type or origin, each receiver drawn on its own: the data as
+   * generated before types and origins were added. The ingest benchmark's bodies are made so,
+   * which keeps its figures comparable across versions.
+   */
+  readonly plain?: boolean;
+}
+
+/** A (from, to) pair that has messages, as GET /conversations lists it. */
+export interface ConversationFact {
+  readonly from: string;
+  readonly to: string;
+  readonly messages: number;
+  /** Instant key and message_id of its latest message: the pair's place in the order. */
+  readonly lastTsKey: string;
+  readonly lastMessageId: string;
 }
 
 /** What the benchmark needs to know about the data to build queries and check their totals. */
@@ -404,6 +600,14 @@ export interface SyntheticFacts {
   readonly markers: readonly { readonly word: string; readonly count: number }[];
   /** For each of options.countTerms: texts containing it, case-insensitively. */
   readonly termCounts: ReadonlyMap<string, number>;
+  /** Messages per receiver (`to`). */
+  readonly receiverCounts: ReadonlyMap<string, number>;
+  /** Messages per provider type; messages without one are not counted here. */
+  readonly typeCounts: ReadonlyMap<string, number>;
+  /** Messages per source (spec, standard, whatsapp); plain data has none. */
+  readonly sourceCounts: ReadonlyMap<string, number>;
+  /** Every conversation, in the order of GET /conversations: latest instant first, then from, then to. */
+  readonly conversations: readonly ConversationFact[];
 }
 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
@@ -432,6 +636,13 @@ export class SyntheticMessages {
   readonly #markerAt = new Map<number, string>();
   readonly #markerCounts = new Map<string, number>();
   readonly #termCounts = new Map<string, number>();
+  /** Each sender's usual business number and WhatsApp profile name (null: none). */
+  readonly #usualReceiver: string[];
+  readonly #profileName: (string | null)[];
+  readonly #receiverCounts = new Map<string, number>();
+  readonly #typeCounts = new Map<string, number>();
+  readonly #sourceCounts = new Map<string, number>();
+  readonly #conversations = new Map<string, { -readonly [K in keyof ConversationFact]: ConversationFact[K] }>();
   #firstTs: string | null = null;
   #day = Number.NaN;
   #dayText = '';
@@ -443,6 +654,11 @@ export class SyntheticMessages {
     this.#options = options;
     this.#senders = makeSenders(createRng(options.seed, 0), options.senders);
     this.#senderCounts = new Uint32Array(options.senders);
+    // Streams of their own (4 per sender, 3 per message), so that the senders, times, ids and texts
+    // are what they were before types and origins were added.
+    const perSender = createRng(options.seed, 4);
+    this.#usualReceiver = this.#senders.map(() => USUAL_RECEIVERS.draw(perSender));
+    this.#profileName = this.#senders.map((s) => (perSender() < NAMELESS_SHARE ? null : pick(perSender, s.names)));
     this.#seconds = new Float64Array(options.count);
     // Markers go at evenly spread positions, so their counts are exact at any size.
     MARKERS.forEach((marker, k) => {
@@ -471,6 +687,8 @@ export class SyntheticMessages {
     })();
     const gapRng = createRng(seed, 1);
     const rng = createRng(seed, 2);
+    const providerRng = createRng(seed, 3);
+    const plain = this.#options.plain === true;
     const zipf = zipfCdf(this.#senders.length, 1.1);
     // Zipf rank -> sender: shuffled so the busiest sender is not always the first one generated.
     const byRank = Array.from({ length: this.#senders.length }, (_v, i) => i);
@@ -498,14 +716,18 @@ export class SyntheticMessages {
       const text = this.#text(rng, sender, i);
       const tsKey = instantKey(ts);
       if (tsKey === null) throw new Error(`generated an invalid timestamp: ${ts}`);
-      batch.push({
-        messageId: `${idPrefix}${i.toString(36).toUpperCase().padStart(6, '0')}${digits(rng, 6)}`,
-        from: sender.number,
-        to: RECEIVERS.draw(rng),
-        ts,
-        tsKey,
-        text,
-      });
+      const messageId = `${idPrefix}${i.toString(36).toUpperCase().padStart(6, '0')}${digits(rng, 6)}`;
+      // Drawn from the main stream whatever is kept, so the draws after it stay where they were.
+      const anyReceiver = RECEIVERS.draw(rng);
+      let message: IncomingMessage;
+      if (plain) message = { messageId, from: sender.number, to: anyReceiver, ts, tsKey, text };
+      else {
+        const usual = providerRng() < USUAL_RECEIVER_SHARE;
+        const to = usual ? (this.#usualReceiver[senderIndex] ?? anyReceiver) : anyReceiver;
+        message = this.#withOrigin(providerRng, { messageId, from: sender.number, to, ts, tsKey, text }, second, senderIndex);
+      }
+      this.#count(message);
+      batch.push(message);
       if (i === 0) this.#firstTs = ts;
       this.#lastTs = ts;
       if (batch.length >= batchSize) {
@@ -514,6 +736,55 @@ export class SyntheticMessages {
       }
     }
     if (batch.length > 0) yield batch;
+  }
+
+  /**
+   * The message with the form it came in: a core-form or Standard Webhooks body (no type), or a
+   * WhatsApp item with its type, the sender's profile name, the business line's phone_number_id
+   * and, for some, the message of the business it answers. The item's timestamp is the whole
+   * second; `ts` keeps the fraction it was generated with.
+   */
+  #withOrigin(rng: Rng, m: IncomingMessage, second: number, senderIndex: number): IncomingMessage {
+    const source = SOURCES.draw(rng);
+    if (source !== 'whatsapp') {
+      return { ...m, origin: { source, raw: coreBody(m), contactName: null, replyTo: null, phoneNumberId: null } };
+    }
+    const type = m.text === null ? TYPES_WITHOUT_TEXT.draw(rng) : TYPES_WITH_TEXT.draw(rng);
+    const replyTo = rng() < REPLY_SHARE ? businessMessageId(rng) : null;
+    const item = {
+      ...(replyTo === null ? {} : { context: { from: m.to.slice(1), id: replyTo } }),
+      from: m.from.slice(1),
+      id: m.messageId,
+      timestamp: String(second),
+      type,
+      [type]: typeObject(rng, type, m.text),
+    };
+    const origin: MessageOrigin = {
+      source,
+      raw: JSON.stringify(item),
+      contactName: this.#profileName[senderIndex] ?? null,
+      replyTo,
+      phoneNumberId: PHONE_NUMBER_IDS[m.to] ?? null,
+    };
+    return { ...m, type, origin };
+  }
+
+  /** Adds a message to the facts kept per receiver, type, source and conversation. */
+  #count(m: IncomingMessage): void {
+    this.#receiverCounts.set(m.to, (this.#receiverCounts.get(m.to) ?? 0) + 1);
+    if (m.type !== undefined) this.#typeCounts.set(m.type, (this.#typeCounts.get(m.type) ?? 0) + 1);
+    if (m.origin !== undefined) this.#sourceCounts.set(m.origin.source, (this.#sourceCounts.get(m.origin.source) ?? 0) + 1);
+    const key = `${m.from} ${m.to}`;
+    const pair = this.#conversations.get(key);
+    if (pair === undefined) {
+      this.#conversations.set(key, { from: m.from, to: m.to, messages: 1, lastTsKey: m.tsKey, lastMessageId: m.messageId });
+      return;
+    }
+    pair.messages++;
+    if (m.tsKey > pair.lastTsKey || (m.tsKey === pair.lastTsKey && m.messageId > pair.lastMessageId)) {
+      pair.lastTsKey = m.tsKey;
+      pair.lastMessageId = m.messageId;
+    }
   }
 
   #timestamp(rng: Rng, instantMs: number, second: number): string {
@@ -577,6 +848,16 @@ export class SyntheticMessages {
       lastTs: this.#lastTs,
       markers: MARKERS.map((m) => ({ word: m.word, count: this.#markerCounts.get(m.word) ?? 0 })),
       termCounts: this.#termCounts,
+      receiverCounts: this.#receiverCounts,
+      typeCounts: this.#typeCounts,
+      sourceCounts: this.#sourceCounts,
+      // Keys and numbers are ASCII, so string order is the database's byte order.
+      conversations: [...this.#conversations.values()].sort(
+        (a, b) =>
+          (a.lastTsKey < b.lastTsKey ? 1 : a.lastTsKey > b.lastTsKey ? -1 : 0) ||
+          (a.from < b.from ? -1 : a.from > b.from ? 1 : 0) ||
+          (a.to < b.to ? -1 : a.to > b.to ? 1 : 0),
+      ),
     };
   }
 }
