@@ -58,6 +58,12 @@ const VARIANTS: Record<string, Variant> = {
   'without conversations_by_recency and conversations_by_recipient': {
     ddl: 'DROP INDEX conversations_by_recency; DROP INDEX conversations_by_recipient',
   },
+  'without events_by_message': { ddl: 'DROP INDEX events_by_message' },
+  'events without AUTOINCREMENT or events_by_message': {
+    ddl: `DROP TABLE events;
+      CREATE TABLE events (position INTEGER PRIMARY KEY, type TEXT NOT NULL, message_id TEXT, status TEXT,
+        dead_letter INTEGER, received_at TEXT NOT NULL)`,
+  },
   'rows as seeded: 80% WhatsApp with type, raw item, contact name': { rows: 'whatsapp' },
 };
 

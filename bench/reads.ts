@@ -523,6 +523,65 @@ function inboxCases(facts: SyntheticFacts, conversationWalk: CursorWalk): ReadCa
   ];
 }
 
+/**
+ * What is wrong with a page of GET /feed read after `after` from a feed of positions 1..n with no
+ * gaps (a seeded store: one message.created event per message), or null.
+ */
+function feedProblem(body: Record<string, unknown>, after: number, n: number, limit: number): string | null {
+  const data = body.data as Record<string, unknown>[] | undefined;
+  if (!Array.isArray(data)) return 'no data array';
+  const expected = Math.max(0, Math.min(limit, n - after));
+  if (data.length !== expected) return `${data.length} events after ${after}, expected ${expected}`;
+  for (const [i, event] of data.entries()) {
+    if (event.position !== after + 1 + i) return `event ${i} at position ${String(event.position)}, expected ${after + 1 + i}`;
+    if (event.type !== 'message.created') return `event ${i} is a ${String(event.type)}`;
+    const message = event.data as Record<string, unknown> | undefined;
+    if (typeof message?.message_id !== 'string') return `event ${i} carries no message`;
+  }
+  const next = data.length === 0 ? after : after + data.length;
+  return body.next_after === next ? null : `next_after ${String(body.next_after)}, expected ${next}`;
+}
+
+/**
+ * GET /feed at `after` anywhere in the feed (issue 13's target: p99 ≤ 5 ms for any after), the
+ * same with the largest page, and a filter that matches nothing (walks the rest of the feed
+ * unless an index serves it). Needs a store seeded on an empty feed: positions 1..n.
+ */
+export function feedCases(facts: SyntheticFacts): ReadCase[] {
+  const n = facts.count;
+  const after = (i: number): number => Math.min(n, Math.floor(n * spread(i)));
+  return [
+    {
+      name: `/feed (100 events) at any after (0–${n})`,
+      targetMs: 5,
+      targetText: '≤ 5 ms',
+      withoutTotal: true,
+      path: (i) => `/feed?after=${after(i)}`,
+      check: (body, i) => feedProblem(body, after(i), n, 100),
+    },
+    {
+      name: '/feed?limit=1000 at any after',
+      targetMs: null,
+      targetText: '— (extra)',
+      withoutTotal: true,
+      path: (i) => `/feed?after=${after(i)}&limit=1000`,
+      check: (body, i) => feedProblem(body, after(i), n, 1000),
+    },
+    {
+      name: '/feed?types=status.created (none stored) at any after',
+      targetMs: null,
+      targetText: '— (extra)',
+      withoutTotal: true,
+      path: (i) => `/feed?after=${after(i)}&types=status.created`,
+      check: (body, i) => {
+        const data = body.data as unknown[] | undefined;
+        if (!Array.isArray(data) || data.length > 0) return 'expected no events';
+        return body.next_after === after(i) ? null : `next_after ${String(body.next_after)}, expected ${after(i)}`;
+      },
+    },
+  ];
+}
+
 export function readCases(facts: SyntheticFacts, walk: CursorWalk, conversationWalk: CursorWalk): ReadCase[] {
   const n = facts.count;
   const { senders, senderCounts, seconds } = facts;
@@ -635,6 +694,7 @@ export function readCases(facts: SyntheticFacts, walk: CursorWalk, conversationW
       ...(walk.cursor === null ? { unavailable: walk.note ?? 'no cursor' } : {}),
     },
     ...inboxCases(facts, conversationWalk),
+    ...feedCases(facts),
   ];
 }
 

@@ -218,5 +218,75 @@ export function describeFeedContract(name: string, open: OpenStore): void {
         'message m3',
       ]);
     });
+
+    it('answers every filter, after and limit like the whole feed filtered, for busy and rare parties alike', async () => {
+      // Seeded: a busy sender and recipient and rare ones, so that each way the store may read a
+      // party's events (walking the feed, or the party's own messages) is taken somewhere.
+      let seed = 20251201;
+      const random = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
+      const senders = ['+1', '+1', '+1', '+1', '+1', '+2', '+2', '+3', '+4'];
+      const recipients = ['+100', '+100', '+100', '+200', '+300'];
+      for (let batch = 0; batch < 12; batch++) {
+        clock += 1000;
+        const ids = Array.from({ length: 1 + random(8) }, (_, i) => `s${batch}-${i}`);
+        await store.storeDelivery(
+          deliveryOf({
+            messages: ids.map((id) =>
+              incoming(id, {
+                from: senders[random(senders.length)] ?? '+1',
+                to: recipients[random(recipients.length)] ?? '+100',
+              }),
+            ),
+            statuses: random(2) === 0 ? [statusOf(ids[0] ?? '', 'sent')] : [],
+            deadLetters: random(3) === 0 ? [deadLetterOf(`bad-${batch}`)] : [],
+          }),
+        );
+      }
+      const all = await readWholeFeed(store);
+      const senderOf = new Map(
+        all.flatMap((e) =>
+          e.type === 'message.created' ? [[e.message.messageId, [e.message.from, e.message.to]] as const] : [],
+        ),
+      );
+      const typeSets: (FeedQuery['types'] | undefined)[] = [
+        undefined,
+        ['message.created'],
+        ['status.created', 'dead_letter.created'],
+        ['dead_letter.created', 'message.created'],
+      ];
+      const afters = [0, all[Math.floor(all.length / 3)]?.position ?? 0, all.at(-3)?.position ?? 0];
+      for (const types of typeSets) {
+        for (const from of [undefined, '+1', '+4', '+9']) {
+          for (const to of [undefined, '+100', '+300']) {
+            const expected = all.filter((e) => {
+              if (types !== undefined && !types.includes(e.type)) return false;
+              if (from === undefined && to === undefined) return true;
+              if (e.type !== 'message.created') return false;
+              const [f, t] = senderOf.get(e.message.messageId) ?? [];
+              return (from === undefined || f === from) && (to === undefined || t === to);
+            });
+            const query = {
+              ...(types !== undefined ? { types } : {}),
+              ...(from !== undefined ? { from } : {}),
+              ...(to !== undefined ? { to } : {}),
+            };
+            for (const after of afters) {
+              for (const limit of [1, 3, 50]) {
+                const answer = await store.readFeed({ ...query, after, limit });
+                expect(answer.map(eventKey), JSON.stringify({ ...query, after, limit })).toEqual(
+                  expected
+                    .filter((e) => e.position > after)
+                    .slice(0, limit)
+                    .map(eventKey),
+                );
+              }
+            }
+          }
+        }
+      }
+    });
   });
 }

@@ -236,6 +236,29 @@ describe('SQLite writer: requests merged into one transaction', () => {
       expect(writer.unindexedRows).toBe(4);
       expect(db.prepare('SELECT messages, senders FROM totals').get()).toEqual({ messages: 4, senders: 1 });
       expect(db.prepare('SELECT count(*) FROM dead_letters').pluck().get()).toBe(1);
+      // Each row created names its event, whose position follows the order of the parts, with no
+      // position taken by a duplicate.
+      const named = db
+        .prepare(
+          `SELECT e.position, e.type, coalesce(m.message_id, s.message_id || ' ' || s.status, 'dead letter ' || d.id)
+             FROM events e
+             LEFT JOIN messages m ON m.event = e.position
+             LEFT JOIN delivery_statuses s ON s.event = e.position
+             LEFT JOIN dead_letters d ON d.event = e.position
+            ORDER BY e.position`,
+        )
+        .raw()
+        .all();
+      expect(named).toEqual([
+        [1, 'message.created', 'm1'],
+        [2, 'message.created', 'm2'],
+        [3, 'message.created', 'm3'],
+        [4, 'status.created', 'm1 sent'],
+        [5, 'status.created', 'm1 read'],
+        [6, 'dead_letter.created', 'dead letter 1'],
+        [7, 'message.created', 'm4'],
+        [8, 'status.created', 'm4 sent'],
+      ]);
     } finally {
       db.close();
       tmp.cleanup();
@@ -263,6 +286,10 @@ describe('SQLite writer: requests merged into one transaction', () => {
         expect(db.prepare(`SELECT count(*) FROM ${table}`).pluck().get(), table).toBe(0);
       }
       expect(db.prepare('SELECT messages, senders FROM totals').get()).toEqual({ messages: 0, senders: 0 });
+      // The positions it had handed out are handed out again.
+      writer.commit([messagesPart([incoming('m1')], at)]);
+      expect(db.prepare('SELECT position, message_id FROM events').raw().all()).toEqual([[1, 'm1']]);
+      expect(db.prepare('SELECT event FROM messages').pluck().all()).toEqual([1]);
     } finally {
       db.close();
       tmp.cleanup();
@@ -339,6 +366,15 @@ describe('SQLite migrations', () => {
     ];
   }
 
+  function eventOfEachMessage(file: string): unknown[] {
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.prepare('SELECT message_id, event FROM messages ORDER BY message_id').raw().all();
+    } finally {
+      db.close();
+    }
+  }
+
   function appliedVersions(file: string): unknown[] {
     const db = new Database(file, { readonly: true });
     try {
@@ -356,7 +392,7 @@ describe('SQLite migrations', () => {
   ] as const)(
     'bring a file at schema version %i to the current version, keeping its rows and making their aggregates (%s)',
     async (version, _, writerThread) => {
-      expect(SQLITE_SCHEMA_VERSION).toBe(5);
+      expect(SQLITE_SCHEMA_VERSION).toBe(6);
       const tmp = tempDir('webhook-inbox-migrate-');
       try {
         const file = path.join(tmp.dir, 'messages.db');
@@ -372,7 +408,7 @@ describe('SQLite migrations', () => {
         } finally {
           await store.close();
         }
-        expect(appliedVersions(file)).toEqual([1, 2, 3, 4, 5]);
+        expect(appliedVersions(file)).toEqual([1, 2, 3, 4, 5, 6]);
       } finally {
         tmp.cleanup();
       }
@@ -400,6 +436,13 @@ describe('SQLite migrations', () => {
       } finally {
         await store.close();
       }
+      // Each row names its event, the old ones and the new one alike.
+      expect(eventOfEachMessage(file)).toEqual([
+        ['new', 4],
+        ['old1', 3],
+        ['old2', 2],
+        ['old3', 1],
+      ]);
     } finally {
       tmp.cleanup();
     }

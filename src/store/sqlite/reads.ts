@@ -12,6 +12,7 @@ import {
   type ConversationPage,
   type ConversationPosition,
   type DeadLetterPage,
+  FEED_EVENT_TYPES,
   type FeedEvent,
   type FeedHead,
   type FeedQuery,
@@ -199,8 +200,9 @@ function toFeedEvent(row: FeedRow): FeedEvent {
 }
 
 /**
- * The events after a position with the rows they name. Each LEFT JOIN matches for one type only,
- * by the row's key; the columns are renamed where two tables share a name.
+ * The events at the positions `p` lists (a WITH clause of the query; see #feedPlan) with the rows
+ * they name. Each LEFT JOIN matches for one type only, by the row's key; the columns are renamed
+ * where two tables share a name. CROSS JOIN keeps p as the outer loop.
  */
 const FEED_SELECT = `
   SELECT e.position, e.type AS event_type, e.received_at AS event_received_at, e.message_id AS event_message_id,
@@ -209,7 +211,7 @@ const FEED_SELECT = `
          s.status, s.ts AS status_ts, s.recipient_id, s.errors,
          d.id AS dead_letter_id, d.received_at AS dead_letter_received_at, d.source AS dead_letter_source,
          d.kind, d.reason, d.item, d.item_id
-  FROM events AS e
+  FROM p CROSS JOIN events AS e ON e.position = p.position
   LEFT JOIN messages AS m ON e.type = 'message.created' AND m.message_id = e.message_id
   LEFT JOIN delivery_statuses AS s ON e.type = 'status.created' AND s.message_id = e.message_id AND s.status = e.status
   LEFT JOIN dead_letters AS d ON e.type = 'dead_letter.created' AND d.id = e.dead_letter`;
@@ -565,15 +567,17 @@ export class SqliteReads {
   timeseries(query: TimeseriesQuery): BucketCount[] {
     const window = hourWindow(query.sinceKey, query.untilKey);
     if (window.empty) return [];
-    const key = planShape({ kind: 'window', window });
+    const key = `${query.bucket} ${planShape({ kind: 'window', window })}`;
     let statements = this.#timeseriesCache.get(key);
     if (statements === undefined) {
+      // Day buckets are summed here, a day's 24 hours in one row (the hour key's first 10
+      // characters are its day), rather than handed over hour by hour.
+      const hours =
+        query.bucket === 'day'
+          ? `SELECT substr(hour, 1, 10) AS hour, sum(count) AS count FROM hour_counts ${hourBounds(window.hours ?? {})} GROUP BY 1`
+          : `SELECT hour, count FROM hour_counts ${hourBounds(window.hours ?? {})}`;
       statements = {
-        hours: this.#db.prepare(
-          window.hours === null
-            ? 'SELECT hour, count FROM hour_counts WHERE 0'
-            : `SELECT hour, count FROM hour_counts ${hourBounds(window.hours)}`,
-        ),
+        hours: this.#db.prepare(window.hours === null ? 'SELECT hour, count FROM hour_counts WHERE 0' : hours),
         ranges: window.ranges.map(() =>
           this.#db.prepare('SELECT count(*) FROM messages WHERE ts_key >= @fromKey AND ts_key < @toKey').pluck(),
         ),
@@ -609,27 +613,94 @@ export class SqliteReads {
   }
 
   readFeed(query: FeedQuery): FeedEvent[] {
-    if (query.from?.includes('\0') || query.to?.includes('\0')) return [];
-    const types = query.types ?? [];
-    const key = [types.length, query.from !== undefined, query.to !== undefined].join();
-    let statement = this.#feedCache.get(key);
+    const plan = this.#feedPlan(query);
+    if (plan === null) return [];
+    let statement = this.#feedCache.get(plan.key);
     if (statement === undefined) {
-      const where = ['e.position > @after'];
-      if (types.length > 0) where.push(`e.type IN (${types.map((_, i) => `@type${i}`).join(', ')})`);
-      // A sender or recipient keeps only message events; m is null for every other type.
-      if (query.from !== undefined) where.push('m.from_number = @from');
-      if (query.to !== undefined) where.push('m.to_number = @to');
-      statement = this.#db.prepare(`${FEED_SELECT} WHERE ${where.join(' AND ')} ORDER BY e.position LIMIT @limit`);
-      this.#feedCache.set(key, statement);
+      statement = this.#db.prepare(`WITH p (position) AS (${plan.positions}) ${FEED_SELECT} ORDER BY e.position`);
+      this.#feedCache.set(plan.key, statement);
     }
-    const params: Record<string, string | number> = { after: query.after, limit: query.limit };
-    types.forEach((type, i) => {
-      params[`type${i}`] = type;
-    });
-    if (query.from !== undefined) params.from = query.from;
-    if (query.to !== undefined) params.to = query.to;
-    const rows = statement.all(params) as FeedRow[];
+    const rows = statement.all({ ...plan.params, after: query.after, limit: query.limit }) as FeedRow[];
     return rows.map(toFeedEvent);
+  }
+
+  /**
+   * Which positions a feed read answers, as a query of at most `limit` of them, or null when it
+   * can find none. A read of every type walks the events by position. A read of some types walks
+   * each type's part of events_by_type and merges them. A read of one sender or recipient (message
+   * events only) either walks the events, looking at each message, or takes that party's messages
+   * through their index and sorts their events: whichever the party's count says is cheaper.
+   */
+  #feedPlan(query: FeedQuery): { key: string; positions: string; params: Record<string, string> } | null {
+    const { from, to } = query;
+    if (from?.includes('\0') || to?.includes('\0')) return null;
+    const types = [...new Set(query.types ?? FEED_EVENT_TYPES)].sort();
+    if (from !== undefined || to !== undefined) {
+      if (!types.includes('message.created')) return null;
+      const params = { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
+      const party = [...(from !== undefined ? ['from_number = @from'] : []), ...(to !== undefined ? ['to_number = @to'] : [])];
+      const count = this.#partyCount(from, to);
+      if (count === 0) return null;
+      // Walking finds `limit` of the party's messages after about limit × events / count events
+      // (fewer when the feed ends sooner), each looked up in messages. The index reads every
+      // message of the sender (or of the recipient when there is no sender), which are then
+      // sorted. A lookup costs about twice an index row.
+      const head = this.feedHead().position;
+      const walked = Math.min(head - query.after, (query.limit * head) / count);
+      const indexed = from !== undefined && to !== undefined ? this.#partyCount(from, undefined) : count;
+      if (indexed < 2 * walked) {
+        return {
+          key: `party ${party.join()}`,
+          // The sender's index when there is a sender: a sender has a few conversations, a
+          // recipient (a business number) may have most of them.
+          positions: `SELECT event FROM messages INDEXED BY ${from !== undefined ? 'messages_by_sender' : 'messages_by_recipient'}
+                       WHERE ${party.join(' AND ')} AND event > @after ORDER BY event LIMIT @limit`,
+          params,
+        };
+      }
+      return {
+        key: `walk ${party.join()}`,
+        positions: `SELECT e.position FROM events AS e JOIN messages AS m ON m.message_id = e.message_id
+                     WHERE e.position > @after AND e.type = 'message.created' AND ${party.map((c) => `m.${c}`).join(' AND ')}
+                     ORDER BY e.position LIMIT @limit`,
+        params,
+      };
+    }
+    if (types.length === FEED_EVENT_TYPES.length) {
+      return {
+        key: 'all',
+        positions: 'SELECT position FROM events WHERE position > @after ORDER BY position LIMIT @limit',
+        params: {},
+      };
+    }
+    // One arm per type, each already in position order: SQLite merges them.
+    const arms = types.map(
+      (_, i) =>
+        `SELECT position FROM (SELECT position FROM events WHERE type = @type${i} AND position > @after ORDER BY position LIMIT @limit)`,
+    );
+    return {
+      key: `types ${types.length}`,
+      positions: `${arms.join(' UNION ALL ')} ORDER BY position LIMIT @limit`,
+      params: Object.fromEntries(types.map((type, i) => [`type${i}`, type])),
+    };
+  }
+
+  /** How many messages a sender, a recipient or the pair of them has. */
+  #partyCount(from: string | undefined, to: string | undefined): number {
+    const sql = countSql(
+      from !== undefined && to !== undefined
+        ? { kind: 'conversation', from, to }
+        : from !== undefined
+          ? { kind: 'sender', from }
+          : { kind: 'recipient', to: to ?? '' },
+      '',
+    );
+    let statement = this.#feedCache.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql).pluck();
+      this.#feedCache.set(sql, statement);
+    }
+    return Number(statement.get({ ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) }));
   }
 
   feedHead(): FeedHead {

@@ -86,8 +86,8 @@ export class SqliteWriter {
     this.#db = db;
     const insert = db.prepare(
       `INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, received_at,
-                             source, raw, contact_name, reply_to, phone_number_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                             source, raw, contact_name, reply_to, phone_number_id, event)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (message_id) DO NOTHING`,
     );
     const addSender = db
@@ -111,18 +111,26 @@ export class SqliteWriter {
       'UPDATE totals SET messages = messages + ?, senders = senders + ?, conversations = conversations + ? WHERE id = 1',
     );
     const insertStatus = db.prepare(
-      `INSERT INTO delivery_statuses (message_id, status, ts, ts_key, recipient_id, errors, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO delivery_statuses (message_id, status, ts, ts_key, recipient_id, errors, created_at, event)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (message_id, status) DO NOTHING`,
     );
-    // The feed: one event per row created, in the order of the transaction (see migration 5).
-    const addEvent = db.prepare('INSERT INTO events (type, message_id, status, dead_letter, received_at) VALUES (?, ?, ?, ?, ?)');
+    // The feed: one event per row created, in the order of the transaction (see migrations 5
+    // and 6). Positions are handed out here, before the row that names its event is inserted:
+    // the next one is one past the largest ever used (AUTOINCREMENT keeps that in sqlite_sequence,
+    // and inserting a larger position explicitly moves it on). This transaction is the only
+    // writer, so no one else takes a position meanwhile.
+    const lastPosition = db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)").pluck();
+    const addEvent = db.prepare(
+      'INSERT INTO events (position, type, message_id, status, dead_letter, received_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
     const insertDeadLetter = db.prepare(
-      `INSERT INTO dead_letters (received_at, source, kind, reason, item, item_hash, item_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO dead_letters (received_at, source, kind, reason, item, item_hash, item_id, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (source, kind, item_hash) DO NOTHING`,
     );
     this.#commit = db.transaction((parts: readonly WritePart[]) => {
       const created: IncomingMessage[] = [];
+      let position = Number(lastPosition.get()) + 1;
       // Parts in the order they came: a message_id or (message_id, status) pair that several of
       // them carry is created by the first, exactly as if they had been committed one by one.
       const outcomes = parts.map((part): DeliveryOutcome => {
@@ -144,16 +152,17 @@ export class SqliteWriter {
             o?.contactName ?? null,
             o?.replyTo ?? null,
             o?.phoneNumberId ?? null,
+            position,
           );
           if (info.changes === 0) return 'duplicate';
           created.push(m);
-          addEvent.run('message.created', m.messageId, null, null, part.createdAt);
+          addEvent.run(position++, 'message.created', m.messageId, null, null, part.createdAt);
           return 'created';
         });
         const statuses = part.statuses.map((s): InsertOutcome => {
-          const info = insertStatus.run(s.messageId, s.status, s.ts, s.tsKey, s.recipientId, s.errors, part.createdAt);
+          const info = insertStatus.run(s.messageId, s.status, s.ts, s.tsKey, s.recipientId, s.errors, part.createdAt, position);
           if (info.changes === 0) return 'duplicate';
-          addEvent.run('status.created', s.messageId, s.status, null, part.createdAt);
+          addEvent.run(position++, 'status.created', s.messageId, s.status, null, part.createdAt);
           return 'created';
         });
         const deadLetters = part.deadLetters.map((d): InsertOutcome => {
@@ -165,9 +174,10 @@ export class SqliteWriter {
             d.item,
             deadLetterHash(d.item),
             d.itemId,
+            position,
           );
           if (info.changes === 0) return 'duplicate';
-          addEvent.run('dead_letter.created', null, null, info.lastInsertRowid, part.createdAt);
+          addEvent.run(position++, 'dead_letter.created', null, null, info.lastInsertRowid, part.createdAt);
           return 'created';
         });
         return { messages, statuses, deadLetters };
