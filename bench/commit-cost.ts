@@ -1,4 +1,4 @@
-// `npm run bench:commits`: what one SQLite commit costs the writer, per row, for small
+// `npm run bench:commits [-- --preload N --commits N --repeat N --only TEXT]`: what one SQLite commit costs the writer, per row, for small
 // (group-commit sized) and bulk batches, how much of it each secondary structure takes, and what
 // the writer's choices save. Runs the store's own writer (SqliteWriter) on a fresh file in a
 // temporary directory, indexing text in chunks between commits the way the writer thread does.
@@ -18,13 +18,15 @@ import type { IncomingMessage } from '../src/store/store.js';
 import { SyntheticMessages } from './synthetic.js';
 
 const { values } = parseArgs({
-  options: { preload: { type: 'string' }, commits: { type: 'string' }, repeat: { type: 'string' } },
+  options: { preload: { type: 'string' }, commits: { type: 'string' }, repeat: { type: 'string' }, only: { type: 'string' } },
   strict: true,
 });
 const PRELOAD = Number(values.preload ?? 200_000);
 const COMMITS = Number(values.commits ?? 800);
 /** Passes over the variants, in turn; each figure is the median of its passes (a shared machine drifts). */
 const REPEAT = Math.max(1, Number(values.repeat ?? 1));
+/** Runs only the variants whose name contains this text (e.g. --only "as built"). */
+const ONLY = values.only;
 /** Commits after the timed ones whose WAL frames are counted (autocheckpoint off meanwhile). */
 const WAL_COMMITS = 100;
 
@@ -201,6 +203,7 @@ const runs: { name: string; variant: Variant; rowsPerCommit: number }[] = [
     rowsPerCommit: 10_000,
   },
 ];
+if (ONLY !== undefined) runs.splice(0, runs.length, ...runs.filter((run) => run.name.includes(ONLY)));
 const results: (Measured | string)[][] = runs.map(() => []);
 for (let pass = 0; pass < REPEAT; pass++) {
   runs.forEach((run, i) => {
