@@ -2,6 +2,7 @@
 // against the issues' targets, and the machine and options they were measured with.
 
 import os from 'node:os';
+import type { FanoutResult } from './fanout.js';
 import type { SlowReadResult } from './mixed.js';
 import type { ReadResult } from './reads.js';
 import type { AttackResult } from './slow-clients.js';
@@ -320,6 +321,168 @@ export function slowClientTable(runs: readonly SlowClientRun[]): { markdown: str
     timelines.push(`| ${run.label} | ${r.rssTimeline.join(' ')} |`);
   }
   return { markdown: `${lines.join('\n')}\n\n${timelines.join('\n')}`, passed };
+}
+
+/** Issue 13's targets for the fan-out phase. */
+export const FANOUT_DELAY_P99_TARGET_MS = 250;
+export const FANOUT_INGEST_RATIO_TARGET = 0.8;
+/** RSS counts as flat when it grew by at most this share of its start, or this many MiB, whichever is larger. */
+export const FANOUT_RSS_GROWTH_SHARE = 0.1;
+export const FANOUT_RSS_GROWTH_MIB = 32;
+
+/** One fan-out run and whether its servers stopped cleanly. */
+export interface FanoutRun {
+  readonly label: string;
+  readonly result: FanoutResult;
+  readonly stopOk: boolean;
+}
+
+/** Every acknowledged message exactly once, in order, at every subscriber. */
+export function fanoutDeliveredOnce(r: FanoutResult): boolean {
+  const d = r.delivery;
+  return d.missing === 0 && d.duplicates === 0 && d.outOfOrder === 0 && d.unreadable === 0 && d.otherEvents === 0;
+}
+
+/** Wrong answers rather than slowness: repeats, disorder, unreadable events, or a gap at a subscriber that read to the end. */
+export function fanoutWrong(r: FanoutResult): boolean {
+  const d = r.delivery;
+  return d.duplicates > 0 || d.outOfOrder > 0 || d.unreadable > 0 || d.otherEvents > 0 || d.gapsAtHead > 0;
+}
+
+function deliveryText(r: FanoutResult, drainSeconds: number): string {
+  const d = r.delivery;
+  const drained =
+    d.drainedAfterSeconds === null
+      ? `not all delivered within ${drainSeconds} s of the last answer`
+      : `all delivered ${d.drainedAfterSeconds.toFixed(1)} s after the last answer`;
+  return (
+    `${r.subscribers} subscribers × ${r.acknowledged.toLocaleString('en-US')} acknowledged: missing ${d.missing.toLocaleString('en-US')}` +
+    `${d.subscribersMissing > 0 ? ` (at ${d.subscribersMissing} subscribers, ${d.gapsAtHead} of which had read to the end of the feed)` : ''}, ` +
+    `repeated ${d.duplicates}, out of order ${d.outOfOrder}, unreadable ${d.unreadable + d.otherEvents}; ${drained}`
+  );
+}
+
+export function fanoutRssAllowanceMiB(startMiB: number): number {
+  return Math.max(FANOUT_RSS_GROWTH_SHARE * startMiB, FANOUT_RSS_GROWTH_MIB);
+}
+
+function fanoutDetail(runs: readonly FanoutRun[]): string {
+  const lines = [
+    '| run | servers | subscribers | webhooks/s offered | acknowledged/s | webhook p50 | webhook p99 | status codes | errors | sender late p99 / max | events read/s | delay p50 / p99 / max | server CPU (event loop) | bench CPU (event-loop use) | machine idle | RSS start / highest / end (VmHWM) | streams ended by the server / refused, from the warm-up on (while connecting) | SIGTERM |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const { label, result: r, stopOk } of runs) {
+    const delay =
+      r.subscribers === 0 ? '—' : `${formatMs(r.delay.p50Ms)} / ${formatMs(r.delay.p99Ms)} / ${formatMs(r.delay.maxMs)}`;
+    lines.push(
+      `| ${label} | ${r.servers} | ${r.subscribers} | ${rate(r.rate)} | ${rate(r.ackedPerSecond)} | ${formatMs(r.webhookP50Ms)} | ` +
+        `${formatMs(r.webhookP99Ms)} | ${statusText(r.statusCounts)} | ${r.errors}${r.unanswered > 0 ? ` + ${r.unanswered} unanswered` : ''} | ${formatMs(r.senderLagP99Ms)} / ${formatMs(r.senderLagMaxMs)} | ` +
+        `${rate(r.deliveriesPerSecond)} | ${delay} | ${r.serverCpuPercent.toFixed(0)}% (${r.eventLoopCpuPercent.toFixed(0)}%) | ` +
+        `${r.benchCpuPercent.toFixed(0)}% (${(r.benchEventLoopUtilization * 100).toFixed(0)}%) | ` +
+        `${r.machineIdlePercent === null ? '—' : `${r.machineIdlePercent.toFixed(0)}%`} | ` +
+        `${mib(r.rss.startMiB)} / ${mib(r.rss.highestMiB)} / ${mib(r.rss.endMiB)} (${mib(r.rss.peakMiB)}) | ${r.delivery.endedByServer} / ${r.delivery.refused} (${r.delivery.endedBeforeLoad} / ${r.delivery.refusedBeforeLoad})${
+          r.delivery.connectErrors > 0 ? `; ${r.delivery.connectErrors} connections failed` : ''
+        } | ` +
+        `${stopOk ? 'exit 0' : '**not clean**'} |`,
+    );
+  }
+  const timelines = runs.map(({ label, result: r }) => `${label}: ${r.rss.timeline.join(' ')} MiB`);
+  return `${lines.join('\n')}\n\nServer RSS at each tenth of the measured load (first server): ${timelines.join('; ')}.`;
+}
+
+/** This process's event loop busy at least this share of the measured load: it is saturated. */
+const BENCH_SATURATED = 0.9;
+/** Webhooks leaving this far behind their schedule (p99): this process was held up. */
+const SENDER_LATE_MS = 50;
+/** Machine idle below this share: other work (or this run) used every core. */
+const MACHINE_BUSY_PERCENT = 5;
+
+/** Notes on runs where this process, or the machine, may have limited what was measured. */
+export function fanoutBenchNote(runs: readonly FanoutRun[]): string {
+  const notes: string[] = [];
+  for (const { label, result: r } of runs) {
+    const loop = `${(r.benchEventLoopUtilization * 100).toFixed(0)}%`;
+    const cpu = `${r.benchCpuPercent.toFixed(0)}%`;
+    const idle = r.machineIdlePercent;
+    const cores = os.cpus().length;
+    const others = idle === null ? Number.NaN : cores * (100 - idle) - r.serverCpuPercent - r.benchCpuPercent;
+    const machine =
+      idle !== null && idle < MACHINE_BUSY_PERCENT
+        ? ` The machine's ${cores} cores were ${(100 - idle).toFixed(0)}% busy: the server used ${r.serverCpuPercent.toFixed(0)}% ` +
+          `of a core, this process ${cpu}, and other processes about ${Math.max(0, others).toFixed(0)}%, so the server's ` +
+          'threads may have waited for a core.'
+        : '';
+    if (r.benchEventLoopUtilization >= BENCH_SATURATED) {
+      notes.push(
+        `**This process was saturated** in "${label}": its event loop was busy ${loop} of the measured load (${cpu} of a core ` +
+          `with its helper threads) and its webhooks left up to ${formatMs(r.senderLagMaxMs)} behind their schedule. What it ` +
+          `measured then includes its own delays: reading the streams is part of the delay figures.${machine}`,
+      );
+    } else if (r.senderLagP99Ms >= SENDER_LATE_MS) {
+      notes.push(
+        `**This process was held up** in "${label}": its webhooks left up to ${formatMs(r.senderLagMaxMs)} behind their schedule ` +
+          `(p99 ${formatMs(r.senderLagP99Ms)}) although its event loop was busy only ${loop} of the measured load (${cpu} of a core): ` +
+          `${
+            r.subscribers > 0
+              ? 'it stalls in bursts (a turn of its loop reading many streams at once, or a garbage collection) or waits for a core'
+              : 'it waits for a core, or pauses for a garbage collection'
+          }${machine === '' && idle !== null ? ` (the machine was ${idle.toFixed(0)}% idle)` : ''}. The webhooks still left at the ` +
+          `rate asked for on average${r.subscribers > 0 ? '; delays measured at the subscribers include up to that much of this process' : ''}.${machine}`,
+      );
+    } else if (machine !== '') notes.push(`In "${label}":${machine}`);
+  }
+  return notes.length === 0 ? '' : `\n\n${notes.join('\n\n')}`;
+}
+
+/** Part 1: the subscribers' run against the same paced load without them, on one store. */
+export function fanoutTable(
+  alone: FanoutRun,
+  withSubscribers: FanoutRun,
+  drainSeconds: number,
+): { markdown: string; passed: boolean } {
+  const a = alone.result;
+  const w = withSubscribers.result;
+  const delayOk = w.delay.p99Ms <= FANOUT_DELAY_P99_TARGET_MS;
+  const onceOk = fanoutDeliveredOnce(w);
+  const ratio = w.ackedPerSecond / a.ackedPerSecond;
+  const ratioOk = ratio >= FANOUT_INGEST_RATIO_TARGET;
+  // The highest RSS sampled during the load, not only its end: under this load it rises and falls with each collection.
+  const growth = w.rss.highestMiB - w.rss.startMiB;
+  const allowance = fanoutRssAllowanceMiB(w.rss.startMiB);
+  const rssOk = growth <= allowance;
+  const lines = [
+    '| target | measured | result |',
+    '| --- | --- | --- |',
+    `| delay from a webhook's 200 to its event at a subscriber: p99 ≤ ${FANOUT_DELAY_P99_TARGET_MS} ms | ${w.ok === 0 && w.delay.all.samples > 0 ? `none: no webhook of the measured part was acknowledged (${w.unanswered.toLocaleString('en-US')} given up unanswered); the ${w.acknowledged.toLocaleString('en-US')} acknowledged, from the warm-up, reached the subscribers p50 ${formatMs(w.delay.all.p50Ms)}, p99 ${formatMs(w.delay.all.p99Ms)}, max ${formatMs(w.delay.all.maxMs)} after their 200` : `p50 ${formatMs(w.delay.p50Ms)}, p99 ${formatMs(w.delay.p99Ms)}, max ${formatMs(w.delay.maxMs)} over ${w.delay.samples.toLocaleString('en-US')} deliveries`}${w.delay.beforeAck > 0 ? ` (${w.delay.beforeAck.toLocaleString('en-US')} read before their 200, by up to ${formatMs(w.delay.earliestBeforeAckMs)}, counted as 0 ms)` : ''} | ${passFail(delayOk)} |`,
+    `| every subscriber gets every acknowledged message exactly once, in increasing position order | ${deliveryText(w, drainSeconds)} | ${passFail(onceOk)} |`,
+    `| webhooks acknowledged/s with the subscribers ≥ ${FANOUT_INGEST_RATIO_TARGET.toFixed(2)}× without | ${ratioText(ratio)} (${rate(w.ackedPerSecond)} against ${rate(a.ackedPerSecond)}, ${rate(w.rate)} offered; p99 ${formatMs(w.webhookP99Ms)} against ${formatMs(a.webhookP99Ms)}) | ${passFail(ratioOk)} |`,
+    `| server RSS flat: the highest RSS sampled during the measured load (every 250 ms) − RSS at its start ≤ ${FANOUT_RSS_GROWTH_SHARE * 100}% of the start or ${FANOUT_RSS_GROWTH_MIB} MiB, whichever is larger | start ${mib(w.rss.startMiB)}, highest ${mib(w.rss.highestMiB)} (${growth >= 0 ? '+' : ''}${growth.toFixed(0)} MiB, allowed ${allowance.toFixed(0)} MiB), end ${mib(w.rss.endMiB)}; without subscribers: start ${mib(a.rss.startMiB)}, highest ${mib(a.rss.highestMiB)} | ${passFail(rssOk)} |`,
+  ];
+  const runs = [alone, withSubscribers];
+  return {
+    markdown: `${lines.join('\n')}\n\nBoth runs:\n\n${fanoutDetail(runs)}${fanoutBenchNote(runs)}`,
+    passed: delayOk && onceOk && ratioOk && rssOk,
+  };
+}
+
+/** Part 2: subscribers spread over replicas on one PostgreSQL database. */
+export function fanoutReplicaTable(run: FanoutRun, drainSeconds: number): { markdown: string; passed: boolean } {
+  const r = run.result;
+  const onceOk = fanoutDeliveredOnce(r);
+  const lines = [
+    '| target | measured | result |',
+    '| --- | --- | --- |',
+    `| every subscriber, on either replica, gets every acknowledged message exactly once, in increasing position order | ${deliveryText(r, drainSeconds)} | ${passFail(onceOk)} |`,
+    `| delay from a webhook's 200 to its event, whichever replica took it | p50 ${formatMs(r.delay.p50Ms)}, p99 ${formatMs(r.delay.p99Ms)}, max ${formatMs(r.delay.maxMs)} over ${r.delay.samples.toLocaleString('en-US')} deliveries${
+      r.delay.sameServer !== undefined && r.delay.otherServers !== undefined
+        ? `; taken by the subscriber's own replica p50 ${formatMs(r.delay.sameServer.p50Ms)}, p99 ${formatMs(r.delay.sameServer.p99Ms)}; by the other p50 ${formatMs(r.delay.otherServers.p50Ms)}, p99 ${formatMs(r.delay.otherServers.p99Ms)}`
+        : ''
+    }${r.delay.beforeAck > 0 ? ` (${r.delay.beforeAck.toLocaleString('en-US')} read before their 200, by up to ${formatMs(r.delay.earliestBeforeAckMs)}, counted as 0 ms)` : ''} | reported |`,
+  ];
+  return {
+    markdown: `${lines.join('\n')}\n\n${fanoutDetail([run])}${fanoutBenchNote([run])}`,
+    passed: onceOk,
+  };
 }
 
 export function environmentSection(

@@ -1,6 +1,7 @@
 // `npm run bench [-- --messages N --duration S --rounds R --connections C ...]`: ingest throughput of
 // the real store against the no-op ceiling, read latencies at N messages, webhooks beside the
-// slowest reads, and slow clients; prints a Markdown report and writes it to bench/RESULTS.md.
+// slowest reads, slow clients, and event-stream fan-out; prints a Markdown report and writes it to
+// bench/RESULTS.md.
 // Loopback only; every process it starts it stops by pid.
 
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import {
   type TestDatabase,
 } from '../test/helpers/postgres-server.js';
 import { PROJECT_ROOT } from '../test/helpers/server.js';
+import { ANSWER_WAIT_MS, FanoutBodies, type FanoutResult, fanoutRun } from './fanout.js';
 import { loadWebhooks, SignedBodyPool } from './ingest.js';
 import { type SlowRead, type SlowReadResult, slowReads, startReadLoad } from './mixed.js';
 import { createProgress, formatCount } from './progress.js';
@@ -24,6 +26,10 @@ import {
   alignTables,
   describeMachine,
   environmentSection,
+  type FanoutRun,
+  fanoutReplicaTable,
+  fanoutTable,
+  fanoutWrong,
   type IngestRound,
   type IngestSummary,
   ingestTable,
@@ -50,7 +56,7 @@ import { measureStorage, storageTable } from './storage.js';
 import { openBenchStore } from './store.js';
 import { type SyntheticFacts, seedStore, startOfUtcDay } from './synthetic.js';
 
-const PHASES = ['ingest', 'reads', 'mixed', 'slow-clients'] as const;
+const PHASES = ['ingest', 'reads', 'mixed', 'slow-clients', 'fanout'] as const;
 type Phase = (typeof PHASES)[number];
 
 const USAGE = `usage: npm run bench [-- options]
@@ -70,12 +76,21 @@ const USAGE = `usage: npm run bench [-- options]
   --read-workers L   mixed phase: the READ_WORKERS settings compared, comma-separated (default 0,2)
   --slow-clients N   slow-clients phase: connections trickling a 4 MiB body each (default 500)
   --attack S         slow-clients phase: seconds the attack lasts (default 20)
+  --subscribers N    fanout phase: GET /events subscribers, spread over the --replicas servers (default 1000)
+  --fanout-rate R    fanout phase: webhooks a second, a constant rate, with and without the subscribers (default 2000)
+  --fanout-postgres  fanout phase: also run the replica check, two servers on one PostgreSQL database (as for
+                     --store postgres) with subscribers on both and webhooks spread over both
+  --fanout-postgres-subscribers N  subscribers of that check, half on each replica (default 100)
+  --fanout-postgres-rate R         webhooks a second in that check (default 500)
   --out FILE         where the report goes (default bench/RESULTS.md, or RESULTS-postgres….md for --store postgres)
   --only P[,P…]      run only these phases: ${PHASES.join(', ')}
-  --skip-ingest, --skip-reads, --skip-mixed, --skip-slow-clients
+  --skip-ingest, --skip-reads, --skip-mixed, --skip-slow-clients, --skip-fanout
 Phases, in order: ingest (real store against the no-op ceiling); reads (latencies at --messages);
 mixed (at --messages: webhooks alone, then beside the slowest reads, with READ_WORKERS=0 and 2);
-slow-clients (memory and answers under connections that trickle large bodies). All run by default.`;
+slow-clients (memory and answers under connections that trickle large bodies); fanout (--fanout-rate
+webhooks a second, first alone, then with --subscribers GET /events streams on --store: delay from each
+200 to its event at every subscriber, every event once and in order, throughput, server RSS).
+All run by default.`;
 
 const SECRET = 'bench-secret';
 /** bench/RESULTS.md for SQLite, bench/RESULTS-postgres.md (or -postgres-2-replicas.md) for PostgreSQL. */
@@ -102,6 +117,12 @@ interface Options {
   readonly readWorkers: readonly number[];
   readonly slowClients: number;
   readonly attackSeconds: number;
+  readonly subscribers: number;
+  readonly fanoutRate: number;
+  /** Run the fan-out replica check on PostgreSQL as well. */
+  readonly fanoutPostgres: boolean;
+  readonly fanoutPostgresSubscribers: number;
+  readonly fanoutPostgresRate: number;
   readonly phases: ReadonlySet<Phase>;
   /** --out, or null for the default of the store. */
   readonly out: string | null;
@@ -130,12 +151,18 @@ function parseOptions(argv: string[]): Options {
       'read-workers': { type: 'string' },
       'slow-clients': { type: 'string' },
       attack: { type: 'string' },
+      subscribers: { type: 'string' },
+      'fanout-rate': { type: 'string' },
+      'fanout-postgres': { type: 'boolean' },
+      'fanout-postgres-subscribers': { type: 'string' },
+      'fanout-postgres-rate': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
       'skip-ingest': { type: 'boolean' },
       'skip-reads': { type: 'boolean' },
       'skip-mixed': { type: 'boolean' },
       'skip-slow-clients': { type: 'boolean' },
+      'skip-fanout': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -180,6 +207,11 @@ function parseOptions(argv: string[]): Options {
     readWorkers: readWorkers.map(Number),
     slowClients: int('slow-clients', 500, 1, 20_000),
     attackSeconds: int('attack', 20, 1, 600),
+    subscribers: int('subscribers', 1000, 0, 100_000),
+    fanoutRate: int('fanout-rate', 2000, 1, 100_000),
+    fanoutPostgres: values['fanout-postgres'] === true,
+    fanoutPostgresSubscribers: int('fanout-postgres-subscribers', 100, 0, 100_000),
+    fanoutPostgresRate: int('fanout-postgres-rate', 500, 1, 100_000),
     phases,
     out: values.out ?? null,
   };
@@ -803,6 +835,158 @@ async function slowClientsPhase(
   };
 }
 
+/** How long, after the last answer, every subscriber has to receive every acknowledged message. */
+const fanoutDrainSeconds = (options: Options): number => Math.max(30, 2 * options.duration);
+/** SSE_MAX_CLIENTS of each server in the fanout phase: its share of the subscribers and this many more. */
+const SSE_CLIENTS_MARGIN = 100;
+/**
+ * Keep-alive connections the fan-out sender may open, in all: as many as its requests in flight
+ * need, so that the rate stays the one asked for while answers are slow (at a fixed rate, a cap on
+ * connections would turn it into a closed loop).
+ */
+const FANOUT_SENDER_CONNECTIONS = 512;
+/** Servers of the fan-out replica check. */
+const FANOUT_POSTGRES_REPLICAS = 2;
+
+/** One fan-out run on a fresh database of `target`: servers started, loaded, stopped. */
+async function fanoutOnce(
+  label: string,
+  target: StoreTarget,
+  run: number,
+  replicas: number,
+  subscribers: number,
+  rate: number,
+  bodies: FanoutBodies,
+  options: Options,
+  workRoot: string,
+): Promise<FanoutRun> {
+  const url = await target.freshUrl(run);
+  log(`fanout: ${label}: ${replicas} server(s), ${subscribers} subscribers, ${formatCount(rate)} webhooks/s`);
+  let servers: RunningServer[] = [];
+  let result: FanoutResult | undefined;
+  let stopOk = false;
+  try {
+    servers = await startServers(url, replicas, workRoot, {
+      SSE_MAX_CLIENTS: String(Math.min(100_000, Math.ceil(subscribers / replicas) + SSE_CLIENTS_MARGIN)),
+    });
+    result = await fanoutRun({
+      servers,
+      subscribers,
+      rate,
+      warmupSeconds: options.warmup,
+      durationSeconds: options.duration,
+      connections: FANOUT_SENDER_CONNECTIONS,
+      bodies,
+      prefix: `fanout-${run}-`,
+      drainSeconds: fanoutDrainSeconds(options),
+      log,
+    });
+  } finally {
+    const stops = await Promise.all(servers.map((s) => s.stop()));
+    stopOk = stops.every((s) => s.graceful && s.exitCode === 0);
+    await target.dispose(run);
+  }
+  const r = result;
+  const d = r.delivery;
+  log(
+    `  ${formatCount(r.ackedPerSecond)} acknowledged/s of ${formatCount(rate)} offered, webhook p50 ${formatMs(r.webhookP50Ms)} ` +
+      `p99 ${formatMs(r.webhookP99Ms)}, status ${JSON.stringify(r.statusCounts)}, errors ${r.errors}, sender late p99 ` +
+      `${formatMs(r.senderLagP99Ms)} max ${formatMs(r.senderLagMaxMs)}` +
+      (subscribers > 0
+        ? `; ${formatCount(r.deliveriesPerSecond)} events read/s, delay p50 ${formatMs(r.delay.p50Ms)} p99 ${formatMs(r.delay.p99Ms)} ` +
+          `max ${formatMs(r.delay.maxMs)}; missing ${d.missing} (${d.subscribersMissing} subscribers), repeated ${d.duplicates}, ` +
+          `out of order ${d.outOfOrder}, unreadable ${d.unreadable + d.otherEvents}, streams ended by the server ${d.endedByServer}, ` +
+          `refused ${d.refused}, lag at the end of the load max ${r.lagAtEnd.max} median ${r.lagAtEnd.median}, ` +
+          `${d.drainedAfterSeconds === null ? 'not drained' : `drained in ${d.drainedAfterSeconds.toFixed(1)} s`}`
+        : '') +
+      `; CPU server ${r.serverCpuPercent.toFixed(0)}% (event loop ${r.eventLoopCpuPercent.toFixed(0)}%), bench ` +
+      `${r.benchCpuPercent.toFixed(0)}% (event loop ${(r.benchEventLoopUtilization * 100).toFixed(0)}% busy); RSS ` +
+      `${r.rss.startMiB.toFixed(0)} → ${r.rss.endMiB.toFixed(0)} MiB, highest ${r.rss.highestMiB.toFixed(0)} MiB, VmHWM ${r.rss.peakMiB.toFixed(0)} MiB` +
+      `${stopOk ? '' : ', SIGTERM stop NOT clean'}`,
+  );
+  return { label, result: r, stopOk };
+}
+
+async function fanoutPhase(options: Options, workRoot: string): Promise<{ markdown: string; passed: boolean; clean: boolean }> {
+  const bodies = new FanoutBodies(SECRET, options.seed + 4000);
+  const target = storeTarget(options.store, workRoot);
+  const drain = fanoutDrainSeconds(options);
+  const servers = options.replicas > 1 ? `${options.replicas} servers` : 'one server';
+  const alone = await fanoutOnce(
+    'without subscribers',
+    target,
+    3000,
+    options.replicas,
+    0,
+    options.fanoutRate,
+    bodies,
+    options,
+    workRoot,
+  );
+  const loaded = await fanoutOnce(
+    `${formatCount(options.subscribers)} subscribers`,
+    target,
+    3001,
+    options.replicas,
+    options.subscribers,
+    options.fanoutRate,
+    bodies,
+    options,
+    workRoot,
+  );
+  const runs: FanoutRun[] = [alone, loaded];
+  const table = fanoutTable(alone, loaded, drain);
+  const method =
+    "Each run: a fresh database and its own server(s) (`npm start`, with `SSE_MAX_CLIENTS` set to each server's share of " +
+    `the subscribers plus ${SSE_CLIENTS_MARGIN}). The subscribers are connections of this process, spread evenly over the ` +
+    'servers, each reading `GET /events?after=0` from before the first webhook and scanning only the `id:` line, the ' +
+    'event type and the message_id of each event; a stream the server ends is resumed with `Last-Event-ID` after ' +
+    '250 ms, as EventSource would. The webhooks are distinct core-form signed messages sent by a paced sender of this ' +
+    'process at a constant rate, spread evenly over the servers: an open loop, each request leaving on its schedule ' +
+    `whatever the answers to the ones before (on as many keep-alive connections as are in flight, up to ${FANOUT_SENDER_CONNECTIONS}; ` +
+    `"sender late" is how far behind its schedule a request left; answers still missing ${ANSWER_WAIT_MS / 1000} s after the last request ` +
+    `are given up and count as errors, "unanswered"), ${options.warmup} s of warm-up, then ${options.duration} s measured. ` +
+    "Delay: from the moment this process read a webhook's 200 to the moment it read that message's `message.created` " +
+    'event, at every subscriber, for the webhooks of the measured part; one clock, since one process runs both ends. ' +
+    `After the last answer each subscriber has up to ${drain} s to hold every acknowledged message (warm-up included); ` +
+    'then missing, repeated and out-of-order events are counted. CPU is in % of one core over the measured part: the ' +
+    "server's threads together and, in brackets, its event loop; this process (sender and subscribers) and, in brackets, " +
+    'the share of the time its event loop was busy (near 100%: it limits what is measured).';
+  let markdown =
+    `## Fan-out: ${formatCount(options.subscribers)} GET /events subscribers while ${formatCount(options.fanoutRate)} webhooks/s ` +
+    `arrive (${target.label}, ${servers})\n\n${method}\n\n${table.markdown}`;
+  let passed = table.passed;
+  if (options.fanoutPostgres) {
+    const pgTarget = storeTarget('postgres', workRoot);
+    const replicaRun = await fanoutOnce(
+      `${formatCount(options.fanoutPostgresSubscribers)} subscribers on ${FANOUT_POSTGRES_REPLICAS} replicas`,
+      pgTarget,
+      3002,
+      FANOUT_POSTGRES_REPLICAS,
+      options.fanoutPostgresSubscribers,
+      options.fanoutPostgresRate,
+      bodies,
+      options,
+      workRoot,
+    );
+    runs.push(replicaRun);
+    const replicaTable = fanoutReplicaTable(replicaRun, drain);
+    passed &&= replicaTable.passed;
+    markdown +=
+      `\n\n### Fan-out over ${FANOUT_POSTGRES_REPLICAS} replicas on one PostgreSQL database: ` +
+      `${formatCount(options.fanoutPostgresSubscribers)} subscribers, ${formatCount(options.fanoutPostgresRate)} webhooks/s\n\n` +
+      `${pgTarget.label}, ${FANOUT_POSTGRES_REPLICAS} servers on one fresh database, the subscribers split evenly over them and ` +
+      'the webhooks alternating between them, measured as above (no run without subscribers): a subscriber hears of the ' +
+      "other replica's messages through PostgreSQL's notifications (or the poll each second), so every subscriber must " +
+      `still get every acknowledged message once and in position order.\n\n${replicaTable.markdown}`;
+  }
+  return {
+    markdown,
+    passed,
+    clean: runs.every((r) => r.stopOk && !fanoutWrong(r.result)),
+  };
+}
+
 function reproduceCommand(options: Options): string {
   const args = [
     `--messages ${options.messages}`,
@@ -819,6 +1003,11 @@ function reproduceCommand(options: Options): string {
   if (options.readWorkers.join(',') !== '0,2') args.push(`--read-workers ${options.readWorkers.join(',')}`);
   if (options.slowClients !== 500) args.push(`--slow-clients ${options.slowClients}`);
   if (options.attackSeconds !== 20) args.push(`--attack ${options.attackSeconds}`);
+  if (options.subscribers !== 1000) args.push(`--subscribers ${options.subscribers}`);
+  if (options.fanoutRate !== 2000) args.push(`--fanout-rate ${options.fanoutRate}`);
+  if (options.fanoutPostgres) args.push('--fanout-postgres');
+  if (options.fanoutPostgresSubscribers !== 100) args.push(`--fanout-postgres-subscribers ${options.fanoutPostgresSubscribers}`);
+  if (options.fanoutPostgresRate !== 500) args.push(`--fanout-postgres-rate ${options.fanoutPostgresRate}`);
   if (options.phases.size < PHASES.length) args.push(`--only ${[...options.phases].join(',')}`);
   if (options.out !== null) args.push(`--out ${path.relative(PROJECT_ROOT, path.resolve(options.out))}`);
   return `npm run bench -- ${args.join(' ')}`;
@@ -856,6 +1045,7 @@ async function main(): Promise<void> {
       reads: readsPhase,
       mixed: mixedPhase,
       'slow-clients': slowClientsPhase,
+      fanout: fanoutPhase,
     };
     for (const phase of PHASES) {
       if (!options.phases.has(phase)) continue;
@@ -872,7 +1062,7 @@ async function main(): Promise<void> {
     [
       '# Benchmark results',
       '',
-      `Written by \`npm run bench\` (bench/run.ts); targets from issue 3 (ingest, reads), the hardening issue (mixed load, slow clients) and the inbox issue (order, until, to, type, conversations, timeseries). ${passed ? 'Every target was met.' : 'Some targets were missed (marked FAIL).'}`,
+      `Written by \`npm run bench\` (bench/run.ts); targets from issue 3 (ingest, reads), the hardening issue (mixed load, slow clients), the inbox issue (order, until, to, type, conversations, timeseries) and issue 13 (event-stream fan-out). ${passed ? 'Every target was met.' : 'Some targets were missed (marked FAIL).'}`,
       '',
       environmentSection(
         machine,
@@ -891,6 +1081,14 @@ async function main(): Promise<void> {
           'read-workers': options.readWorkers.join(','),
           'slow-clients': options.slowClients,
           attack: options.attackSeconds,
+          subscribers: options.subscribers,
+          'fanout-rate': options.fanoutRate,
+          ...(options.fanoutPostgres
+            ? {
+                'fanout-postgres-subscribers': options.fanoutPostgresSubscribers,
+                'fanout-postgres-rate': options.fanoutPostgresRate,
+              }
+            : {}),
           phases: [...options.phases].join(','),
         },
         reproduceCommand(options),
