@@ -8,7 +8,7 @@ import { FeedHub } from './feed/hub.js';
 import { requireBearerToken } from './http/auth.js';
 import { registerClosing } from './http/closing.js';
 import { conversationRoutes } from './http/conversations.js';
-import { eventRoutes } from './http/events.js';
+import { eventRoutes, sseFrame } from './http/events.js';
 import { feedRoutes } from './http/feed.js';
 import './http/context.js';
 import { deadLetterRoutes } from './http/dead-letters.js';
@@ -82,7 +82,13 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   await registerLoadShedding(app, config.maxEventLoopDelayMs);
 
   // The live end of the feed for GET /events; this process's own writes wake it at once.
-  const hub = new FeedHub({ store, onError: (error) => app.log.warn({ err: error }, 'reading the feed failed') });
+  const hub = new FeedHub({
+    store,
+    format: sseFrame,
+    // Pages at most 50 times a second: each costs every subscriber a write.
+    minIntervalMs: 20,
+    onError: (error) => app.log.warn({ err: error }, 'reading the feed failed'),
+  });
   metrics.sseClients.count = () => hub.subscribers;
   metrics.feedHead.read = () => store.feedHead();
   // Before the server stops accepting: the streams end, so closing does not wait on them.

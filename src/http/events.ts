@@ -1,12 +1,17 @@
-// GET /events: the feed as Server-Sent Events, live. Framing, heartbeats and socket back-pressure
-// come from @fastify/sse; which events go to whom, from where, is the feed hub's (src/feed/hub.ts).
+// GET /events: the feed as Server-Sent Events, live. @fastify/sse admits the request (Accept),
+// sends the headers, keeps the stream open with heartbeats and tells when the client leaves; which
+// events go to whom, from where, is the feed hub's (src/feed/hub.ts). The events themselves are
+// framed here, once each, and written a page at a time: the plugin's send frames and writes one
+// message per call, so a thousand subscribers would cost a thousand serialisations and a thousand
+// writes of every event, which is more than the event loop can give beside the webhooks.
 
+import type { ServerResponse } from 'node:http';
 import { fastifySSE } from '@fastify/sse';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { FeedHub } from '../feed/hub.js';
+import type { Batch, FeedHub } from '../feed/hub.js';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
-import type { FeedQuery } from '../store/store.js';
+import type { FeedEvent, FeedQuery } from '../store/store.js';
 import type { ReadRoutesOptions } from './auth.js';
 import { DetailError, ValidationFailed } from './errors.js';
 import { FEED_FILTER_QUERY, feedFilters, feedItem } from './feed.js';
@@ -48,6 +53,32 @@ const NOT_ACCEPTABLE = Type.Object(
     examples: [{ statusCode: 406, error: 'Not Acceptable', message: "This endpoint only produces 'text/event-stream'." }],
   },
 );
+
+/**
+ * An event as an SSE frame: `id`, `event`, and its feed item as one `data` line (JSON text holds
+ * no line break: JSON.stringify escapes them), then the blank line that ends the event.
+ */
+export function sseFrame(event: FeedEvent): string {
+  return `id: ${event.position}\nevent: ${event.type}\ndata: ${JSON.stringify(feedItem(event))}\n\n`;
+}
+
+/** Writes a batch's bytes; resolves once the socket has taken them (at once, or at 'drain'). */
+function writeBatch(raw: ServerResponse, batch: Batch): Promise<void> {
+  if (raw.destroyed || raw.writableEnded) return Promise.reject(new Error('the stream is closed'));
+  if (raw.write(batch.bytes())) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error): void => {
+      raw.off('drain', onDrain);
+      raw.off('close', onClose);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onDrain = (): void => settle();
+    const onClose = (): void => settle(new Error('the stream is closed'));
+    raw.once('drain', onDrain);
+    raw.once('close', onClose);
+  });
+}
 
 const POSITION = /^[0-9]+$/;
 
@@ -151,7 +182,7 @@ export async function eventRoutes(
       reply.raw.flushHeaders();
       const unsubscribe = hub.subscribe(
         {
-          send: (event) => sse.send({ id: String(event.position), event: event.type, data: feedItem(event) }),
+          send: (batch) => writeBatch(reply.raw, batch),
           close: () => sse.close(),
         },
         start,

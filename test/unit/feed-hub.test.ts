@@ -6,7 +6,7 @@
 
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FeedHub, type Subscriber, type SubscriberFilter } from '../../src/feed/hub.js';
+import { type Batch, FeedHub, type Subscriber, type SubscriberFilter } from '../../src/feed/hub.js';
 import { FEED_EVENT_TYPES, type FeedEvent, type FeedEventType, type FeedHead, type FeedQuery } from '../../src/store/store.js';
 
 const SENDERS = ['+911', '+912'] as const;
@@ -120,16 +120,16 @@ interface Recorder extends Subscriber {
   readonly closes: string[];
 }
 
-/** A subscriber whose socket takes each event at once, or when `send` says. */
-function recorder(send: (event: FeedEvent) => Promise<void> = async () => {}): Recorder {
+/** A subscriber whose socket takes each batch at once, or when `send` says. */
+function recorder(send: (batch: Batch) => Promise<void> = async () => {}): Recorder {
   const got: number[] = [];
   const closes: string[] = [];
   return {
     got,
     closes,
-    send: (event) => {
-      got.push(event.position);
-      return send(event);
+    send: (batch) => {
+      got.push(...batch.events.map((event) => event.position));
+      return send(batch);
     },
     close: (reason) => {
       closes.push(reason);
@@ -151,7 +151,15 @@ const deadLetter: EventSpec = { type: 'dead_letter.created', from: SENDERS[0], t
 const hubs: FeedHub[] = [];
 function makeHub(
   feed: FakeFeed,
-  options: { maxBacklog?: number; pageSize?: number; pollMs?: number; onError?: (e: unknown) => void } = {},
+  options: {
+    maxBacklog?: number;
+    pageSize?: number;
+    pollMs?: number;
+    minIntervalMs?: number;
+    catchUpReads?: number;
+    format?: (event: FeedEvent) => string;
+    onError?: (e: unknown) => void;
+  } = {},
 ) {
   const hub = new FeedHub({ store: feed, pollMs: 3_600_000, ...options });
   hubs.push(hub);
@@ -396,7 +404,8 @@ describe('FeedHub: a subscriber that falls behind', () => {
     const slow = recorder(() => new Promise<void>((resolve) => (release = resolve)));
     hub.subscribe(slow, 0, {});
     await settle();
-    expect(slow.got).toEqual([1]);
+    // The first page of the store, in one write that its socket has not taken yet.
+    expect(slow.got).toEqual([1, 2, 3]);
     const readsWhileFull = feed.reads;
     for (let i = 0; i < 5; i++) {
       feed.append(message(), message(), message());
@@ -404,7 +413,7 @@ describe('FeedHub: a subscriber that falls behind', () => {
       await settle();
     }
     // The live reader reads the new pages; the catch-up does not read ahead of the socket.
-    expect(slow.got).toEqual([1]);
+    expect(slow.got).toEqual([1, 2, 3]);
     expect(slow.closes).toEqual([]);
     expect(feed.reads - readsWhileFull).toBeLessThanOrEqual(5 * 2);
     // Once the socket drains, every event arrives, in order.
@@ -487,7 +496,8 @@ describe('FeedHub: leaving and closing', () => {
     feed.append(message(), message());
     hub.wake();
     await settle();
-    expect(broken.got).toEqual([1]);
+    // The page came in one write, which failed.
+    expect(broken.got).toEqual([1, 2]);
     expect(broken.closes).toEqual(['closing']);
     expect(fine.got).toEqual([1, 2]);
     expect(hub.subscribers).toBe(1);
@@ -525,5 +535,115 @@ describe('FeedHub: leaving and closing', () => {
     expect(catchingUp.closes).toEqual(['closing']);
     expect(hub.subscribers).toBe(1);
     expect(errors).toHaveLength(2);
+  });
+});
+
+describe('FeedHub: the work of an event is done once, whatever the number of subscribers', () => {
+  it('formats each event once, and gives every subscriber that takes the whole page the same bytes', async () => {
+    const feed = new FakeFeed();
+    const formatted: number[] = [];
+    const hub = makeHub(feed, {
+      format: (event) => {
+        formatted.push(event.position);
+        return `${event.type} ${event.position};`;
+      },
+    });
+    const written: Buffer[][] = [[], [], [], []];
+    const subscribers = written.map((into) => ({
+      ...recorder(),
+      send: async (batch: Batch) => {
+        into.push(batch.bytes());
+      },
+    }));
+    for (const [i, s] of subscribers.entries()) hub.subscribe(s, 0, i === 3 ? { types: ['status.created'] } : {});
+    await settle();
+    feed.append(message(), status, message());
+    hub.wake();
+    await settle();
+    expect(formatted).toEqual([1, 2, 3]);
+    expect(written.map((w) => w.map(String))).toEqual([
+      ['message.created 1;status.created 2;message.created 3;'],
+      ['message.created 1;status.created 2;message.created 3;'],
+      ['message.created 1;status.created 2;message.created 3;'],
+      ['status.created 2;'],
+    ]);
+    // One buffer, written to each.
+    expect(written[1]?.[0]).toBe(written[0]?.[0]);
+    expect(written[2]?.[0]).toBe(written[0]?.[0]);
+  });
+
+  it('reads the live end at most once per minIntervalMs, however often it is woken, and misses nothing', async () => {
+    const feed = new FakeFeed();
+    const hub = makeHub(feed, { minIntervalMs: 50 });
+    const s = recorder();
+    hub.subscribe(s, 0, {});
+    await settle();
+    const before = feed.reads;
+    for (let i = 0; i < 20; i++) {
+      feed.append(message());
+      hub.wake();
+      await settle();
+    }
+    // The first wake-up reads at once (the subscriber's catch-up read came before); the rest wait
+    // for the interval and are served together.
+    expect(feed.reads - before).toBeLessThanOrEqual(2);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    await settle();
+    expect(s.got).toEqual(expected(feed, 0));
+    expect(feed.reads - before).toBeLessThanOrEqual(3);
+  });
+
+  it('lets only catchUpReads subscribers read the store at once; the others wait their turn and miss nothing', async () => {
+    const held: (() => void)[] = [];
+    const gate: Gate = (_label, compute) => {
+      const value = compute();
+      return new Promise((resolve) => held.push(() => resolve(value)));
+    };
+    const feed = new FakeFeed(gate);
+    feed.append(...Array.from({ length: 7 }, () => message()));
+    // Catch-up reads start before the end of the feed; the live reader's start at it.
+    let catchingUp = 0;
+    let most = 0;
+    const store = {
+      feedHead: feed.feedHead,
+      watchFeed: feed.watchFeed,
+      readFeed: async (query: FeedQuery) => {
+        const behind = query.after < 7;
+        if (behind) most = Math.max(most, ++catchingUp);
+        try {
+          return await feed.readFeed(query);
+        } finally {
+          if (behind) catchingUp--;
+        }
+      },
+    };
+    const hub = new FeedHub({ store, catchUpReads: 2, pageSize: 3, pollMs: 3_600_000 });
+    hubs.push(hub);
+    const subscribers = Array.from({ length: 5 }, () => recorder());
+    for (const s of subscribers) hub.subscribe(s, 0, {});
+    for (let i = 0; i < 200 && (held.length > 0 || feed.inFlight > 0); i++) {
+      held.shift()?.();
+      await settle();
+    }
+    expect(most).toBe(2);
+    for (const s of subscribers) expect(s.got).toEqual(expected(feed, 0));
+  });
+
+  it('reads the head of the store once for every subscriber starting at the end at the same time', async () => {
+    const feed = new FakeFeed();
+    feed.append(message(), message());
+    let heads = 0;
+    const counting = {
+      readFeed: feed.readFeed,
+      watchFeed: feed.watchFeed,
+      feedHead: () => {
+        heads++;
+        return feed.feedHead();
+      },
+    };
+    const hub = new FeedHub({ store: counting, pollMs: 3_600_000 });
+    hubs.push(hub);
+    expect(await Promise.all([hub.head(), hub.head(), hub.head()])).toEqual([2, 2, 2]);
+    expect(heads).toBe(1);
   });
 });
