@@ -239,6 +239,19 @@ export interface FeedHead {
   readonly receivedAt: string | null;
 }
 
+/** What an erasure or a purge removed, row by row. */
+export interface Removal {
+  readonly messages: number;
+  readonly statuses: number;
+  readonly deadLetters: number;
+}
+
+/**
+ * A message read back from an export, to be stored again (the `import` command): insertMany's
+ * fields with the origin it was stored with, and the server time it was first received.
+ */
+export type ImportedMessage = IncomingMessage & { readonly receivedAt: string };
+
 export interface MessageStore {
   /**
    * Stores a batch in one transaction and resolves only once it is durably committed.
@@ -276,6 +289,34 @@ export interface MessageStore {
    */
   watchFeed?(onAdvance: () => void): () => void;
   stats(topSenders: number): Promise<Stats>;
+  /**
+   * Up to `limit` messages matching the filter strictly after `after`, oldest first (by instant,
+   * then message_id), each with its details: one chunk of an export. Reads no total.
+   */
+  exportMessages(filter: MessageFilter, page: { readonly after?: Position; readonly limit: number }): Promise<StoredMessage[]>;
+  /**
+   * Stores messages of an export in one transaction, as insertMany does (an id already stored is
+   * a duplicate), each keeping its receivedAt and origin. Every one created is a new feed event.
+   */
+  importMessages(messages: readonly ImportedMessage[]): Promise<InsertOutcome[]>;
+  /**
+   * Erases a message id in one transaction: the message, its statuses, their feed events and its
+   * text in every index, with every aggregate adjusted. All zero when the id has neither.
+   */
+  eraseMessage(messageId: string): Promise<Removal>;
+  /** Erases, in one transaction, every message from `from` (to `to` when given) as eraseMessage does. */
+  eraseConversation(filter: { readonly from: string; readonly to?: string }): Promise<Removal>;
+  /** What purge would remove for this cutoff, every batch together. */
+  countPurge(before: string): Promise<Removal>;
+  /**
+   * One batch of retention, in one transaction: at most `limit` of the oldest messages, statuses
+   * and dead letters received before `before` (ISO-8601 instant), a message's statuses and events
+   * with it, every aggregate adjusted. Called again until it removes nothing. Null when another
+   * process holds the retention lock (PostgreSQL replicas: one at a time).
+   */
+  purge(before: string, limit: number): Promise<Removal | null>;
+  /** The oldest received_at still kept (message, status or dead letter); null when there is none. */
+  oldestReceivedAt(): Promise<string | null>;
   /** Resolves when the database answers a query on the applied schema; rejects with the reason otherwise. */
   checkHealth(): Promise<void>;
   close(): Promise<void>;
