@@ -92,3 +92,54 @@ export function aggregateDeltas(created: readonly IncomingMessage[]): AggregateD
   const ordered = [...conversations.values()].sort((a, b) => compareCodePoints(a.from, b.from) || compareCodePoints(a.to, b.to));
   return { perSender, perRecipient, perType, perHour, conversations: ordered };
 }
+
+/** What a message being removed takes out of the aggregates: the columns they are keyed by. */
+export interface RemovedMessage {
+  readonly messageId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly tsKey: string;
+  readonly type: string | null;
+}
+
+/** The messages a removal takes out of one conversation. */
+export interface ConversationRemoval {
+  readonly from: string;
+  readonly to: string;
+  readonly count: number;
+  /** A conversation whose first, last or contact message is among these takes its new one from what is left. */
+  readonly messageIds: ReadonlySet<string>;
+}
+
+export interface RemovalDeltas {
+  readonly perSender: Map<string, number>;
+  readonly perRecipient: Map<string, number>;
+  readonly perType: Map<string, number>;
+  readonly perHour: Map<string, number>;
+  /** In (from, to) byte order, like AggregateDeltas.conversations. */
+  readonly conversations: ConversationRemoval[];
+}
+
+/** What removing these messages (each stored once) subtracts from the aggregates; counts are positive. */
+export function removalDeltas(removed: readonly RemovedMessage[]): RemovalDeltas {
+  const perSender = new Map<string, number>();
+  const perRecipient = new Map<string, number>();
+  const perType = new Map<string, number>();
+  const perHour = new Map<string, number>();
+  const conversations = new Map<string, { from: string; to: string; count: number; messageIds: Set<string> }>();
+  for (const m of removed) {
+    add(perSender, m.from);
+    add(perRecipient, m.to);
+    if (m.type !== null) add(perType, m.type);
+    add(perHour, hourKey(m.tsKey));
+    const key = JSON.stringify([m.from, m.to]);
+    const pair = conversations.get(key);
+    if (pair === undefined) conversations.set(key, { from: m.from, to: m.to, count: 1, messageIds: new Set([m.messageId]) });
+    else {
+      pair.count++;
+      pair.messageIds.add(m.messageId);
+    }
+  }
+  const ordered = [...conversations.values()].sort((a, b) => compareCodePoints(a.from, b.from) || compareCodePoints(a.to, b.to));
+  return { perSender, perRecipient, perType, perHour, conversations: ordered };
+}

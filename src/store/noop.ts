@@ -14,8 +14,12 @@ import type {
   MessageDetail,
   MessagePage,
   MessageStore,
+  Removal,
   Stats,
+  StoredMessage,
 } from './store.js';
+
+const NOTHING: Removal = { messages: 0, statuses: 0, deadLetters: 0 };
 
 export class NoopStore implements MessageStore {
   async insertMany(messages: readonly IncomingMessage[]): Promise<InsertOutcome[]> {
@@ -51,6 +55,27 @@ export class NoopStore implements MessageStore {
   }
   async stats(): Promise<Stats> {
     return { totalMessages: 0, sendersCount: 0, messagesPerSender: [], firstMessageTs: null, lastMessageTs: null };
+  }
+  async exportMessages(): Promise<StoredMessage[]> {
+    return [];
+  }
+  async importMessages(messages: readonly IncomingMessage[]): Promise<InsertOutcome[]> {
+    return messages.map(() => 'created');
+  }
+  async eraseMessage(): Promise<Removal> {
+    return NOTHING;
+  }
+  async eraseConversation(): Promise<Removal> {
+    return NOTHING;
+  }
+  async countPurge(): Promise<Removal> {
+    return NOTHING;
+  }
+  async purge(): Promise<Removal | null> {
+    return NOTHING;
+  }
+  async oldestReceivedAt(): Promise<string | null> {
+    return null;
   }
   async checkHealth(): Promise<void> {}
   async close(): Promise<void> {}

@@ -105,7 +105,7 @@ export interface RefFilter {
   q?: string;
 }
 
-function toMessageFilter(f: RefFilter): MessageFilter {
+export function toMessageFilter(f: RefFilter): MessageFilter {
   return {
     ...(f.from !== undefined ? { from: f.from } : {}),
     ...(f.to !== undefined ? { to: f.to } : {}),

@@ -14,9 +14,16 @@ import { FeedWatch } from '../../src/store/postgres/feed-watch.js';
 import { POSTGRES_SCHEMA_VERSION, postgresMigrations } from '../../src/store/postgres/migrations.js';
 import {
   containsPattern,
+  DELETE_EVENTS,
+  DELETE_SENDER_MESSAGES,
+  DELETE_STATUSES_OF,
+  exportMessagesQuery,
   FEED_HEAD,
   listConversationsQuery,
   listMessagesQuery,
+  OLDEST_RECEIVED_AT,
+  PURGE_CANDIDATES,
+  RETENTION_LOCK,
   readFeedQuery,
 } from '../../src/store/postgres/sql.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/store.js';
@@ -51,6 +58,7 @@ import {
 } from './contract.js';
 import { describeFeedContract, eventKey, readWholeFeed } from './feed-contract.js';
 import { describeInboxContract } from './inbox-contract.js';
+import { describeRemovalContract } from './removal-contract.js';
 
 const database = useTestDatabase('store');
 
@@ -65,6 +73,7 @@ async function openFresh(options: StoreOptions = {}): Promise<OpenedStore> {
 describeStoreContract('PostgreSQL', openFresh);
 describeInboxContract('PostgreSQL', openFresh);
 describeFeedContract('PostgreSQL', openFresh);
+describeRemovalContract('PostgreSQL', openFresh);
 
 let planted = 0;
 
@@ -190,7 +199,7 @@ describe('PostgreSQL migrations', () => {
   });
 
   it('bring a database at schema version 1 to the current version, keeping its rows', async () => {
-    expect(POSTGRES_SCHEMA_VERSION).toBe(4);
+    expect(POSTGRES_SCHEMA_VERSION).toBe(5);
     // The database as release 1 of the schema left it, with rows its store wrote.
     await sql(`${schemaUpTo(1)}
       INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, created_at) VALUES
@@ -203,7 +212,7 @@ describe('PostgreSQL migrations', () => {
     const store = await open();
     await expect(store.checkHealth()).resolves.toBeUndefined();
     const versions = await sql<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.map((r) => r.version)).toEqual([1, 2, 3, 4]);
+    expect(versions.map((r) => r.version)).toEqual([1, 2, 3, 4, 5]);
     await expectUpgradedStoreWorks(store);
   });
 
@@ -492,6 +501,308 @@ describe('PostgreSQL migrations', () => {
       await admin.query(`DROP DATABASE IF EXISTS "${name}"`);
       await admin.end();
     }
+  });
+});
+
+/** Every event names a row that is there, and every row has its event: no removal left one without the other. */
+async function expectFeedMatchesRows(): Promise<void> {
+  const [counts] = await sql<Record<string, string>>(`SELECT
+    (SELECT count(*) FROM events AS e WHERE e.type = 'message.created'
+       AND NOT EXISTS (SELECT 1 FROM messages AS m WHERE m.message_id = e.message_id)) AS events_without_message,
+    (SELECT count(*) FROM events AS e WHERE e.type = 'status.created'
+       AND NOT EXISTS (SELECT 1 FROM delivery_statuses AS s WHERE s.message_id = e.message_id AND s.status = e.status))
+       AS events_without_status,
+    (SELECT count(*) FROM events AS e WHERE e.type = 'dead_letter.created'
+       AND NOT EXISTS (SELECT 1 FROM dead_letters AS d WHERE d.id = e.dead_letter)) AS events_without_dead_letter,
+    (SELECT count(*) FROM messages AS m
+       WHERE NOT EXISTS (SELECT 1 FROM events AS e WHERE e.message_id = m.message_id AND e.status IS NULL)) AS messages_without_event,
+    (SELECT count(*) FROM delivery_statuses AS s
+       WHERE NOT EXISTS (SELECT 1 FROM events AS e WHERE e.message_id = s.message_id AND e.status = s.status)) AS statuses_without_event,
+    (SELECT count(*) FROM dead_letters AS d
+       WHERE NOT EXISTS (SELECT 1 FROM events AS e WHERE e.dead_letter = d.id)) AS dead_letters_without_event`);
+  expect(counts).toEqual({
+    events_without_message: '0',
+    events_without_status: '0',
+    events_without_dead_letter: '0',
+    messages_without_event: '0',
+    statuses_without_event: '0',
+    dead_letters_without_event: '0',
+  });
+}
+
+describe('PostgreSQL retention across replicas', () => {
+  const open = useStores();
+
+  it('takes the retention lock for each batch: while another transaction holds it, a batch answers null and removes nothing', async () => {
+    const store = await open();
+    await store.storeDelivery(
+      deliveryOf({
+        messages: [incoming('a'), incoming('b')],
+        statuses: [statusOf('a', 'sent')],
+        deadLetters: [deadLetterOf('x')],
+      }),
+    );
+    const cutoff = new Date(Date.now() + 60_000).toISOString();
+    const holder = new pg.Client({ connectionString: (await database()).url });
+    await holder.connect();
+    onTestFinished(() => holder.end());
+    await holder.query('BEGIN');
+    await holder.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
+    expect(await store.purge(cutoff, 100)).toBeNull();
+    expect(await store.countPurge(cutoff)).toEqual({ messages: 2, statuses: 1, deadLetters: 1 });
+    // An erasure takes no such lock.
+    expect(await store.eraseMessage('b')).toEqual({ messages: 1, statuses: 0, deadLetters: 0 });
+    await holder.query('COMMIT');
+    expect(await store.purge(cutoff, 100)).toEqual({ messages: 1, statuses: 1, deadLetters: 1 });
+    expect(await store.purge(cutoff, 100)).toEqual({ messages: 0, statuses: 0, deadLetters: 0 });
+  });
+
+  it('removes every old row exactly once when several replicas purge at the same time', async () => {
+    const stores = await Promise.all([open(), open(), open()]);
+    const [first] = stores;
+    if (first === undefined) throw new Error('test bug');
+    for (let b = 0; b < 6; b++) {
+      const ids = Array.from({ length: 50 }, (_, i) => `p${b}-${i}`);
+      await first.storeDelivery(
+        deliveryOf({
+          messages: ids.map((id, i) => incoming(id, { from: `+${i % 7}`, to: `+${i % 3}`, type: 'text' })),
+          statuses: ids.slice(0, 10).map((id) => statusOf(id, 'read')),
+          deadLetters: [deadLetterOf(`bad${b}`)],
+        }),
+      );
+    }
+    const cutoff = new Date(Date.now() + 60_000).toISOString();
+    const expected = await first.countPurge(cutoff);
+    expect(expected).toEqual({ messages: 300, statuses: 60, deadLetters: 6 });
+    const removed = { messages: 0, statuses: 0, deadLetters: 0 };
+    for (let round = 0; round < 100; round++) {
+      const answers = await Promise.all(stores.map((store) => store.purge(cutoff, 25)));
+      for (const answer of answers) {
+        if (answer === null) continue;
+        removed.messages += answer.messages;
+        removed.statuses += answer.statuses;
+        removed.deadLetters += answer.deadLetters;
+      }
+      if (answers.every((a) => a !== null && a.messages + a.statuses + a.deadLetters === 0)) break;
+    }
+    expect(removed).toEqual(expected);
+    expect(await first.stats(10)).toMatchObject({ totalMessages: 0, sendersCount: 0 });
+    await expectAggregatesMatchRows();
+    await expectFeedMatchesRows();
+  });
+
+  it('keeps every aggregate and the feed equal to the rows when erasures, retention batches and writes race through several stores', async () => {
+    const random = seededRandom(41);
+    const stores = await Promise.all([open(), open(), open()]);
+    const [a, b, c] = stores;
+    if (a === undefined || b === undefined || c === undefined) throw new Error('test bug');
+    const parties = ['+1', '+2', '+3', '+4', '+5'];
+    const message = (id: string) =>
+      incoming(id, {
+        from: pick(random, parties),
+        to: pick(random, parties),
+        ts: `2025-01-15T1${Math.floor(random() * 10)}:00:00Z`,
+        text: `text ${id}`,
+        ...(random() < 0.5 ? { type: pick(random, ['text', 'image']) } : {}),
+      });
+    const seeded = Array.from({ length: 200 }, (_, i) => message(`s${i}`));
+    for (let i = 0; i < seeded.length; i += 50) await a.insertMany(seeded.slice(i, i + 50));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const cutoff = new Date().toISOString();
+
+    const calls: Promise<unknown>[] = [];
+    for (let d = 0; d < 12; d++) {
+      const store = d % 2 === 0 ? a : b;
+      const ids = Array.from({ length: 10 }, (_, i) => `n${d}-${i}`);
+      calls.push(
+        store.storeDelivery(
+          deliveryOf({
+            messages: ids.map(message),
+            statuses: Array.from({ length: 5 }, () =>
+              statusOf(pick(random, seeded).messageId, pick(random, ['sent', 'read'] as const)),
+            ),
+          }),
+        ),
+      );
+      calls.push((d % 2 === 0 ? b : c).eraseMessage(pick(random, seeded).messageId));
+      if (d % 4 === 0) calls.push(c.eraseConversation({ from: pick(random, parties), to: pick(random, parties) }));
+      calls.push(
+        (async () => {
+          for (let i = 0; i < 3; i++) await (d % 2 === 0 ? c : a).purge(cutoff, 15);
+        })(),
+      );
+    }
+    await Promise.all(calls);
+    for (;;) {
+      const answer = await c.purge(cutoff, 100);
+      if (answer !== null && answer.messages + answer.statuses + answer.deadLetters === 0) break;
+    }
+    expect(await c.countPurge(cutoff)).toEqual({ messages: 0, statuses: 0, deadLetters: 0 });
+    expect((await c.stats(10)).totalMessages).toBeGreaterThan(0);
+    await expectAggregatesMatchRows();
+    await expectFeedMatchesRows();
+  });
+});
+
+describe('PostgreSQL after removals', () => {
+  const open = useStores();
+  const vacuums = async (table: string) =>
+    Number(
+      (await sql<{ n: string }>('SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE relname = $1', [table]))[0]?.n ?? 0,
+    );
+
+  it('vacuums the tables an erasure touched soon after, on a connection of its own, leaving no dead rows', async () => {
+    const store = await open({ vacuumDelayMs: 100 });
+    await store.insertMany(Array.from({ length: 50 }, (_, i) => incoming(`m${i}`, { from: `+${i % 5}`, text: `secret ${i}` })));
+    const tables = ['messages', 'conversations', 'events', 'sender_counts'];
+    const before = await Promise.all(tables.map(vacuums));
+    expect(await store.eraseMessage('m7')).toMatchObject({ messages: 1 });
+    expect((await store.eraseConversation({ from: '+1' })).messages).toBe(10);
+    const deadline = Date.now() + 15_000;
+    while ((await vacuums('messages')) === before[0] && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const after = await Promise.all(tables.map(vacuums));
+    after.forEach((n, i) => {
+      expect(n, tables[i]).toBeGreaterThan(before[i] ?? 0);
+    });
+    const [messages] = await sql<{ n_dead_tup: string }>("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'messages'");
+    expect(messages?.n_dead_tup).toBe('0');
+  });
+
+  it('runs a VACUUM that is due when the store closes, and none after a removal that removed nothing', async () => {
+    const store = await open({ vacuumDelayMs: 60_000 });
+    await store.insertMany([incoming('m1'), incoming('m2')]);
+    const before = await vacuums('messages');
+    expect(await store.eraseMessage('nobody')).toEqual({ messages: 0, statuses: 0, deadLetters: 0 });
+    expect(await store.purge(new Date(0).toISOString(), 10)).toEqual({ messages: 0, statuses: 0, deadLetters: 0 });
+    await store.eraseMessage('m1');
+    expect(await vacuums('messages')).toBe(before);
+    await store.close();
+    expect(await vacuums('messages')).toBe(before + 1);
+
+    const idle = await open({ vacuumDelayMs: 50 });
+    await idle.eraseMessage('nobody');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await idle.close();
+    expect(await vacuums('messages')).toBe(before + 1);
+  });
+});
+
+describe('PostgreSQL migration 5 and the plans of removals', () => {
+  const open = useStores();
+
+  it('bring a database at schema version 4 to the current version: its rows found by age, erased and purged exactly', async () => {
+    // Rows as release 4 wrote them, with the aggregates and events it kept.
+    await sql(`${schemaUpTo(4)}
+      INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, received_at,
+                            source, raw, contact_name, reply_to, phone_number_id) VALUES
+        ('m1', '+1', '+9', '2025-01-15T09:00:00Z', '2025-01-15T09:00:00', 'first', 'first', NULL, '2025-01-15T10:00:01Z',
+         NULL, NULL, NULL, NULL, NULL),
+        ('m2', '+1', '+9', '2025-01-15T10:00:00Z', '2025-01-15T10:00:00', 'second', 'second', 'text', '2025-01-15T10:00:02Z',
+         'whatsapp', '{"id":"m2"}', NULL, NULL, '555'),
+        ('m3', '+2', '+8', '2025-01-15T10:00:00.5Z', '2025-01-15T10:00:00.5', 'third', 'third', 'image', '2025-01-15T10:00:03Z',
+         'whatsapp', NULL, NULL, NULL, NULL);
+      INSERT INTO delivery_statuses (message_id, status, ts, ts_key, recipient_id, errors, created_at) VALUES
+        ('out', 'sent', '2025-01-15T10:00:00Z', '2025-01-15T10:00:00', '1', NULL, '2025-01-15T10:00:00Z'),
+        ('m2', 'read', '2025-01-15T10:00:04Z', '2025-01-15T10:00:04', '1', NULL, '2025-01-15T10:00:04Z');
+      INSERT INTO dead_letters (received_at, source, kind, reason, item, item_hash, item_id) VALUES
+        ('2025-01-15T10:00:02Z', 'whatsapp', 'message', 'from: field required', '{"id":"x1"}', 'h1', 'x1');
+      INSERT INTO sender_counts (sender, count) SELECT from_number, count(*) FROM messages GROUP BY 1;
+      INSERT INTO recipient_counts (recipient, count) SELECT to_number, count(*) FROM messages GROUP BY 1;
+      INSERT INTO type_counts (type, count) SELECT type, count(*) FROM messages WHERE type IS NOT NULL GROUP BY 1;
+      INSERT INTO hour_counts (hour, count) SELECT left(ts_key, 13), count(*) FROM messages GROUP BY 1;
+      INSERT INTO conversations (from_number, to_number, messages, first_ts_key, first_message_id, first_ts,
+                                 last_ts_key, last_message_id, last_ts, last_text, last_type) VALUES
+        ('+1', '+9', 2, '2025-01-15T09:00:00', 'm1', '2025-01-15T09:00:00Z', '2025-01-15T10:00:00', 'm2', '2025-01-15T10:00:00Z', 'second', 'text'),
+        ('+2', '+8', 1, '2025-01-15T10:00:00.5', 'm3', '2025-01-15T10:00:00.5Z', '2025-01-15T10:00:00.5', 'm3', '2025-01-15T10:00:00.5Z', 'third', 'image');
+      UPDATE totals SET messages = 3, senders = 2, conversations = 2;
+      INSERT INTO events (position, type, message_id, status, dead_letter, received_at) VALUES
+        (1, 'status.created', 'out', 'sent', NULL, '2025-01-15T10:00:00Z'),
+        (2, 'message.created', 'm1', NULL, NULL, '2025-01-15T10:00:01Z'),
+        (3, 'message.created', 'm2', NULL, NULL, '2025-01-15T10:00:02Z'),
+        (4, 'dead_letter.created', NULL, NULL, 1, '2025-01-15T10:00:02Z'),
+        (5, 'message.created', 'm3', NULL, NULL, '2025-01-15T10:00:03Z'),
+        (6, 'status.created', 'm2', 'read', NULL, '2025-01-15T10:00:04Z');
+      UPDATE feed_head SET position = 6;`);
+    await expectAggregatesMatchRows();
+
+    const store = await open();
+    await expect(store.checkHealth()).resolves.toBeUndefined();
+    expect(
+      (await sql<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version),
+    ).toEqual([1, 2, 3, 4, 5]);
+    const indexes = await sql<{ indexname: string }>(
+      "SELECT indexname FROM pg_indexes WHERE indexname LIKE '%_by_arrival' ORDER BY indexname",
+    );
+    expect(indexes.map((r) => r.indexname)).toEqual([
+      'dead_letters_by_arrival',
+      'delivery_statuses_by_arrival',
+      'messages_by_arrival',
+    ]);
+    expect(await store.oldestReceivedAt()).toBe('2025-01-15T10:00:00.000Z');
+    const cutoff = '2025-01-15T10:00:02.5Z';
+    expect(await store.countPurge(cutoff)).toEqual({ messages: 2, statuses: 2, deadLetters: 1 });
+    expect(await store.eraseMessage('m3')).toEqual({ messages: 1, statuses: 0, deadLetters: 0 });
+    expect(await store.purge(cutoff, 100)).toEqual({ messages: 2, statuses: 2, deadLetters: 1 });
+    expect(await store.readFeed({ after: 0, limit: 10 })).toEqual([]);
+    expect(await store.stats(10)).toMatchObject({ totalMessages: 0, sendersCount: 0 });
+    await expectAggregatesMatchRows();
+    await store.insertMany([incoming('new', { from: '+1', to: '+9' })]);
+    expect((await store.readFeed({ after: 0, limit: 10 })).map((e) => e.position)).toEqual([7]);
+    expect(await store.listConversations({}, { limit: 10 })).toMatchObject({ total: 1 });
+  });
+
+  it('find the oldest rows by the arrival indexes, and each removal and export chunk by an index', async () => {
+    const store = await open();
+    await store.storeDelivery(
+      deliveryOf({
+        messages: Array.from({ length: 200 }, (_, i) =>
+          incoming(`m${i}`, {
+            from: `+${i % 20}`,
+            to: `+${i % 3}`,
+            ts: `2025-01-${10 + (i % 9)}T10:${String(i % 60).padStart(2, '0')}:00Z`,
+            type: i % 2 ? 'text' : 'image',
+          }),
+        ),
+        statuses: Array.from({ length: 50 }, (_, i) => statusOf(`m${i}`, 'sent')),
+        deadLetters: [deadLetterOf('x')],
+      }),
+    );
+    await sql('ANALYZE');
+    const client = new pg.Client({ connectionString: (await database()).url });
+    await client.connect();
+    onTestFinished(() => client.end());
+    // Not what a tiny table makes cheapest, but what a large one needs: an index for each.
+    await client.query('SET enable_seqscan = off');
+    await client.query('SET enable_sort = off');
+    const plan = async (text: string, values: unknown[]): Promise<string> =>
+      (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    const arrival = ['messages_by_arrival', 'delivery_statuses_by_arrival', 'dead_letters_by_arrival'];
+    const candidates = await plan(PURGE_CANDIDATES, [new Date().toISOString(), 10]);
+    for (const index of arrival) expect(candidates).toContain(index);
+    const oldest = await plan(OLDEST_RECEIVED_AT, []);
+    for (const index of arrival) expect(oldest).toContain(index);
+    const deep = { after: { tsKey: '2025-01-15T10:00:00', messageId: 'm150' }, limit: 100 };
+    expect(await plan(exportMessagesQuery({}, deep).text, exportMessagesQuery({}, deep).values)).toContain('messages_by_instant');
+    for (const [filter, index] of [
+      [{ to: '+1' }, 'messages_by_recipient'],
+      [{ from: '+1' }, 'messages_by_sender'],
+      [{ type: 'text' }, 'messages_by_type'],
+    ] as const) {
+      const { text, values } = exportMessagesQuery(filter, deep);
+      expect(await plan(text, values)).toContain(index);
+    }
+    // A removal locks a sender's messages in key order (so a sort), then deletes them by key; a
+    // few statuses are looked up by key rather than joined with the whole table.
+    await client.query('SET enable_sort = on');
+    const sender = await plan(DELETE_SENDER_MESSAGES, ['+1']);
+    expect(sender).toContain('messages_by_sender');
+    expect(sender).toMatch(/Index Cond: \(message_id = ANY /);
+    await client.query('SET enable_hashjoin = off');
+    await client.query('SET enable_mergejoin = off');
+    expect(await plan(DELETE_STATUSES_OF, [['m1']])).toContain('delivery_statuses_pkey');
+    const events = await plan(DELETE_EVENTS, [['m1'], ['m1'], ['sent'], [1]]);
+    expect(events).toContain('events_by_message');
+    expect(events).toContain('events_by_dead_letter');
   });
 });
 

@@ -29,6 +29,7 @@ import {
 } from './contract.js';
 import { describeFeedContract } from './feed-contract.js';
 import { describeInboxContract, referenceConversationList, referenceMessages, referenceTimeseries } from './inbox-contract.js';
+import { describeRemovalContract } from './removal-contract.js';
 
 /**
  * Plants a trigger, from a connection of its own, that fails every insert into `table` of a row
@@ -81,6 +82,7 @@ for (const [name, open] of variants) {
   describeStoreContract(name, open);
   describeInboxContract(name, open);
   describeFeedContract(name, open);
+  describeRemovalContract(name, open);
 }
 
 describe('SQLite text index built behind the writes', () => {
@@ -392,7 +394,7 @@ describe('SQLite migrations', () => {
   ] as const)(
     'bring a file at schema version %i to the current version, keeping its rows and making their aggregates (%s)',
     async (version, _, writerThread) => {
-      expect(SQLITE_SCHEMA_VERSION).toBe(6);
+      expect(SQLITE_SCHEMA_VERSION).toBe(7);
       const tmp = tempDir('webhook-inbox-migrate-');
       try {
         const file = path.join(tmp.dir, 'messages.db');
@@ -408,7 +410,7 @@ describe('SQLite migrations', () => {
         } finally {
           await store.close();
         }
-        expect(appliedVersions(file)).toEqual([1, 2, 3, 4, 5, 6]);
+        expect(appliedVersions(file)).toEqual([1, 2, 3, 4, 5, 6, 7]);
       } finally {
         tmp.cleanup();
       }

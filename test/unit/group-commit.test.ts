@@ -16,7 +16,9 @@ import type {
   MessageDetail,
   MessagePage,
   MessageStore,
+  Removal,
   Stats,
+  StoredMessage,
 } from '../../src/store/store.js';
 
 function message(id: string): IncomingMessage {
@@ -69,6 +71,27 @@ class FakeStore implements MessageStore {
     return Promise.reject(new Error('not used by GroupCommitter'));
   }
   readFeed(): Promise<FeedEvent[]> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  exportMessages(): Promise<StoredMessage[]> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  importMessages(): Promise<InsertOutcome[]> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  eraseMessage(): Promise<Removal> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  eraseConversation(): Promise<Removal> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  countPurge(): Promise<Removal> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  purge(): Promise<Removal | null> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  oldestReceivedAt(): Promise<string | null> {
     return Promise.reject(new Error('not used by GroupCommitter'));
   }
   feedHead(): Promise<FeedHead> {

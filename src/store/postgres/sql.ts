@@ -1,6 +1,6 @@
-// The SQL the PostgreSQL store runs: the writes of a batch or delivery with their aggregates, the
-// reads, and the statements built for each listing (a total from the aggregate countPlan picks)
-// and time series.
+// The SQL the PostgreSQL store runs: the writes of a batch, delivery or import with their
+// aggregates, the removals of erasures and retention, the reads, and the statements built for each
+// listing (a total from the aggregate countPlan picks), export chunk and time series.
 
 import { countPlan, type HourWindow, hourKey, hourWindow } from '../count-plan.js';
 import { STATUS_ORDER_SQL } from '../delivery-rows.js';
@@ -12,6 +12,7 @@ import {
   foldCase,
   type MessageFilter,
   type Page,
+  type Position,
   type TimeseriesQuery,
 } from '../store.js';
 import { CONVERSATION_COLUMNS, DETAIL_COLUMNS, isoText, MESSAGE_COLUMNS } from './rows.js';
@@ -28,20 +29,28 @@ export function containsPattern(q: string): string {
  * One statement for the whole batch: the rows arrive as arrays, one per column, unnested WITH
  * ORDINALITY. They are inserted in message_id order (ties by position), so that concurrent batches
  * of several replicas take their row locks in one global order and cannot deadlock, and the first
- * occurrence of a message_id repeated inside the batch is the one inserted.
+ * occurrence of a message_id repeated inside the batch is the one inserted. `$14` is the
+ * received_at of every row, or (an import) an array of each row's own.
  */
-export const INSERT_BATCH = `
+function insertMessages(receivedAtOfEach: boolean): string {
+  return `
   INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, received_at,
                         source, raw, contact_name, reply_to, phone_number_id)
-  SELECT b.message_id, b.from_number, b.to_number, b.ts, b.ts_key, b.text, b.text_folded, b.type, $14::timestamptz,
+  SELECT b.message_id, b.from_number, b.to_number, b.ts, b.ts_key, b.text, b.text_folded, b.type,
+         ${receivedAtOfEach ? 'b.received_at' : '$14::timestamptz'},
          b.source, b.raw, b.contact_name, b.reply_to, b.phone_number_id
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-              $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+              $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]${receivedAtOfEach ? ', $14::timestamptz[]' : ''})
     WITH ORDINALITY AS b (message_id, from_number, to_number, ts, ts_key, text, text_folded, type,
-                          source, raw, contact_name, reply_to, phone_number_id, position)
+                          source, raw, contact_name, reply_to, phone_number_id,${receivedAtOfEach ? ' received_at,' : ''} position)
   ORDER BY b.message_id COLLATE "C", b.position
   ON CONFLICT (message_id) DO NOTHING
   RETURNING message_id`;
+}
+
+export const INSERT_BATCH = insertMessages(false);
+/** INSERT_BATCH for an import: `$14` holds each message's received_at. */
+export const IMPORT_BATCH = insertMessages(true);
 
 // A delivery's statuses, in key order for the same reason, and a pair repeated inside the
 // delivery is inserted from its first occurrence.
@@ -130,14 +139,178 @@ export const FEED_CHANNEL = 'webhook_inbox_feed';
  * positions are handed out, and `$6` the rows' received_at. The newest position is announced on
  * FEED_CHANNEL, which PostgreSQL delivers at COMMIT (and never, if the transaction rolls back).
  */
-export const ADD_EVENTS = `
+function addEvents(receivedAtOfEach: boolean): string {
+  return `
   WITH head AS (UPDATE feed_head SET position = position + $1::bigint WHERE id = 1 RETURNING position),
   added AS (
     INSERT INTO events (position, type, message_id, status, dead_letter, received_at)
-    SELECT head.position - $1::bigint + e.n, e.type, e.message_id, e.status, e.dead_letter, $6::timestamptz
-    FROM head, unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS e (type, message_id, status, dead_letter, n)
+    SELECT head.position - $1::bigint + e.n, e.type, e.message_id, e.status, e.dead_letter,
+           ${receivedAtOfEach ? 'e.received_at' : '$6::timestamptz'}
+    FROM head, unnest($2::text[], $3::text[], $4::text[], $5::bigint[]${receivedAtOfEach ? ', $6::timestamptz[]' : ''})
+      WITH ORDINALITY AS e (type, message_id, status, dead_letter,${receivedAtOfEach ? ' received_at,' : ''} n)
   )
   SELECT pg_notify('${FEED_CHANNEL}', head.position::text) FROM head`;
+}
+
+export const ADD_EVENTS = addEvents(false);
+/** ADD_EVENTS for an import: `$6` holds each event's received_at, that of its message. */
+export const ADD_IMPORTED_EVENTS = addEvents(true);
+
+// Removals (erasures and retention batches), in the order every writing transaction takes its
+// locks (see storeDelivery): messages, statuses, dead letters, then the aggregates in the order
+// above, rows in key order inside each table. Each deletion locks its rows in key order first (a
+// subquery FOR UPDATE), and answers what the aggregates and the feed need of what it removed.
+// Messages and dead letters are then deleted by the array of the keys locked: one primary key
+// lookup each, whatever the planner thinks of the table's size.
+
+/** Deletes the messages the locking query (`locked`, in key order) names. */
+function deleteMessages(locked: string): string {
+  return `
+  DELETE FROM messages WHERE message_id = ANY (ARRAY(${locked} ORDER BY message_id FOR UPDATE))
+  RETURNING message_id, from_number, to_number, ts_key, type`;
+}
+
+/** The messages with these ids (`$1`). */
+export const DELETE_MESSAGES = deleteMessages('SELECT message_id FROM messages WHERE message_id = ANY($1::text[])');
+/** Every message from `$1`. */
+export const DELETE_SENDER_MESSAGES = deleteMessages('SELECT message_id FROM messages WHERE from_number = $1');
+/** Every message from `$1` to `$2`. */
+export const DELETE_CONVERSATION_MESSAGES = deleteMessages(
+  'SELECT message_id FROM messages WHERE from_number = $1 AND to_number = $2',
+);
+
+/** Every status of these message ids (`$1`). */
+export const DELETE_STATUSES_OF = `
+  DELETE FROM delivery_statuses WHERE (message_id, status) IN (
+    SELECT message_id, status FROM delivery_statuses WHERE message_id = ANY($1::text[]) ORDER BY message_id, status FOR UPDATE)
+  RETURNING message_id, status`;
+
+/** The statuses these pairs name (`$1` message ids, `$2` statuses). */
+export const DELETE_STATUS_PAIRS = `
+  DELETE FROM delivery_statuses WHERE (message_id, status) IN (
+    SELECT message_id, status FROM delivery_statuses WHERE (message_id, status) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+    ORDER BY message_id, status FOR UPDATE)
+  RETURNING message_id, status`;
+
+export const DELETE_DEAD_LETTERS = `
+  DELETE FROM dead_letters WHERE id = ANY (ARRAY(SELECT id FROM dead_letters WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE))
+  RETURNING id`;
+
+/**
+ * The feed events of what was removed, by the keys of the rows actually deleted: the message
+ * events of ids `$1`, the status events of pairs (`$2`, `$3`), the dead letter events of `$4`. (A
+ * status committed meanwhile by another transaction keeps its row, so it keeps its event.)
+ */
+export const DELETE_EVENTS = `
+  WITH m AS (DELETE FROM events WHERE message_id = ANY($1::text[]) AND status IS NULL),
+       s AS (DELETE FROM events WHERE (message_id, status) IN (SELECT * FROM unnest($2::text[], $3::text[])))
+  DELETE FROM events WHERE dead_letter = ANY($4::bigint[])`;
+
+/**
+ * Counts that reached 0 take their rows away (the counts were lowered, and the rows locked, by
+ * ADD_SENDERS, ADD_RECIPIENTS, ADD_TYPES and ADD_HOURS with negative counts): `$1` senders, `$2`
+ * recipients, `$3` types, `$4` hours. Answers how many senders went.
+ */
+export const DROP_EMPTY_COUNTS = `
+  WITH s AS (DELETE FROM sender_counts WHERE sender = ANY($1::text[]) AND count = 0 RETURNING sender),
+       r AS (DELETE FROM recipient_counts WHERE recipient = ANY($2::text[]) AND count = 0),
+       t AS (DELETE FROM type_counts WHERE type = ANY($3::text[]) AND count = 0),
+       h AS (DELETE FROM hour_counts WHERE hour = ANY($4::text[]) AND count = 0)
+  SELECT count(*) AS senders FROM s`;
+
+/** The conversations of the pairs (`$1` from, `$2` to), locked in key order. */
+export const LOCK_CONVERSATIONS = `
+  SELECT 1 FROM conversations WHERE (from_number, to_number) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+  ORDER BY from_number, to_number FOR UPDATE`;
+
+/** Lowers each pair's count by `$3`; those left empty are removed. Answers how many went. */
+export const SUBTRACT_CONVERSATIONS = `
+  WITH lowered AS (
+    UPDATE conversations AS c SET messages = c.messages - d.n
+    FROM unnest($1::text[], $2::text[], $3::bigint[]) AS d (from_number, to_number, n)
+    WHERE c.from_number = d.from_number AND c.to_number = d.to_number
+    RETURNING c.from_number, c.to_number, c.messages)
+  SELECT from_number, to_number FROM lowered WHERE messages = 0`;
+export const DROP_CONVERSATIONS = `
+  DELETE FROM conversations WHERE (from_number, to_number) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
+
+/** A conversation's messages, by the sender's index: to_number has the database's collation. */
+const OF_PAIR = 'm.from_number = c.from_number AND m.to_number COLLATE "C" = c.to_number';
+
+/**
+ * The pairs (`$1`, `$2`) whose first, last or contact message was among the ids removed (`$3`)
+ * take their new ones from the messages they have left (none left: no contact).
+ */
+export const REFRESH_CONVERSATIONS = `
+  UPDATE conversations AS c SET
+    (first_ts_key, first_message_id, first_ts) =
+      (SELECT m.ts_key, m.message_id, m.ts FROM messages AS m WHERE ${OF_PAIR} ORDER BY m.ts_key, m.message_id LIMIT 1),
+    (last_ts_key, last_message_id, last_ts, last_text, last_type) =
+      (SELECT m.ts_key, m.message_id, m.ts, m.text, m.type FROM messages AS m WHERE ${OF_PAIR}
+       ORDER BY m.ts_key DESC, m.message_id DESC LIMIT 1),
+    (contact_name, contact_ts_key, contact_message_id) =
+      (SELECT m.contact_name, m.ts_key, m.message_id FROM messages AS m WHERE ${OF_PAIR} AND m.contact_name IS NOT NULL
+       ORDER BY m.ts_key DESC, m.message_id DESC LIMIT 1)
+  WHERE (c.from_number, c.to_number) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+    AND (c.first_message_id = ANY($3::text[]) OR c.last_message_id = ANY($3::text[]) OR c.contact_message_id = ANY($3::text[]))`;
+
+/**
+ * The key of the advisory lock a retention batch takes for its transaction
+ * (pg_try_advisory_xact_lock): one replica purges at a time, the others skip their turn. Any
+ * fixed 64-bit number, the same in every replica, apart from the migrations' (migrations.ts).
+ */
+export const RETENTION_LOCK = 7_315_204_925_871_114;
+export const TRY_RETENTION_LOCK = 'SELECT pg_try_advisory_xact_lock($1::bigint) AS locked';
+
+/**
+ * The oldest rows received before `$1`, at most `$2` of them, oldest first, ties messages,
+ * statuses, dead letters, then by key (message_id; message_id and status; id, as a number): each
+ * table entered by its arrival index (migration 5). A message comes with every status its id has
+ * (they go with it).
+ */
+export const PURGE_CANDIDATES = `
+  SELECT c.kind, c.key, c.status,
+         CASE WHEN c.kind = 0 THEN
+           (SELECT coalesce(array_agg(s.status), '{}') FROM delivery_statuses AS s WHERE s.message_id = c.key)
+         END AS statuses
+  FROM ((SELECT 0 AS kind, message_id AS key, NULL::text COLLATE "C" AS status, 0::bigint AS id, received_at AS at
+           FROM messages WHERE received_at < $1::timestamptz ORDER BY received_at, message_id LIMIT $2)
+        UNION ALL
+        (SELECT 1, message_id, status, 0, created_at FROM delivery_statuses
+          WHERE created_at < $1::timestamptz ORDER BY created_at, message_id, status LIMIT $2)
+        UNION ALL
+        (SELECT 2, d.id::text COLLATE "C", NULL, d.id, d.received_at FROM dead_letters AS d
+          WHERE d.received_at < $1::timestamptz ORDER BY d.received_at, d.id LIMIT $2)) AS c
+  ORDER BY c.at, c.kind, c.id, c.key, c.status LIMIT $2`;
+
+/** What every purge batch for cutoff `$1` would remove together: the later statuses of those messages go with them. */
+export const PURGE_COUNT = `
+  SELECT (SELECT count(*) FROM messages WHERE received_at < $1::timestamptz) AS messages,
+         (SELECT count(*) FROM delivery_statuses WHERE created_at < $1::timestamptz)
+           + (SELECT count(*) FROM messages AS m JOIN delivery_statuses AS s ON s.message_id = m.message_id
+              WHERE m.received_at < $1::timestamptz AND s.created_at >= $1::timestamptz) AS statuses,
+         (SELECT count(*) FROM dead_letters WHERE received_at < $1::timestamptz) AS dead_letters`;
+
+/** The oldest received_at kept: the first entry of each arrival index. */
+export const OLDEST_RECEIVED_AT = `
+  SELECT ${isoText(`least((SELECT min(received_at) FROM messages), (SELECT min(created_at) FROM delivery_statuses),
+                          (SELECT min(received_at) FROM dead_letters))`)} AS oldest`;
+
+/**
+ * The tables a removal leaves dead rows in, vacuumed after it (see PostgresStore's vacuum). The
+ * aggregates are small; messages holds the text, conversations its latest piece.
+ */
+export const VACUUMED_TABLES = [
+  'messages',
+  'delivery_statuses',
+  'dead_letters',
+  'events',
+  'conversations',
+  'sender_counts',
+  'recipient_counts',
+  'type_counts',
+  'hour_counts',
+];
 
 /** The last position handed out (which may belong to an event removed since). */
 export const FEED_HEAD_POSITION = 'SELECT position FROM feed_head WHERE id = 1';
@@ -224,14 +397,8 @@ function windowCount(window: HourWindow, param: (value: string) => string): stri
   return `SELECT ${parts.length > 0 ? parts.join(' + ') : '0'}`;
 }
 
-/**
- * One statement for a page of the listing and its total, so that both come from one snapshot. It
- * answers one row: `total`, and `rows`, a JSON array of the page's messages (one more than the
- * limit, to tell whether more follow) in the order storedMessage() reads, each with its details
- * columns when the page asks for them.
- */
-export function listMessagesQuery(filter: MessageFilter, page: Page): { text: string; values: Values } {
-  const { values, param } = parameters();
+/** The listing's conditions for a filter, their values added with `param`. */
+function messageConditions(filter: MessageFilter, param: (value: string | number) => string): string[] {
   const where: string[] = [];
   if (filter.from !== undefined) where.push(`from_number = ${param(filter.from)}`);
   // to_number and type have the database's collation; COLLATE "C" is what their indexes use.
@@ -241,6 +408,40 @@ export function listMessagesQuery(filter: MessageFilter, page: Page): { text: st
   if (filter.untilKey !== undefined) where.push(`ts_key < ${param(filter.untilKey)}`);
   // Folded on both sides by the same function, so case-insensitivity is exactly SQLite's.
   if (filter.q !== undefined) where.push(`text_folded LIKE ${param(containsPattern(foldCase(filter.q)))}`);
+  return where;
+}
+
+/**
+ * The rows of a page as a JSON array, `rows` (`limit` of them at most, from `offset` on), in the
+ * order storedMessage() reads, each with its details columns when the page asks for them.
+ */
+function messageRows(
+  where: readonly string[],
+  page: Omit<Page, 'limit'>,
+  limit: number,
+  param: (value: string | number) => string,
+): string {
+  const desc = page.order === 'desc';
+  const paged =
+    page.after === undefined
+      ? where
+      : [...where, beyond(['ts_key', 'message_id'], [page.after.tsKey, page.after.messageId], desc ? '<' : '>', param)];
+  const order = desc ? 'ts_key DESC, message_id DESC' : 'ts_key, message_id';
+  const columns = page.details === true ? [...MESSAGE_COLUMNS, ...DETAIL_COLUMNS] : MESSAGE_COLUMNS;
+  const rows = `SELECT json_build_array(${columns.join(', ')}) AS row, ts_key, message_id FROM messages
+      ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
+      ORDER BY ${order} LIMIT ${param(limit)} OFFSET ${param(page.offset)}`;
+  return `(SELECT coalesce(json_agg(r.row ORDER BY ${order}), '[]') FROM (${rows}) AS r) AS rows`;
+}
+
+/**
+ * One statement for a page of the listing and its total, so that both come from one snapshot. It
+ * answers one row: `total`, and `rows` (see messageRows), one more than the limit, to tell whether
+ * more follow.
+ */
+export function listMessagesQuery(filter: MessageFilter, page: Page): { text: string; values: Values } {
+  const { values, param } = parameters();
+  const where = messageConditions(filter, param);
 
   let count: string;
   const plan = countPlan(filter);
@@ -268,20 +469,22 @@ export function listMessagesQuery(filter: MessageFilter, page: Page): { text: st
       count = `SELECT count(*) FROM messages ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}`;
       break;
   }
-
-  const desc = page.order === 'desc';
-  const paged =
-    page.after === undefined
-      ? where
-      : [...where, beyond(['ts_key', 'message_id'], [page.after.tsKey, page.after.messageId], desc ? '<' : '>', param)];
-  const order = desc ? 'ts_key DESC, message_id DESC' : 'ts_key, message_id';
-  const columns = page.details === true ? [...MESSAGE_COLUMNS, ...DETAIL_COLUMNS] : MESSAGE_COLUMNS;
-  const rows = `SELECT json_build_array(${columns.join(', ')}) AS row, ts_key, message_id FROM messages
-      ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
-      ORDER BY ${order} LIMIT ${param(page.limit + 1)} OFFSET ${param(page.offset)}`;
-  const text = `SELECT (${count}) AS total,
-      (SELECT coalesce(json_agg(r.row ORDER BY ${order}), '[]') FROM (${rows}) AS r) AS rows`;
+  const text = `SELECT (${count}) AS total, ${messageRows(where, page, page.limit + 1, param)}`;
   return { text, values };
+}
+
+/**
+ * One chunk of an export: the listing's rows (oldest first, with details, from the position on;
+ * each chunk enters the index the listing would use at its position), without a total.
+ */
+export function exportMessagesQuery(
+  filter: MessageFilter,
+  page: { readonly after?: Position; readonly limit: number },
+): { text: string; values: Values } {
+  const { values, param } = parameters();
+  const where = messageConditions(filter, param);
+  const listing = { offset: 0, order: 'asc', details: true, ...(page.after ? { after: page.after } : {}) } as const;
+  return { text: `SELECT ${messageRows(where, listing, page.limit, param)}`, values };
 }
 
 /**

@@ -1,13 +1,15 @@
 // The PostgreSQL MessageStore, for several replicas on one database: a bounded pool, one
-// transaction per group-commit batch or provider delivery (multi-row INSERT … ON CONFLICT DO
-// NOTHING statements plus the aggregates and the feed's events), and timeouts everywhere so that a
-// database that stops or hangs turns into errors (503) instead of requests that wait forever. The
-// pool replaces broken connections by itself.
+// transaction per group-commit batch, provider delivery or import (multi-row INSERT … ON CONFLICT
+// DO NOTHING statements plus the aggregates and the feed's events), one per erasure or retention
+// batch (the rows, their events and their share of the aggregates, then a VACUUM soon after), and
+// timeouts everywhere so that a database that stops or hangs turns into errors (503) instead of
+// requests that wait forever. The pool replaces broken connections by itself.
 
 import type pg from 'pg';
 import type { Logger } from '../../observability/logger.js';
-import { aggregateDeltas, type ConversationDelta } from '../aggregates.js';
+import { aggregateDeltas, type ConversationDelta, type RemovedMessage, removalDeltas } from '../aggregates.js';
 import { deadLetterHash, isStorableId, messagesOnly, rawToStore } from '../delivery-rows.js';
+import { NOTHING_REMOVED, type PurgeCandidate, purgeBatch, storedInstant } from '../retention.js';
 import {
   type BucketCount,
   type ConversationFilter,
@@ -24,6 +26,7 @@ import {
   type FeedHead,
   type FeedQuery,
   foldCase,
+  type ImportedMessage,
   type IncomingMessage,
   type InsertOutcome,
   type MessageDetail,
@@ -31,7 +34,10 @@ import {
   type MessagePage,
   type MessageStore,
   type Page,
+  type Position,
+  type Removal,
   type Stats,
+  type StoredMessage,
   type TimeseriesQuery,
 } from '../store.js';
 import { bucketCounts } from '../timeseries.js';
@@ -53,24 +59,45 @@ import {
   ADD_CONVERSATIONS,
   ADD_EVENTS,
   ADD_HOURS,
+  ADD_IMPORTED_EVENTS,
   ADD_RECIPIENTS,
   ADD_SENDERS,
   ADD_TOTALS,
   ADD_TYPES,
   DEAD_LETTERS,
+  DELETE_CONVERSATION_MESSAGES,
+  DELETE_DEAD_LETTERS,
+  DELETE_EVENTS,
+  DELETE_MESSAGES,
+  DELETE_SENDER_MESSAGES,
+  DELETE_STATUS_PAIRS,
+  DELETE_STATUSES_OF,
+  DROP_CONVERSATIONS,
+  DROP_EMPTY_COUNTS,
+  exportMessagesQuery,
   FEED_CHANNEL,
   FEED_HEAD,
   FEED_HEAD_POSITION,
   HEALTH,
+  IMPORT_BATCH,
   INSERT_BATCH,
   INSERT_DEAD_LETTERS,
   INSERT_STATUSES,
+  LOCK_CONVERSATIONS,
   listConversationsQuery,
   listMessagesQuery,
   MESSAGE_DETAIL,
+  OLDEST_RECEIVED_AT,
+  PURGE_CANDIDATES,
+  PURGE_COUNT,
+  REFRESH_CONVERSATIONS,
+  RETENTION_LOCK,
   readFeedQuery,
   STATS,
+  SUBTRACT_CONVERSATIONS,
+  TRY_RETENTION_LOCK,
   timeseriesQuery,
+  VACUUMED_TABLES,
 } from './sql.js';
 
 export interface PostgresStoreOptions {
@@ -85,6 +112,30 @@ export interface PostgresStoreOptions {
   readonly logger?: Pick<Logger, 'warn' | 'info'>;
   /** Server side: a read running longer is cancelled (QueryTimeout); READ_TIMEOUT_MS. */
   readonly readTimeoutMs?: number;
+  /** How long after a removal the VACUUM that follows it runs (see #vacuumSoon); 10 seconds when omitted. */
+  readonly vacuumDelayMs?: number;
+}
+
+const DEFAULT_VACUUM_DELAY_MS = 10_000;
+/** The wait before a VACUUM that failed (the database unreachable) is tried again. */
+const VACUUM_RETRY_MS = 30_000;
+
+/** What a removal transaction deletes besides its messages (see #removeRows). */
+interface RemovalParts {
+  /** Ids whose every status goes (the ids of the messages deleted are added). */
+  readonly statusesOf: readonly string[];
+  /** Statuses that go on their own, as [message id, status]. */
+  readonly statusPairs: readonly (readonly [string, string])[];
+  readonly deadLetters: readonly number[];
+}
+
+/** A message row as a removal's DELETE answers it. */
+interface DeletedMessageRow {
+  message_id: string;
+  from_number: string;
+  to_number: string;
+  ts_key: string;
+  type: string | null;
 }
 
 /** What inserting a batch of messages did: positional outcomes, and the messages created, in the batch's order. */
@@ -189,6 +240,13 @@ export class PostgresStore implements MessageStore {
   readonly #logger: PostgresStoreOptions['logger'];
   /** The feed watches running (see watchFeed), stopped by close(). */
   readonly #watches = new Set<FeedWatch>();
+  readonly #vacuumDelayMs: number;
+  /** The VACUUM due after removals, until it starts. */
+  #vacuumTimer: NodeJS.Timeout | null = null;
+  /** Whether a removal since the last VACUUM was an erasure (its VACUUM cleans every index). */
+  #vacuumErased = false;
+  /** The VACUUM running, which close() waits for. */
+  #vacuuming: Promise<void> | null = null;
   #closed = false;
 
   /** Connects, checks the database, applies the migrations, and returns the store; rejects when any step fails. */
@@ -231,6 +289,7 @@ export class PostgresStore implements MessageStore {
     this.#now = options.now ?? (() => new Date());
     this.#url = options.url;
     this.#logger = options.logger;
+    this.#vacuumDelayMs = options.vacuumDelayMs ?? DEFAULT_VACUUM_DELAY_MS;
     this.#pool = new PostgresPool({
       url: options.url,
       poolMax: options.poolMax,
@@ -290,13 +349,16 @@ export class PostgresStore implements MessageStore {
     });
   }
 
-  /** Inserts the messages (not their aggregates, which #addAggregates adds). */
+  /**
+   * Inserts the messages (not their aggregates, which #addAggregates adds), all received at
+   * `createdAt`, or (an import) each at its own received_at, by position.
+   */
   async #insertMessages(
     client: pg.PoolClient,
     messages: readonly IncomingMessage[],
-    createdAt: string,
+    createdAt: string | readonly string[],
   ): Promise<InsertedMessages> {
-    const inserted = await client.query<{ message_id: string }>(INSERT_BATCH, [
+    const inserted = await client.query<{ message_id: string }>(typeof createdAt === 'string' ? INSERT_BATCH : IMPORT_BATCH, [
       messages.map((m) => m.messageId),
       messages.map((m) => m.from),
       messages.map((m) => m.to),
@@ -396,6 +458,246 @@ export class PostgresStore implements MessageStore {
     await client.query(ADD_TOTALS, [created.length, newSenders, newConversations]);
   }
 
+  /**
+   * Like a batch (the same statements and lock order), each message at its own received_at, which
+   * its feed event takes too.
+   */
+  async importMessages(messages: readonly ImportedMessage[]): Promise<InsertOutcome[]> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (messages.length === 0) return [];
+    const receivedAt = messages.map((m) => storedInstant(m.receivedAt, `receivedAt of ${m.messageId}`));
+    const at = new Map<IncomingMessage, string>(messages.map((m, i) => [m, receivedAt[i] ?? '']));
+    return this.#pool.transaction(async (client) => {
+      const stored = await this.#insertMessages(client, messages, receivedAt);
+      if (stored.created.length === 0) return stored.outcomes;
+      await this.#addAggregates(client, stored.created);
+      const events = eventsOf(stored.created, [], []);
+      await client.query(ADD_IMPORTED_EVENTS, [
+        events.types.length,
+        events.types,
+        events.messageIds,
+        events.statuses,
+        events.deadLetters,
+        stored.created.map((m) => at.get(m)),
+      ]);
+      return stored.outcomes;
+    });
+  }
+
+  async eraseMessage(messageId: string): Promise<Removal> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (!isStorableId(messageId)) return NOTHING_REMOVED;
+    const removed = await this.#pool.transaction(async (client) => {
+      const deleted = await client.query<DeletedMessageRow>(DELETE_MESSAGES, [[messageId]]);
+      return this.#removeRows(client, deleted.rows, { statusesOf: [messageId], statusPairs: [], deadLetters: [] });
+    });
+    this.#vacuumSoon(removed, true);
+    return removed;
+  }
+
+  async eraseConversation(filter: { readonly from: string; readonly to?: string }): Promise<Removal> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (holdsNul(filter.from, filter.to)) return NOTHING_REMOVED;
+    const removed = await this.#pool.transaction(async (client) => {
+      const deleted =
+        filter.to === undefined
+          ? await client.query<DeletedMessageRow>(DELETE_SENDER_MESSAGES, [filter.from])
+          : await client.query<DeletedMessageRow>(DELETE_CONVERSATION_MESSAGES, [filter.from, filter.to]);
+      return this.#removeRows(client, deleted.rows, { statusesOf: [], statusPairs: [], deadLetters: [] });
+    });
+    this.#vacuumSoon(removed, true);
+    return removed;
+  }
+
+  async countPurge(before: string): Promise<Removal> {
+    if (this.#closed) throw new Error('the store is closed');
+    const result = await this.#pool.read<{ messages: string; statuses: string; dead_letters: string }>(PURGE_COUNT, [
+      storedInstant(before, 'the retention cutoff'),
+    ]);
+    const row = result.rows[0];
+    if (row === undefined) throw new Error('unexpected answer from PostgreSQL');
+    return { messages: Number(row.messages), statuses: Number(row.statuses), deadLetters: Number(row.dead_letters) };
+  }
+
+  /**
+   * One batch, in a transaction that first takes the retention lock (RETENTION_LOCK) without
+   * waiting: null, having done nothing, when another replica's batch holds it.
+   */
+  async purge(before: string, limit: number): Promise<Removal | null> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`a purge batch holds at least 1 row, not ${limit}`);
+    const cutoff = storedInstant(before, 'the retention cutoff');
+    const removed = await this.#pool.transaction(async (client): Promise<Removal | null> => {
+      const lock = await client.query<{ locked: boolean }>(TRY_RETENTION_LOCK, [RETENTION_LOCK]);
+      if (lock.rows[0]?.locked !== true) return null;
+      const listed = await client.query<{ kind: number; key: string; status: string | null; statuses: string[] | null }>(
+        PURGE_CANDIDATES,
+        [cutoff, limit],
+      );
+      const candidates = listed.rows.map((r): PurgeCandidate => {
+        if (r.kind === 0) return { kind: 'message', messageId: r.key, statuses: r.statuses ?? [] };
+        if (r.kind === 1) return { kind: 'status', messageId: r.key, status: r.status ?? '' };
+        return { kind: 'deadLetter', id: Number(r.key) };
+      });
+      const batch = purgeBatch(candidates, limit);
+      const deleted =
+        batch.messages.length > 0 ? (await client.query<DeletedMessageRow>(DELETE_MESSAGES, [batch.messages])).rows : [];
+      return this.#removeRows(client, deleted, { statusesOf: [], statusPairs: batch.statuses, deadLetters: batch.deadLetters });
+    });
+    if (removed !== null) this.#vacuumSoon(removed, false);
+    return removed;
+  }
+
+  /** Three index lookups. */
+  async oldestReceivedAt(): Promise<string | null> {
+    if (this.#closed) throw new Error('the store is closed');
+    const result = await this.#pool.read<{ oldest: string | null }>(OLDEST_RECEIVED_AT, []);
+    return result.rows[0]?.oldest ?? null;
+  }
+
+  /**
+   * After the messages `deleted` (already deleted, and locked, by the caller): every status of
+   * their ids and of `statusesOf`, the statuses and dead letters named, the events of all of
+   * them, and what the messages counted in every aggregate. In the lock order of storeDelivery.
+   */
+  async #removeRows(client: pg.PoolClient, deleted: readonly DeletedMessageRow[], parts: RemovalParts): Promise<Removal> {
+    const messageIds = deleted.map((r) => r.message_id);
+    const statusIds = [...new Set([...messageIds, ...parts.statusesOf])];
+    const statuses: { message_id: string; status: string }[] = [];
+    if (statusIds.length > 0) statuses.push(...(await client.query(DELETE_STATUSES_OF, [statusIds])).rows);
+    if (parts.statusPairs.length > 0) {
+      const pairs = await client.query(DELETE_STATUS_PAIRS, [
+        parts.statusPairs.map((p) => p[0]),
+        parts.statusPairs.map((p) => p[1]),
+      ]);
+      statuses.push(...pairs.rows);
+    }
+    const deadLetters =
+      parts.deadLetters.length > 0 ? (await client.query<{ id: string }>(DELETE_DEAD_LETTERS, [parts.deadLetters])).rows : [];
+    if (messageIds.length > 0 || statuses.length > 0 || deadLetters.length > 0) {
+      await client.query(DELETE_EVENTS, [
+        messageIds,
+        statuses.map((s) => s.message_id),
+        statuses.map((s) => s.status),
+        deadLetters.map((d) => d.id),
+      ]);
+    }
+    if (deleted.length > 0) {
+      await this.#subtractAggregates(
+        client,
+        deleted.map(
+          (r): RemovedMessage => ({
+            messageId: r.message_id,
+            from: r.from_number,
+            to: r.to_number,
+            tsKey: r.ts_key,
+            type: r.type,
+          }),
+        ),
+      );
+    }
+    return { messages: deleted.length, statuses: statuses.length, deadLetters: deadLetters.length };
+  }
+
+  /**
+   * Takes what removed messages counted out of every aggregate: the counts lowered by the very
+   * upserts that raise them (negative counts: the rows are there, and are locked in the same
+   * order), those at 0 removed; each conversation lowered, removed when empty, and given a new
+   * first, last or contact message when its own was removed.
+   */
+  async #subtractAggregates(client: pg.PoolClient, removed: readonly RemovedMessage[]): Promise<void> {
+    const deltas = removalDeltas(removed);
+    const negated = (counts: Map<string, number>): unknown[] => [[...counts.keys()], [...counts.values()].map((n) => -n)];
+    await client.query(ADD_SENDERS, negated(deltas.perSender));
+    await client.query(ADD_RECIPIENTS, negated(deltas.perRecipient));
+    if (deltas.perType.size > 0) await client.query(ADD_TYPES, negated(deltas.perType));
+    await client.query(ADD_HOURS, negated(deltas.perHour));
+    const dropped = await client.query<{ senders: string }>(DROP_EMPTY_COUNTS, [
+      [...deltas.perSender.keys()],
+      [...deltas.perRecipient.keys()],
+      [...deltas.perType.keys()],
+      [...deltas.perHour.keys()],
+    ]);
+    const froms = deltas.conversations.map((c) => c.from);
+    const tos = deltas.conversations.map((c) => c.to);
+    await client.query(LOCK_CONVERSATIONS, [froms, tos]);
+    const emptied = await client.query<{ from_number: string; to_number: string }>(SUBTRACT_CONVERSATIONS, [
+      froms,
+      tos,
+      deltas.conversations.map((c) => c.count),
+    ]);
+    if (emptied.rows.length > 0) {
+      await client.query(DROP_CONVERSATIONS, [emptied.rows.map((r) => r.from_number), emptied.rows.map((r) => r.to_number)]);
+    }
+    await client.query(REFRESH_CONVERSATIONS, [froms, tos, removed.map((m) => m.messageId)]);
+    await client.query(ADD_TOTALS, [-removed.length, -Number(dropped.rows[0]?.senders ?? 0), -emptied.rows.length]);
+  }
+
+  /**
+   * Makes what a removal left behind unreadable, as far as PostgreSQL allows: a VACUUM of the
+   * tables it touched, run `vacuumDelayMs` after the first removal since the last one (removals
+   * meanwhile share it), on a connection of its own, never inside the request. After an erasure it
+   * runs with INDEX_CLEANUP ON; after retention batches alone it lets PostgreSQL skip index
+   * cleanup when few rows went, as autovacuum would.
+   *
+   * What that guarantees, and what it does not:
+   * - At the commit of the removal itself, nothing removed can be read through PostgreSQL: every
+   *   query, index and aggregate is without it.
+   * - Once the VACUUM has run (within about `vacuumDelayMs` plus its own run time), the dead row
+   *   versions are gone from the tables' pages (their TOAST included) and, after an erasure, their
+   *   entries from every index (the trigram index's pending list too): the space is free for
+   *   reuse. VACUUM cannot remove versions that a transaction older than the removal may still
+   *   see (a long transaction, or a standby with hot_standby_feedback); autovacuum removes them
+   *   later.
+   * - It does not overwrite anything. PostgreSQL never zeroes freed space: bytes of a removed row
+   *   may stay in a page's free space until new rows reuse it, and the write-ahead log keeps the
+   *   original inserts until its segments are recycled after later checkpoints, and for as long
+   *   as WAL archives, base backups, replicas or replication slots keep them. Rewriting the
+   *   tables (VACUUM FULL, which locks out every read and write while it runs) and expiring
+   *   backups and archives is left to the operator.
+   */
+  #vacuumSoon(removed: Removal, erasure: boolean): void {
+    if (removed.messages + removed.statuses + removed.deadLetters === 0) return;
+    this.#vacuumErased ||= erasure;
+    this.#scheduleVacuum(this.#vacuumDelayMs);
+  }
+
+  #scheduleVacuum(delayMs: number): void {
+    if (this.#closed || this.#vacuumTimer !== null) return;
+    this.#vacuumTimer = setTimeout(() => {
+      this.#vacuumTimer = null;
+      // One at a time: removals during a run schedule the next.
+      if (this.#vacuuming !== null) this.#scheduleVacuum(this.#vacuumDelayMs);
+      else void this.#vacuum();
+    }, delayMs);
+  }
+
+  #vacuum(): Promise<void> {
+    const indexCleanup = this.#vacuumErased;
+    this.#vacuumErased = false;
+    const run = (async () => {
+      // Not a pooled connection: VACUUM cannot run in a transaction, and runs longer than a read may.
+      const client = migrationClient(this.#url, this.#timeouts);
+      try {
+        await client.connect();
+        await client.query(`VACUUM ${indexCleanup ? '(INDEX_CLEANUP ON) ' : ''}${VACUUMED_TABLES.join(', ')}`);
+      } catch (error) {
+        this.#vacuumErased ||= indexCleanup;
+        this.#logger?.warn(
+          { error: error instanceof Error ? error.message : String(error) },
+          'PostgreSQL: the VACUUM after removed rows failed; it is tried again',
+        );
+        this.#scheduleVacuum(VACUUM_RETRY_MS);
+      } finally {
+        await client.end().catch(() => {});
+      }
+    })();
+    this.#vacuuming = run;
+    return run.finally(() => {
+      this.#vacuuming = null;
+    });
+  }
+
   async listMessages(filter: MessageFilter, page: Page): Promise<MessagePage> {
     if (this.#closed) throw new Error('the store is closed');
     // PostgreSQL text cannot carry U+0000, and no stored message holds one (validation refuses
@@ -409,6 +711,19 @@ export class PostgresStore implements MessageStore {
     const found = row.rows.map(storedMessage);
     const hasMore = found.length > page.limit;
     return { data: hasMore ? found.slice(0, page.limit) : found, total: Number(row.total), hasMore };
+  }
+
+  async exportMessages(
+    filter: MessageFilter,
+    page: { readonly after?: Position; readonly limit: number },
+  ): Promise<StoredMessage[]> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (holdsNul(filter.from, filter.to, filter.type, filter.q)) return [];
+    const { text, values } = exportMessagesQuery(filter, page);
+    const result = await this.#pool.read<{ rows: unknown }>(text, values);
+    const rows = result.rows[0]?.rows;
+    if (!Array.isArray(rows)) throw new Error('unexpected answer from PostgreSQL');
+    return rows.map(storedMessage);
   }
 
   async listConversations(
@@ -520,9 +835,19 @@ export class PostgresStore implements MessageStore {
     }
   }
 
+  /**
+   * A VACUUM that is due runs now (what was erased should not wait for autovacuum because the
+   * process stops), and close waits for it.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#vacuumTimer !== null) {
+      clearTimeout(this.#vacuumTimer);
+      this.#vacuumTimer = null;
+      if (this.#vacuuming === null) void this.#vacuum();
+    }
+    await this.#vacuuming;
     const watches = [...this.#watches];
     this.#watches.clear();
     await Promise.all(watches.map((watch) => watch.stop()));

@@ -236,6 +236,25 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX events_by_type ON events (type, position);
     `,
   },
+  {
+    version: 7,
+    name: 'rows found by age, and text erased from the index for good',
+    sql: `
+      -- Retention removes the oldest rows first and asks for the oldest one kept: each table's
+      -- rows in the order they were received, ties by key (an index holds the rowid, or the key
+      -- of a table without one, after its columns). Rows are deleted from now on, so an id of
+      -- dead_letters may be handed out again once every row above it is gone: it is still larger
+      -- than every id kept, which is all the listing's order needs.
+      CREATE INDEX messages_by_arrival ON messages (received_at, message_id);
+      CREATE INDEX delivery_statuses_by_arrival ON delivery_statuses (created_at);
+      CREATE INDEX dead_letters_by_arrival ON dead_letters (received_at);
+
+      -- An erased row's trigrams are taken out of the index's pages at once instead of being
+      -- masked by a delete marker (which leaves them in the file until segments merge). Kept in
+      -- the index's own configuration, so every connection deletes this way.
+      INSERT INTO messages_trigrams (messages_trigrams, rank) VALUES ('secure-delete', 1);
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -21,6 +21,8 @@ import {
   type MessageFilter,
   type MessagePage,
   type Page,
+  type Position,
+  type Removal,
   type Stats,
   type StoredDeadLetter,
   type StoredMessage,
@@ -45,6 +47,9 @@ export interface ReadArguments {
   timeseries: { readonly query: TimeseriesQuery };
   feed: { readonly query: FeedQuery };
   feedHead: object;
+  export: { readonly filter: MessageFilter; readonly page: { readonly after?: Position; readonly limit: number } };
+  purgeCount: { readonly before: string };
+  oldestReceivedAt: object;
 }
 
 /** What each read answers. */
@@ -57,6 +62,9 @@ export interface ReadAnswers {
   timeseries: BucketCount[];
   feed: FeedEvent[];
   feedHead: FeedHead;
+  export: StoredMessage[];
+  purgeCount: Removal;
+  oldestReceivedAt: string | null;
 }
 
 export type ReadKind = keyof ReadArguments;
@@ -220,6 +228,12 @@ interface ListStatements {
   readonly rows: Database.Statement;
   readonly count: Database.Statement;
 }
+
+/** The oldest received_at kept: the first entry of each table's arrival index (migration 7). */
+export const OLDEST_RECEIVED_AT = `
+  SELECT min(at) FROM (SELECT min(received_at) AS at FROM messages
+                       UNION ALL SELECT min(created_at) FROM delivery_statuses
+                       UNION ALL SELECT min(received_at) FROM dead_letters)`;
 
 /** The trigram index serves search terms of at least this many characters; shorter ones scan. */
 const TRIGRAM = 3;
@@ -385,11 +399,16 @@ export class SqliteReads {
     timeseries: (request) => this.timeseries(request.query),
     feed: (request) => this.readFeed(request.query),
     feedHead: () => this.feedHead(),
+    export: (request) => this.exportMessages(request.filter, request.page),
+    purgeCount: (request) => this.countPurge(request.before),
+    oldestReceivedAt: () => this.oldestReceivedAt(),
   };
   readonly #feedCache = new Map<string, Database.Statement>();
   #feedHead: Database.Statement | undefined;
   readonly #conversationCache = new Map<string, ListStatements>();
   readonly #timeseriesCache = new Map<string, { hours: Database.Statement; ranges: Database.Statement[] }>();
+  #purgeCount: Database.Statement | undefined;
+  #oldest: Database.Statement | undefined;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -472,14 +491,18 @@ export class SqliteReads {
     return statements;
   }
 
-  listMessages(filter: MessageFilter, page: Page): MessagePage {
-    // No stored message holds U+0000 (validation refuses it), so a filter value holding one
-    // matches nothing; FTS5 could not even parse such a search term.
+  /**
+   * What a listing binds: the filter's values (`filter`, which a scan's count binds too) and the
+   * page's (`rows`); null when a value holds U+0000, which no stored message holds (validation
+   * refuses it) and so matches nothing: FTS5 could not even parse such a search term.
+   */
+  #listParams(
+    filter: MessageFilter,
+    page: Page,
+  ): { q: string | undefined; filter: Record<string, string | number>; rows: Record<string, string | number> } | null {
     const values = [filter.from, filter.to, filter.type, filter.q];
-    if (values.some((value) => value?.includes('\0'))) return { data: [], total: 0, hasMore: false };
+    if (values.some((value) => value?.includes('\0'))) return null;
     const q = filter.q === undefined ? undefined : foldCase(filter.q);
-    const plan = countPlan(filter);
-    const { rows, count } = this.#listStatements(filter, page, q, plan);
     const params: Record<string, string | number> = {};
     if (filter.from !== undefined) params.from = filter.from;
     if (filter.to !== undefined) params.to = filter.to;
@@ -490,22 +513,76 @@ export class SqliteReads {
       params.q = q;
       params.match = trigramQuery(q);
     }
-    const rowParams: Record<string, string | number> = { ...params, limit: page.limit + 1, offset: page.offset };
+    const rows: Record<string, string | number> = { ...params, limit: page.limit + 1, offset: page.offset };
     if (page.after !== undefined) {
-      rowParams.afterKey = page.after.tsKey;
-      rowParams.afterId = page.after.messageId;
+      rows.afterKey = page.after.tsKey;
+      rows.afterId = page.after.messageId;
     }
+    return { q, filter: params, rows };
+  }
+
+  listMessages(filter: MessageFilter, page: Page): MessagePage {
+    const params = this.#listParams(filter, page);
+    if (params === null) return { data: [], total: 0, hasMore: false };
+    const plan = countPlan(filter);
+    const { rows, count } = this.#listStatements(filter, page, params.q, plan);
     // A count plan from an aggregate binds only what it names; a scan binds the filter's.
     const countBinds =
-      plan.kind === 'scan' ? params : plan.kind === 'window' ? countParams(plan) : pickParams(params, ['from', 'to', 'type']);
+      plan.kind === 'scan'
+        ? params.filter
+        : plan.kind === 'window'
+          ? countParams(plan)
+          : pickParams(params.filter, ['from', 'to', 'type']);
     const read = page.details === true ? toDetailed : toStored;
     // One read transaction: the page and its total see the same snapshot.
     const answer = this.#db.transaction((): MessagePage => {
-      const found = (rows.all(rowParams) as DetailedRow[]).map(read);
+      const found = (rows.all(params.rows) as DetailedRow[]).map(read);
       const hasMore = found.length > page.limit;
       return { data: hasMore ? found.slice(0, page.limit) : found, total: Number(count.get(countBinds)), hasMore };
     });
     return answer.deferred();
+  }
+
+  /**
+   * A chunk of an export: the listing's own statement (oldest first, with details, from the
+   * position on), so each chunk enters the index the listing would use at its position and reads
+   * only the rows it gives; its count is never run.
+   */
+  exportMessages(filter: MessageFilter, page: { readonly after?: Position; readonly limit: number }): StoredMessage[] {
+    const listing: Page = {
+      limit: page.limit,
+      offset: 0,
+      order: 'asc',
+      details: true,
+      ...(page.after ? { after: page.after } : {}),
+    };
+    const params = this.#listParams(filter, listing);
+    if (params === null) return [];
+    const { rows } = this.#listStatements(filter, listing, params.q, countPlan(filter));
+    return (rows.all({ ...params.rows, limit: page.limit }) as DetailedRow[]).map(toDetailed);
+  }
+
+  /**
+   * What purge would remove for this cutoff (an instant as storedInstant writes it): the rows
+   * received before it, and the later statuses of those messages, which go with them.
+   */
+  countPurge(before: string): Removal {
+    this.#purgeCount ??= this.#db.prepare(
+      `SELECT (SELECT count(*) FROM messages WHERE received_at < @before) AS messages,
+              (SELECT count(*) FROM delivery_statuses WHERE created_at < @before)
+                + (SELECT count(*) FROM messages AS m JOIN delivery_statuses AS s ON s.message_id = m.message_id
+                   WHERE m.received_at < @before AND s.created_at >= @before) AS statuses,
+              (SELECT count(*) FROM dead_letters WHERE received_at < @before) AS dead_letters`,
+    );
+    const row = this.#purgeCount.get({ before }) as { messages: number; statuses: number; dead_letters: number };
+    return { messages: row.messages, statuses: row.statuses, deadLetters: row.dead_letters };
+  }
+
+  /** The oldest received_at kept: the first entry of each table's arrival index (migration 7). */
+  oldestReceivedAt(): string | null {
+    this.#oldest ??= this.#db.prepare(OLDEST_RECEIVED_AT).pluck();
+    const oldest = this.#oldest.get();
+    return typeof oldest === 'string' ? oldest : null;
   }
 
   listConversations(

@@ -1,10 +1,11 @@
 // The SQLite MessageStore: one file, WAL journal with synchronous=FULL so that a commit has
-// reached the disk before insertMany or storeDelivery resolves. Writes run inline or on a writer
-// thread, reads inline or on reader threads (the server uses both threads), so neither disk syncs
-// nor slow queries block HTTP.
+// reached the disk before insertMany or storeDelivery resolves. Writes (imports, erasures and
+// retention batches included) run inline or on a writer thread, reads (exports included) inline or
+// on reader threads (the server uses both threads), so neither disk syncs nor slow queries block HTTP.
 
 import type Database from 'better-sqlite3';
-import { messagesOnly } from '../delivery-rows.js';
+import { isStorableId, messagesOnly } from '../delivery-rows.js';
+import { NOTHING_REMOVED, storedInstant } from '../retention.js';
 import {
   type BucketCount,
   type ConversationFilter,
@@ -17,6 +18,7 @@ import {
   type FeedEvent,
   type FeedHead,
   type FeedQuery,
+  type ImportedMessage,
   type IncomingMessage,
   type InsertOutcome,
   type MessageDetail,
@@ -24,14 +26,18 @@ import {
   type MessagePage,
   type MessageStore,
   type Page,
+  type Position,
+  type Removal,
   type Stats,
+  type StoredMessage,
   type TimeseriesQuery,
 } from '../store.js';
+import { RemovalCheckpoint } from './checkpoint.js';
 import { OpenedFiles, openConnection } from './connection.js';
 import { SQLITE_SCHEMA_VERSION } from './migrations.js';
 import { SqliteReaderPool } from './reader-pool.js';
 import { type ReadAnswers, type ReadKind, type ReadRequest, SqliteReads } from './reads.js';
-import { SqliteWriter, type WritePart } from './writer.js';
+import { messagesPart, type RemovalRequest, SqliteWriter, type WritePart } from './writer.js';
 import { SqliteWriterThread } from './writer-thread.js';
 
 export interface SqliteStoreOptions {
@@ -55,6 +61,11 @@ export interface SqliteStoreOptions {
   readonly readTimeoutMs?: number;
   /** Reads that may wait for a reader thread; one more is refused at once (ReadersBusy). */
   readonly maxWaitingReads?: number;
+  /**
+   * How long after a removal (an erasure, a retention batch) the log is checkpointed and cut, so
+   * that what was removed is gone from the files; see RemovalCheckpoint. 5 seconds when omitted.
+   */
+  readonly checkpointDelayMs?: number;
 }
 
 /** The writer thread's entry point next to this module, as compiled into dist/. */
@@ -73,6 +84,10 @@ export class SqliteStore implements MessageStore {
   readonly #thread: SqliteWriterThread | null;
   /** Commits a part (a batch or a delivery): inline on this thread, or on the writer thread. */
   readonly #commit: (part: WritePart) => DeliveryOutcome | Promise<DeliveryOutcome>;
+  /** Runs a removal: inline on this thread, or on the writer thread (which checkpoints after it). */
+  readonly #remove: (removal: RemovalRequest) => Removal | Promise<Removal>;
+  /** Inline writes only: the checkpoint after removals, which the writer thread runs otherwise. */
+  readonly #checkpoint: RemovalCheckpoint | null;
   /** Reader threads, or null when reads run here, on #reads. */
   readonly #readers: SqliteReaderPool | null;
   readonly #reads: SqliteReads;
@@ -102,11 +117,26 @@ export class SqliteStore implements MessageStore {
     const files = options.path === ':memory:' ? null : OpenedFiles.of(options.path);
     this.#files = files;
     this.#now = options.now ?? (() => new Date());
-    const thread = options.writerThread && files !== null ? new SqliteWriterThread(files, options.writerThread) : null;
+    const checkpointSettings = options.checkpointDelayMs === undefined ? {} : { checkpointDelayMs: options.checkpointDelayMs };
+    const thread =
+      options.writerThread && files !== null ? new SqliteWriterThread(files, options.writerThread, checkpointSettings) : null;
     this.#thread = thread;
-    if (thread !== null) this.#commit = (part) => thread.commit(part);
-    else {
+    if (thread !== null) {
+      this.#commit = (part) => thread.commit(part);
+      this.#remove = (removal) => thread.remove(removal);
+      this.#checkpoint = null;
+    } else {
       const inline = new SqliteWriter(this.#db, files);
+      const checkpoint = new RemovalCheckpoint(
+        this.#db,
+        options.checkpointDelayMs === undefined ? {} : { delayMs: options.checkpointDelayMs },
+      );
+      this.#checkpoint = checkpoint;
+      this.#remove = (removal) => {
+        const removed = inline.remove(removal);
+        if (removed.messages + removed.statuses + removed.deadLetters > 0) checkpoint.removed();
+        return removed;
+      };
       this.#commit = (part) => {
         const [outcome] = inline.commit([part]);
         // No thread to index in the background: index now, so that searches never scan.
@@ -197,6 +227,50 @@ export class SqliteStore implements MessageStore {
     return this.#reads.answer({ kind: 'stats', topSenders });
   }
 
+  exportMessages(filter: MessageFilter, page: { readonly after?: Position; readonly limit: number }): Promise<StoredMessage[]> {
+    return this.#read({ kind: 'export', filter, page });
+  }
+
+  /** Through the writer like a batch (merged with what else is queued there), each message at its own received_at. */
+  async importMessages(messages: readonly ImportedMessage[]): Promise<InsertOutcome[]> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (messages.length === 0) return [];
+    const receivedAt = messages.map((m) => storedInstant(m.receivedAt, `receivedAt of ${m.messageId}`));
+    // Only the IncomingMessage fields travel to the writer.
+    const plain = messages.map(({ receivedAt: _, ...m }): IncomingMessage => m);
+    const part: WritePart = { ...messagesPart(plain, this.#now().toISOString()), receivedAt };
+    return (await this.#commit(part)).messages;
+  }
+
+  async eraseMessage(messageId: string): Promise<Removal> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (!isStorableId(messageId)) return NOTHING_REMOVED;
+    return this.#remove({ kind: 'message', messageId });
+  }
+
+  async eraseConversation(filter: { readonly from: string; readonly to?: string }): Promise<Removal> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (filter.from.includes('\0') || filter.to?.includes('\0')) return NOTHING_REMOVED;
+    return this.#remove({ kind: 'conversation', from: filter.from, ...(filter.to !== undefined ? { to: filter.to } : {}) });
+  }
+
+  async countPurge(before: string): Promise<Removal> {
+    return this.#read({ kind: 'purgeCount', before: storedInstant(before, 'the retention cutoff') });
+  }
+
+  /** One batch through the writer, between the webhook commits queued there. */
+  async purge(before: string, limit: number): Promise<Removal | null> {
+    if (this.#closed) throw new Error('the store is closed');
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`a purge batch holds at least 1 row, not ${limit}`);
+    return this.#remove({ kind: 'purge', before: storedInstant(before, 'the retention cutoff'), limit });
+  }
+
+  /** Here: three index lookups. */
+  async oldestReceivedAt(): Promise<string | null> {
+    if (this.#closed) throw new Error('the store is closed');
+    return this.#reads.answer({ kind: 'oldestReceivedAt' });
+  }
+
   async checkHealth(): Promise<void> {
     if (this.#closed) throw new Error('database is closed');
     // First: the queries below would still succeed on a deleted file, which is held open.
@@ -217,6 +291,7 @@ export class SqliteStore implements MessageStore {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([this.#readers?.close(), this.#thread?.close()]);
+    this.#checkpoint?.close();
     this.#db.close();
   }
 }

@@ -1,26 +1,33 @@
 // Messages between the main thread and the SQLite writer thread.
 
-import type { DeliveryOutcome } from '../store.js';
+import type { DeliveryOutcome, Removal } from '../store.js';
 import type { FileIdentities } from './connection.js';
-import type { WritePart } from './writer.js';
+import type { RemovalRequest, WritePart } from './writer.js';
 
-/** An insertMany batch travels as a part with messages only, a provider delivery as itself. */
+/**
+ * An insertMany batch or an import travels as a part with messages only, a provider delivery as
+ * itself; an erasure or a retention batch as what it removes.
+ */
 export type WriterRequest =
   | { readonly type: 'commit'; readonly id: number; readonly part: WritePart }
+  | { readonly type: 'remove'; readonly id: number; readonly removal: RemovalRequest }
   | { readonly type: 'close' };
 
 /**
- * What became of one commit request. `unavailable`: the error was a StoreUnavailable (the database
- * files gone from their path), which a structured clone would turn into a plain Error.
+ * What became of one request. `unavailable`: the error was a StoreUnavailable (the database files
+ * gone from their path), which a structured clone would turn into a plain Error.
  */
 export type WriterAnswer =
   | { readonly id: number; readonly outcome: DeliveryOutcome }
+  | { readonly id: number; readonly removed: Removal }
   | { readonly id: number; readonly error: string; readonly unavailable: boolean };
 
-/** What the thread is started with: the path, and the files the main thread opened on it. */
+/** What the thread is started with: the path, the files the main thread opened on it, and its settings. */
 export interface WriterData {
   readonly file: string;
   readonly opened: FileIdentities;
+  /** See RemovalCheckpointOptions.delayMs; the default when left out. */
+  readonly checkpointDelayMs?: number;
 }
 
 /**

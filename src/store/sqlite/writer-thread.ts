@@ -1,15 +1,15 @@
-// The main thread's side of the writer thread: posts batches and deliveries, matches replies to
-// callers, and starts a fresh thread if one dies (the requests it held are failed, never
+// The main thread's side of the writer thread: posts batches, deliveries and removals, matches
+// replies to callers, and starts a fresh thread if one dies (the requests it held are failed, never
 // acknowledged), but never once the database files are gone from their path.
 
 import { Worker } from 'node:worker_threads';
-import { type DeliveryOutcome, StoreUnavailable } from '../store.js';
+import { type DeliveryOutcome, type Removal, StoreUnavailable } from '../store.js';
 import type { OpenedFiles } from './connection.js';
-import type { WritePart } from './writer.js';
+import type { RemovalRequest, WritePart } from './writer.js';
 import type { WriterAnswer, WriterData, WriterReply, WriterRequest } from './writer-protocol.js';
 
 /** A reply that is not an error, for the request whose id it carries. */
-type Answer = Extract<WriterAnswer, { outcome: DeliveryOutcome }>;
+type Answer = Exclude<WriterAnswer, { error: string }>;
 
 interface Waiting {
   readonly answer: (reply: Answer) => void;
@@ -19,6 +19,7 @@ interface Waiting {
 export class SqliteWriterThread {
   readonly #files: OpenedFiles;
   readonly #workerUrl: URL;
+  readonly #settings: Pick<WriterData, 'checkpointDelayMs'>;
   #worker: Worker | null = null;
   #ready: Promise<void> | null = null;
   #lastError: Error | null = null;
@@ -27,9 +28,10 @@ export class SqliteWriterThread {
   #closed = false;
 
   /** `files`: what the main thread opened; the thread writes into those files or not at all. */
-  constructor(files: OpenedFiles, workerUrl: URL) {
+  constructor(files: OpenedFiles, workerUrl: URL, settings: Pick<WriterData, 'checkpointDelayMs'> = {}) {
     this.#files = files;
     this.#workerUrl = workerUrl;
+    this.#settings = settings;
   }
 
   /**
@@ -43,7 +45,7 @@ export class SqliteWriterThread {
     } catch (error) {
       return Promise.reject(error);
     }
-    const workerData: WriterData = { file: this.#files.path, opened: this.#files.identities };
+    const workerData: WriterData = { ...this.#settings, file: this.#files.path, opened: this.#files.identities };
     const worker = new Worker(this.#workerUrl, { workerData });
     this.#worker = worker;
     this.#ready = new Promise<void>((resolve, reject) => {
@@ -88,7 +90,15 @@ export class SqliteWriterThread {
   /** Commits the part on the thread (merged with whatever else is queued there); resolves once committed. */
   async commit(part: WritePart): Promise<DeliveryOutcome> {
     const reply = await this.#request((id) => ({ type: 'commit', id, part }));
+    if (!('outcome' in reply)) throw new Error('the writer answered a commit with no outcome');
     return reply.outcome;
+  }
+
+  /** Runs the removal on the thread, in a transaction of its own between commits; resolves once committed. */
+  async remove(removal: RemovalRequest): Promise<Removal> {
+    const reply = await this.#request((id) => ({ type: 'remove', id, removal }));
+    if (!('removed' in reply)) throw new Error('the writer answered a removal with no count of what it removed');
+    return reply.removed;
   }
 
   /** Posts the request `make` builds with a fresh id; resolves with the thread's answer to it. */

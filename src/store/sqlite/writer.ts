@@ -1,14 +1,23 @@
 // Writes into SQLite: each call is one transaction that inserts the new rows and the aggregates
 // together; a provider delivery adds its statuses and dead letters to the same transaction, which
 // is refused if the database file was deleted or replaced meanwhile. The trigram index of the text
-// is built afterwards, in chunks (indexText). Used on the main thread or inside the writer thread
-// (writer.worker.ts).
+// is built afterwards, in chunks (indexText). Erasures and retention batches remove rows, their
+// events, their text from the index and their share of every aggregate in one transaction
+// (remove). Used on the main thread or inside the writer thread (writer.worker.ts).
 
 import type Database from 'better-sqlite3';
-import type { ConversationDelta } from '../aggregates.js';
-import { aggregateDeltas } from '../aggregates.js';
+import type { ConversationDelta, RemovedMessage } from '../aggregates.js';
+import { aggregateDeltas, removalDeltas } from '../aggregates.js';
 import { deadLetterHash, messagesOnly, rawToStore } from '../delivery-rows.js';
-import { type Delivery, type DeliveryOutcome, foldCase, type IncomingMessage, type InsertOutcome } from '../store.js';
+import { NOTHING_REMOVED, type PurgeCandidate, purgeBatch } from '../retention.js';
+import {
+  type Delivery,
+  type DeliveryOutcome,
+  foldCase,
+  type IncomingMessage,
+  type InsertOutcome,
+  type Removal,
+} from '../store.js';
 import type { OpenedFiles } from './connection.js';
 
 /**
@@ -18,7 +27,56 @@ import type { OpenedFiles } from './connection.js';
 export interface WritePart extends Delivery {
   /** received_at of its messages and dead letters, created_at of its statuses. */
   readonly createdAt: string;
+  /**
+   * An import: the received_at of each message, by position, kept instead of createdAt (their
+   * feed events take it too).
+   */
+  readonly receivedAt?: readonly string[];
 }
+
+/** What one removal transaction takes away (see MessageStore's eraseMessage, eraseConversation and purge). */
+export type RemovalRequest =
+  | { readonly kind: 'message'; readonly messageId: string }
+  | { readonly kind: 'conversation'; readonly from: string; readonly to?: string }
+  /** `before`: an instant as storedInstant writes it. */
+  | { readonly kind: 'purge'; readonly before: string; readonly limit: number };
+
+/** A message row as a removal reads it: what the aggregates, the text index and the feed need. */
+interface RemovedRow {
+  id: number;
+  message_id: string;
+  from_number: string;
+  to_number: string;
+  ts_key: string;
+  type: string | null;
+  text_folded: string | null;
+  event: number | null;
+}
+
+const REMOVED_COLUMNS = 'id, message_id, from_number, to_number, ts_key, type, text_folded, event';
+
+function removedMessage(row: RemovedRow): RemovedMessage {
+  return { messageId: row.message_id, from: row.from_number, to: row.to_number, tsKey: row.ts_key, type: row.type };
+}
+
+/**
+ * The oldest rows received before @before, at most @limit of them, oldest first, ties messages,
+ * statuses, dead letters, then by key (message_id; message_id and status; id). Each table is
+ * entered by its arrival index (migration 7). A message is named by its rowid.
+ */
+export const PURGE_CANDIDATES = `
+  SELECT kind, key, status FROM (
+    SELECT 0 AS kind, id AS key, NULL AS status, received_at AS at, message_id AS tie
+      FROM (SELECT id, message_id, received_at FROM messages WHERE received_at < @before
+            ORDER BY received_at, message_id LIMIT @limit)
+    UNION ALL
+    SELECT 1, message_id, status, created_at, message_id
+      FROM (SELECT message_id, status, created_at FROM delivery_statuses WHERE created_at < @before
+            ORDER BY created_at, message_id, status LIMIT @limit)
+    UNION ALL
+    SELECT 2, id, NULL, received_at, id
+      FROM (SELECT id, received_at FROM dead_letters WHERE received_at < @before ORDER BY received_at, id LIMIT @limit)
+  ) ORDER BY at, kind, tie, status LIMIT @limit`;
 
 /** An insertMany batch as a part: messages only. */
 export function messagesPart(messages: readonly IncomingMessage[], createdAt: string): WritePart {
@@ -77,6 +135,9 @@ export class SqliteWriter {
   readonly #indexChunk: (limit: number) => { covered: number; left: number };
   /** Rows stored but not yet in the trigram index. */
   #unindexed: number;
+  /** Rows stored but not yet in the trigram index, counted again. */
+  readonly #countUnindexed: () => number;
+  readonly #remove: (request: RemovalRequest) => Removal;
 
   /**
    * `files`: what the connection opened; every commit checks, just before it commits, that the
@@ -84,6 +145,10 @@ export class SqliteWriter {
    */
   constructor(db: Database.Database, files: OpenedFiles | null = null) {
     this.#db = db;
+    // Deleted rows and freed pages are overwritten with zeros, so an erased text leaves no copy
+    // in the pages this connection changes (the log's older frames go at the checkpoint that
+    // follows removals; see checkpoint.ts).
+    db.pragma('secure_delete = ON');
     const insert = db.prepare(
       `INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, type, received_at,
                              source, raw, contact_name, reply_to, phone_number_id, event)
@@ -134,8 +199,9 @@ export class SqliteWriter {
       // Parts in the order they came: a message_id or (message_id, status) pair that several of
       // them carry is created by the first, exactly as if they had been committed one by one.
       const outcomes = parts.map((part): DeliveryOutcome => {
-        const messages = part.messages.map((m): InsertOutcome => {
+        const messages = part.messages.map((m, i): InsertOutcome => {
           const folded = m.text === null ? null : foldCase(m.text);
+          const receivedAt = part.receivedAt?.[i] ?? part.createdAt;
           const o = m.origin;
           const info = insert.run(
             m.messageId,
@@ -146,7 +212,7 @@ export class SqliteWriter {
             m.text,
             folded,
             m.type ?? null,
-            part.createdAt,
+            receivedAt,
             o?.source ?? null,
             rawToStore(m),
             o?.contactName ?? null,
@@ -156,7 +222,7 @@ export class SqliteWriter {
           );
           if (info.changes === 0) return 'duplicate';
           created.push(m);
-          addEvent.run(position++, 'message.created', m.messageId, null, null, part.createdAt);
+          addEvent.run(position++, 'message.created', m.messageId, null, null, receivedAt);
           return 'created';
         });
         const statuses = part.statuses.map((s): InsertOutcome => {
@@ -223,7 +289,206 @@ export class SqliteWriter {
       // Counted again rather than tracked: another process may write to the same file.
       return { covered: to - from, left: Number(lastId.get()) - to };
     });
-    this.#unindexed = Number(lastId.get()) - Number(progress.get());
+    this.#countUnindexed = () => Number(lastId.get()) - Number(progress.get());
+    this.#unindexed = this.#countUnindexed();
+    this.#remove = this.#removal(files);
+  }
+
+  /** Prepares the statements of removals; answers the function that runs one in a transaction. */
+  #removal(files: OpenedFiles | null): (request: RemovalRequest) => Removal {
+    const db = this.#db;
+    const messageById = db.prepare(`SELECT ${REMOVED_COLUMNS} FROM messages WHERE message_id = ?`);
+    const messageByRow = db.prepare(`SELECT ${REMOVED_COLUMNS} FROM messages WHERE id = ?`);
+    const messagesOfSender = db.prepare(`SELECT ${REMOVED_COLUMNS} FROM messages WHERE from_number = ?`);
+    const messagesOfPair = db.prepare(`SELECT ${REMOVED_COLUMNS} FROM messages WHERE from_number = ? AND to_number = ?`);
+    const candidates = db.prepare(PURGE_CANDIDATES).raw();
+    const statusesOf = db.prepare('SELECT status FROM delivery_statuses WHERE message_id = ?').pluck();
+
+    const deleteMessage = db.prepare('DELETE FROM messages WHERE id = ?');
+    const deleteStatusesOf = db.prepare('DELETE FROM delivery_statuses WHERE message_id = ? RETURNING event').pluck();
+    const deleteStatus = db.prepare('DELETE FROM delivery_statuses WHERE message_id = ? AND status = ? RETURNING event').pluck();
+    const deleteDeadLetter = db.prepare('DELETE FROM dead_letters WHERE id = ? RETURNING event').pluck();
+    const deleteEvent = db.prepare('DELETE FROM events WHERE position = ?');
+    const indexedUpto = db.prepare('SELECT indexed_upto FROM text_index_progress WHERE id = 1').pluck();
+    // An external-content FTS5 table forgets a row only when told the very values it indexed.
+    const unindexText = db.prepare(
+      "INSERT INTO messages_trigrams (messages_trigrams, rowid, text_folded) VALUES ('delete', ?, ?)",
+    );
+    // A new message takes the id after the largest kept: once the largest ones are removed, that
+    // may be an id the index has passed already, so its progress comes back to the largest kept.
+    const clampProgress = db.prepare(
+      `UPDATE text_index_progress SET indexed_upto = (SELECT coalesce(max(id), 0) FROM messages)
+       WHERE id = 1 AND indexed_upto > (SELECT coalesce(max(id), 0) FROM messages)`,
+    );
+
+    // Aggregates: UPDATE, never an upsert, so a removal only ever lowers a row that is there. A
+    // count that reaches 0 takes its row away.
+    const subtract = (table: string, key: string) => ({
+      sub: db.prepare(`UPDATE ${table} SET count = count - ? WHERE ${key} = ? RETURNING count`).pluck(),
+      drop: db.prepare(`DELETE FROM ${table} WHERE ${key} = ?`),
+    });
+    const counts = {
+      sender: subtract('sender_counts', 'sender'),
+      recipient: subtract('recipient_counts', 'recipient'),
+      type: subtract('type_counts', 'type'),
+      hour: subtract('hour_counts', 'hour'),
+    };
+    const subConversation = db.prepare(
+      `UPDATE conversations SET messages = messages - ? WHERE from_number = ? AND to_number = ?
+       RETURNING messages, first_message_id, last_message_id, contact_message_id`,
+    );
+    const dropConversation = db.prepare('DELETE FROM conversations WHERE from_number = ? AND to_number = ?');
+    // A conversation's first, last or contact message, taken again from the messages it has left.
+    const pair = 'from_number = @from AND to_number = @to';
+    const refreshFirst = db.prepare(
+      `UPDATE conversations SET (first_ts_key, first_message_id, first_ts) =
+         (SELECT ts_key, message_id, ts FROM messages WHERE ${pair} ORDER BY ts_key, message_id LIMIT 1)
+       WHERE ${pair}`,
+    );
+    const refreshLast = db.prepare(
+      `UPDATE conversations SET (last_ts_key, last_message_id, last_ts, last_text, last_type) =
+         (SELECT ts_key, message_id, ts, text, type FROM messages WHERE ${pair} ORDER BY ts_key DESC, message_id DESC LIMIT 1)
+       WHERE ${pair}`,
+    );
+    const refreshContact = db.prepare(
+      `UPDATE conversations SET (contact_name, contact_ts_key, contact_message_id) =
+         (SELECT contact_name, ts_key, message_id FROM messages WHERE ${pair} AND contact_name IS NOT NULL
+          ORDER BY ts_key DESC, message_id DESC LIMIT 1)
+       WHERE ${pair}`,
+    );
+    const subTotals = db.prepare(
+      'UPDATE totals SET messages = messages - ?, senders = senders - ?, conversations = conversations - ? WHERE id = 1',
+    );
+
+    const dropEvent = (position: unknown) => {
+      if (position !== null && position !== undefined) deleteEvent.run(position);
+    };
+
+    /** Takes what the messages counted out of every aggregate. */
+    const subtractAggregates = (removed: readonly RemovedMessage[]) => {
+      const deltas = removalDeltas(removed);
+      const lower = (which: keyof typeof counts, perKey: Map<string, number>): number => {
+        let gone = 0;
+        for (const [key, n] of perKey) {
+          if (Number(counts[which].sub.get(n, key)) === 0) {
+            counts[which].drop.run(key);
+            gone++;
+          }
+        }
+        return gone;
+      };
+      const goneSenders = lower('sender', deltas.perSender);
+      lower('recipient', deltas.perRecipient);
+      lower('type', deltas.perType);
+      lower('hour', deltas.perHour);
+      let goneConversations = 0;
+      for (const c of deltas.conversations) {
+        const left = subConversation.get(c.count, c.from, c.to) as
+          | { messages: number; first_message_id: string; last_message_id: string; contact_message_id: string | null }
+          | undefined;
+        if (left === undefined) continue;
+        if (left.messages === 0) {
+          dropConversation.run(c.from, c.to);
+          goneConversations++;
+          continue;
+        }
+        const params = { from: c.from, to: c.to };
+        if (c.messageIds.has(left.first_message_id)) refreshFirst.run(params);
+        if (c.messageIds.has(left.last_message_id)) refreshLast.run(params);
+        if (left.contact_message_id !== null && c.messageIds.has(left.contact_message_id)) refreshContact.run(params);
+      }
+      subTotals.run(removed.length, goneSenders, goneConversations);
+    };
+
+    /**
+     * Removes the messages with every status of their ids, every status of `wholeIds` (ids that
+     * may have no message), the statuses `pairs` name and the dead letters, each with its event.
+     */
+    const removeRows = (
+      rows: readonly RemovedRow[],
+      wholeIds: readonly string[],
+      pairs: readonly (readonly [string, string])[],
+      deadLetterIds: readonly number[],
+    ): Removal => {
+      const indexed = Number(indexedUpto.get());
+      for (const row of rows) {
+        if (row.text_folded !== null && row.id <= indexed) unindexText.run(row.id, row.text_folded);
+        deleteMessage.run(row.id);
+        dropEvent(row.event);
+      }
+      let statuses = 0;
+      for (const id of new Set([...rows.map((r) => r.message_id), ...wholeIds])) {
+        for (const event of deleteStatusesOf.all(id)) {
+          statuses++;
+          dropEvent(event);
+        }
+      }
+      for (const [id, status] of pairs) {
+        for (const event of deleteStatus.all(id, status)) {
+          statuses++;
+          dropEvent(event);
+        }
+      }
+      let deadLetters = 0;
+      for (const id of deadLetterIds) {
+        for (const event of deleteDeadLetter.all(id)) {
+          deadLetters++;
+          dropEvent(event);
+        }
+      }
+      if (rows.length > 0) {
+        subtractAggregates(rows.map(removedMessage));
+        clampProgress.run();
+      }
+      // As in a commit: nothing is removed from a file that is gone from its path.
+      files?.check();
+      return { messages: rows.length, statuses, deadLetters };
+    };
+
+    const purge = (before: string, limit: number): Removal => {
+      const listed = candidates.all({ before, limit }) as [number, string | number, string | null][];
+      const rowsById = new Map<string, RemovedRow>();
+      const oldest = listed.flatMap(([kind, key, status]): PurgeCandidate[] => {
+        if (kind === 0) {
+          const row = messageByRow.get(key) as RemovedRow | undefined;
+          if (row === undefined) return [];
+          rowsById.set(row.message_id, row);
+          return [{ kind: 'message', messageId: row.message_id, statuses: statusesOf.all(row.message_id) as string[] }];
+        }
+        if (kind === 1) return [{ kind: 'status', messageId: String(key), status: String(status) }];
+        return [{ kind: 'deadLetter', id: Number(key) }];
+      });
+      const batch = purgeBatch(oldest, limit);
+      const rows = batch.messages.flatMap((id) => rowsById.get(id) ?? []);
+      return removeRows(rows, [], batch.statuses, batch.deadLetters);
+    };
+
+    return this.#db.transaction((request: RemovalRequest): Removal => {
+      switch (request.kind) {
+        case 'message': {
+          const row = messageById.get(request.messageId) as RemovedRow | undefined;
+          return removeRows(row === undefined ? [] : [row], [request.messageId], [], []);
+        }
+        case 'conversation': {
+          const rows = (
+            request.to === undefined ? messagesOfSender.all(request.from) : messagesOfPair.all(request.from, request.to)
+          ) as RemovedRow[];
+          return rows.length === 0 ? NOTHING_REMOVED : removeRows(rows, [], [], []);
+        }
+        case 'purge':
+          return purge(request.before, request.limit);
+      }
+    });
+  }
+
+  /**
+   * Removes what the request names in one transaction (see RemovalRequest) and returns what it
+   * removed once committed. Throws, having removed nothing, when the database fails.
+   */
+  remove(request: RemovalRequest): Removal {
+    const removal = this.#remove(request);
+    if (removal.messages > 0) this.#unindexed = this.#countUnindexed();
+    return removal;
   }
 
   /** Rows committed but not yet in the trigram index (searches scan them instead). */

@@ -1,10 +1,12 @@
 // The writer thread: owns one write connection and commits the batches and deliveries the main
 // thread posts, so the disk sync of each commit never blocks the event loop that serves HTTP.
 // Requests that queued up while a commit was running are merged into the next transaction: one
-// disk sync answers all.
+// disk sync answers all. Removals (erasures, retention batches) run in transactions of their own,
+// in the order they came among the commits, and are followed by a truncating checkpoint.
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { StoreUnavailable } from '../store.js';
+import { RemovalCheckpoint } from './checkpoint.js';
 import { OpenedFiles, openConnection } from './connection.js';
 import { SqliteWriter } from './writer.js';
 import type { WriterAnswer, WriterData, WriterReply, WriterRequest } from './writer-protocol.js';
@@ -41,6 +43,7 @@ try {
   throw error;
 }
 let closing = false;
+const checkpoint = new RemovalCheckpoint(db, data?.checkpointDelayMs === undefined ? {} : { delayMs: data.checkpointDelayMs });
 
 // Text indexing runs between commits. After a commit that leaves a chunk or more unindexed, at
 // least as many rows as it created are indexed at once (its replies are already posted), so the
@@ -80,6 +83,7 @@ function scheduleIndexing(): void {
 }
 
 type CommitRequest = Extract<WriterRequest, { type: 'commit' }>;
+type RemoveRequest = Extract<WriterRequest, { type: 'remove' }>;
 
 /** Rows a request adds to a transaction. */
 function rowsOf({ part }: CommitRequest): number {
@@ -106,31 +110,54 @@ function commit(requests: CommitRequest[]): void {
   port?.postMessage({ type: 'answers', answers } satisfies WriterReply);
 }
 
-port.on('message', (first: WriterRequest) => {
-  if (first.type === 'close') {
-    closing = true;
-  } else {
-    const batch: CommitRequest[] = [first];
-    let rows = rowsOf(first);
-    // Take whatever else is already waiting, batches and deliveries alike, without yielding to
-    // the event loop.
-    while (rows < MAX_MERGED_ROWS) {
-      const next = receiveMessageOnPort(port)?.message as WriterRequest | undefined;
-      if (next === undefined) break;
-      if (next.type === 'close') {
-        closing = true;
-        break;
-      }
-      batch.push(next);
-      rows += rowsOf(next);
-    }
-    const unindexedBefore = writer.unindexedRows;
-    commit(batch);
-    keepIndexPace(writer.unindexedRows - unindexedBefore);
-    scheduleIndexing();
+/** Runs one removal in its own transaction and answers it. */
+function remove(request: RemoveRequest): void {
+  let answer: WriterAnswer;
+  try {
+    const removed = writer.remove(request.removal);
+    answer = { id: request.id, removed };
+    if (removed.messages + removed.statuses + removed.deadLetters > 0) checkpoint.removed();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    answer = { id: request.id, error: reason, unavailable: error instanceof StoreUnavailable };
   }
+  port?.postMessage({ type: 'answers', answers: [answer] } satisfies WriterReply);
+}
+
+port.on('message', (first: WriterRequest) => {
+  // A removal met while merging commits is taken off the port there, so it runs here next.
+  let next: WriterRequest | undefined = first;
+  while (next !== undefined && !closing) {
+    const request: WriterRequest = next;
+    next = undefined;
+    if (request.type === 'close') {
+      closing = true;
+    } else if (request.type === 'remove') {
+      remove(request);
+    } else {
+      const batch: CommitRequest[] = [request];
+      let rows = rowsOf(request);
+      // Take whatever else is already waiting, batches and deliveries alike, without yielding to
+      // the event loop; a removal ends the merge and runs after this commit.
+      while (rows < MAX_MERGED_ROWS) {
+        const waiting = receiveMessageOnPort(port)?.message as WriterRequest | undefined;
+        if (waiting === undefined) break;
+        if (waiting.type !== 'commit') {
+          next = waiting;
+          break;
+        }
+        batch.push(waiting);
+        rows += rowsOf(waiting);
+      }
+      const unindexedBefore = writer.unindexedRows;
+      commit(batch);
+      keepIndexPace(writer.unindexedRows - unindexedBefore);
+    }
+  }
+  scheduleIndexing();
   if (closing) {
     indexing?.cancel();
+    checkpoint.close();
     // Writes posted before 'close' were received first (ports keep order) and are committed.
     db.close();
     port.close();
