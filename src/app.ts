@@ -5,14 +5,16 @@ import { createRequire } from 'node:module';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type Config, ingestConfigured } from './config.js';
 import { FeedHub } from './feed/hub.js';
-import { requireBearerToken } from './http/auth.js';
+import { requireAdminToken, requireBearerToken } from './http/auth.js';
 import { registerClosing } from './http/closing.js';
 import { conversationRoutes } from './http/conversations.js';
 import { eventRoutes, sseFrame } from './http/events.js';
 import { feedRoutes } from './http/feed.js';
 import './http/context.js';
 import { deadLetterRoutes } from './http/dead-letters.js';
+import { erasureRoutes } from './http/erasure.js';
 import { registerErrorHandling } from './http/errors.js';
+import { exportRoutes } from './http/export.js';
 import { healthRoutes } from './http/health.js';
 import { registerLoadShedding } from './http/load-shedding.js';
 import { messagesRoutes } from './http/messages.js';
@@ -25,6 +27,7 @@ import { timeseriesRoutes } from './http/timeseries.js';
 import { webhookRoutes } from './http/webhook.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { RetentionTask } from './retention/task.js';
 import { GroupCommitter } from './store/group-commit.js';
 import type { MessageStore } from './store/store.js';
 
@@ -91,6 +94,7 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   });
   metrics.sseClients.count = () => hub.subscribers;
   metrics.feedHead.read = () => store.feedHead();
+  metrics.oldestReceivedAt.read = () => store.oldestReceivedAt();
   // Before the server stops accepting: the streams end, so closing does not wait on them.
   app.addHook('preClose', (done) => {
     hub.close();
@@ -107,11 +111,13 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
     await committer.drain();
   });
 
-  // Each resource is a plugin. Stored data is read with a bearer token when API_TOKEN is set;
-  // health, metrics and the API description stay open.
+  // Each resource is a plugin. Stored data is read with a bearer token when API_TOKEN is set, and
+  // erased only with ADMIN_TOKEN's; health, metrics and the API description stay open.
   const auth = requireBearerToken(config.apiTokens);
   await app.register(webhookRoutes, { config, committer, store, metrics, onStored: () => hub.wake() });
   await app.register(messagesRoutes, { store, auth });
+  await app.register(exportRoutes, { store, auth, metrics, recordEnded: requestLog.record });
+  await app.register(erasureRoutes, { store, adminAuth: requireAdminToken(config.adminTokens), metrics });
   await app.register(deadLetterRoutes, { store, auth });
   await app.register(conversationRoutes, { store, auth });
   await app.register(feedRoutes, { store, auth });
@@ -121,6 +127,17 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   await app.register(healthRoutes, { store, ingestConfigured: ingestConfigured(config) });
   await app.register(metricsRoutes, { metrics });
 
+  // RETENTION_DAYS: removal in the background for as long as the app is open. Stopped when it
+  // closes (after its current batch), before server.ts closes the store.
+  const retention =
+    config.retentionDays === null ? null : new RetentionTask({ store, days: config.retentionDays, logger, metrics });
+  if (retention !== null) {
+    app.addHook('onClose', async () => {
+      await retention.stop();
+    });
+  }
+
   await app.ready();
+  retention?.start();
   return app;
 }

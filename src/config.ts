@@ -35,6 +35,16 @@ export interface Config {
   /** Bearer tokens for the read API (API_TOKEN); empty = reads are open. */
   readonly apiTokens: readonly string[];
   /**
+   * Bearer tokens for what changes or removes stored data (ADMIN_TOKEN, and ADMIN_TOKEN_PREVIOUS
+   * during a rotation); empty = those endpoints answer 403.
+   */
+  readonly adminTokens: readonly string[];
+  /**
+   * RETENTION_DAYS: messages, statuses and dead letters received longer ago than this many days are
+   * removed in the background; null = kept forever.
+   */
+  readonly retentionDays: number | null;
+  /**
    * Shed load (503 + Retry-After) when the mean event-loop delay exceeds this; 0 = never. Reads
    * are shed first, from half of it (see app.ts).
    */
@@ -199,6 +209,23 @@ function bearerTokens(env: Env, name: string): string[] {
   return tokens;
 }
 
+/**
+ * ADMIN_TOKEN (and its previous value): a bearer token like API_TOKEN's, which must be none of the
+ * read tokens. A shared value would let every reader erase data, the one thing the admin token is
+ * there to prevent, so it stops the start instead.
+ */
+function adminTokens(env: Env, readTokens: readonly string[]): string[] {
+  const tokens = bearerTokens(env, 'ADMIN_TOKEN');
+  tokens.forEach((token, index) => {
+    if (readTokens.includes(token)) {
+      const variable = index === 0 ? 'ADMIN_TOKEN' : 'ADMIN_TOKEN_PREVIOUS';
+      // Never echo the value: it is a secret.
+      throw new ConfigError(variable, 'is also a read token (API_TOKEN or API_TOKEN_PREVIOUS); give it a value of its own');
+    }
+  });
+  return tokens;
+}
+
 /** Meta app secrets are 32 hex digits; a part of a comma list this short or not hex is a mistake, not a key. */
 const META_APP_SECRET = /^[0-9a-fA-F]{16,}$/;
 
@@ -241,6 +268,24 @@ function flag(env: Env, name: string): boolean {
   throw new ConfigError(name, `expected 1, true, yes, 0, false or no, got ${JSON.stringify(raw)}`);
 }
 
+/** The longest RETENTION_DAYS taken: a hundred years, past any plausible policy (and any date the stores hold). */
+export const MAX_RETENTION_DAYS = 36_500;
+
+/** RETENTION_DAYS: unset keeps everything; otherwise a whole number of days, at least 1. */
+function retentionDays(env: Env): number | null {
+  const raw = read(env, 'RETENTION_DAYS');
+  if (raw === undefined) return null;
+  // 0 is refused rather than read as "keep nothing" or "keep forever": either reading could be the
+  // one the operator did not mean, and the first removes every message.
+  if (!/^[0-9]+$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_RETENTION_DAYS) {
+    throw new ConfigError(
+      'RETENTION_DAYS',
+      `expected a whole number of days from 1 to ${MAX_RETENTION_DAYS}, or unset to keep messages forever, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return Number(raw);
+}
+
 const MIB = 1024 * 1024;
 /** Room for 16 bodies of the default 4 MiB limit being received at once. */
 const DEFAULT_INFLIGHT_BODY_BYTES = 64 * MIB;
@@ -272,13 +317,16 @@ export function loadConfig(env: Env, cwd: string): Config {
   );
   const requestTimeoutMs = integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
   const headersTimeoutMs = integer(env, 'HEADERS_TIMEOUT_MS', Math.min(10_000, requestTimeoutMs), 100, requestTimeoutMs);
+  const apiTokens = bearerTokens(env, 'API_TOKEN');
   return Object.freeze({
     webhookSecrets: Object.freeze(singleCredential(env, 'WEBHOOK_SECRET', true)),
     whatsappAppSecrets: Object.freeze(whatsappAppSecrets(env)),
     whatsappVerifyTokens: Object.freeze(singleCredential(env, 'WHATSAPP_VERIFY_TOKEN', false)),
     standardWebhooksKeys: Object.freeze(standardWebhooksKeys(env)),
     webhookToleranceSeconds: integer(env, 'WEBHOOK_TOLERANCE_SECONDS', 300, 1, 86_400),
-    apiTokens: Object.freeze(bearerTokens(env, 'API_TOKEN')),
+    apiTokens: Object.freeze(apiTokens),
+    adminTokens: Object.freeze(adminTokens(env, apiTokens)),
+    retentionDays: retentionDays(env),
     maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),
     requestTimeoutMs,
     headersTimeoutMs,

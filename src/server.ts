@@ -41,6 +41,13 @@ async function main(): Promise<void> {
     );
   }
 
+  if (config.retentionDays !== null) {
+    logger.info(
+      { retention_days: config.retentionDays },
+      `RETENTION_DAYS is set: messages, statuses and dead letters received more than ${config.retentionDays} days ago are removed in the background`,
+    );
+  }
+
   let store: MessageStore;
   try {
     store = await openStore(config, logger);

@@ -8,6 +8,7 @@ import type { Parsed, ValidationIssue } from '../ingest/issues.js';
 import { FEED_EVENT_TYPES, type FeedEvent, type FeedEventType, type FeedQuery } from '../store/store.js';
 import type { ReadRoutesOptions } from './auth.js';
 import { ValidationFailed } from './errors.js';
+import { messageObject } from './messages.js';
 import { READ_SECURITY } from './openapi.js';
 import { integerParam, phoneParam, type Query, single } from './query.js';
 import {
@@ -87,27 +88,8 @@ export type FeedItemBody = Static<typeof FeedItem>;
 export function feedItem(event: FeedEvent): FeedItemBody {
   const base = { position: event.position, received_at: event.receivedAt, type: event.type };
   switch (event.type) {
-    case 'message.created': {
-      const m = event.message;
-      const d = m.details;
-      return {
-        ...base,
-        data: {
-          message_id: m.messageId,
-          from: m.from,
-          to: m.to,
-          ts: m.ts,
-          text: m.text,
-          type: m.type ?? null,
-          source: d.source,
-          received_at: d.receivedAt,
-          contact_name: d.contactName,
-          reply_to: d.replyTo,
-          phone_number_id: d.phoneNumberId,
-          raw: storedJson(d.raw),
-        },
-      };
-    }
+    case 'message.created':
+      return { ...base, data: messageObject(event.message) };
     case 'status.created': {
       const s = event.status;
       return {

@@ -6,7 +6,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
 import { MAX_MESSAGE_ID_CODE_POINTS } from '../ingest/message.js';
-import type { MessageFilter, Page, Position, SortOrder, StoredMessage } from '../store/store.js';
+import type { MessageDetails, MessageFilter, Page, Position, SortOrder, StoredMessage } from '../store/store.js';
 import type { ReadRoutesOptions } from './auth.js';
 import { NotFound, ValidationFailed } from './errors.js';
 import { READ_SECURITY } from './openapi.js';
@@ -31,6 +31,7 @@ import {
   type Includable,
   MESSAGE_DETAILS,
   MESSAGE_TYPE,
+  type MessageEvent,
   MessageItem,
   NullableReceivedAt,
   NullableSource,
@@ -80,11 +81,11 @@ function messagePlace(parts: readonly unknown[]): Position | null {
   return parts.length === 2 && isInstantKey(tsKey) && typeof messageId === 'string' ? { tsKey, messageId } : null;
 }
 
-/** Validates the query string of GET /messages; names every bad parameter. Pure. */
-export function parseMessageQuery(query: Query): Parsed<MessageQuery> {
-  const issues: ValidationIssue[] = [];
-  const limit = integerParam(query, 'limit', DEFAULT_LIMIT, 1, MAX_LIMIT, issues);
-  const offset = integerParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER, issues);
+/**
+ * The filters of GET /messages (`from`, `to`, `type`, `since`, `until`, `q`), shared with
+ * GET /messages/export: each bad one is added to `issues`, in the order of the parameters. Pure.
+ */
+export function parseMessageFilter(query: Query, issues: ValidationIssue[]): MessageFilter {
   const from = phoneParam(query, 'from', false, issues);
   const to = phoneParam(query, 'to', true, issues);
   const type = textParam(query, 'type', MAX_MESSAGE_ID_CODE_POINTS, issues);
@@ -93,10 +94,7 @@ export function parseMessageQuery(query: Query): Parsed<MessageQuery> {
   // An empty q (a cleared search box) filters nothing.
   const rawQ = single(query, 'q', issues);
   const q = rawQ === '' ? undefined : rawQ;
-  const order = enumParam(query, 'order', ORDERS, issues) ?? 'asc';
-  const include = includeParam(query, issues);
-
-  const filter: MessageFilter = {
+  return {
     ...(from !== undefined ? { from } : {}),
     ...(to !== undefined ? { to } : {}),
     ...(type !== undefined ? { type } : {}),
@@ -104,6 +102,17 @@ export function parseMessageQuery(query: Query): Parsed<MessageQuery> {
     ...(untilKey !== undefined ? { untilKey } : {}),
     ...(q !== undefined ? { q } : {}),
   };
+}
+
+/** Validates the query string of GET /messages; names every bad parameter. Pure. */
+export function parseMessageQuery(query: Query): Parsed<MessageQuery> {
+  const issues: ValidationIssue[] = [];
+  const limit = integerParam(query, 'limit', DEFAULT_LIMIT, 1, MAX_LIMIT, issues);
+  const offset = integerParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER, issues);
+  const filter = parseMessageFilter(query, issues);
+  const order = enumParam(query, 'order', ORDERS, issues) ?? 'asc';
+  const include = includeParam(query, issues);
+
   const scope = scopeDigest(['messages', order, filter.from, filter.to, filter.type, filter.sinceKey, filter.untilKey, filter.q]);
   const cursor = cursorParam(query, issues.length > 0 ? null : scope, messagePlace, issues);
   if (cursor.present && offset !== 0) {
@@ -141,6 +150,46 @@ function listItem(m: StoredMessage, include: readonly Includable[]): ListItem {
   }
   return item;
 }
+
+/** A stored message read with its details. */
+export type DetailedMessage = StoredMessage & { readonly details: MessageDetails };
+
+/**
+ * A message as GET /messages/{message_id} gives it, without `statuses`: the feed's message.created
+ * data and each line of an NDJSON export (the MessageEvent schema), in that schema's key order.
+ */
+export function messageObject(m: DetailedMessage): Static<typeof MessageEvent> {
+  const d = m.details;
+  return {
+    message_id: m.messageId,
+    from: m.from,
+    to: m.to,
+    ts: m.ts,
+    text: m.text,
+    type: m.type ?? null,
+    source: d.source,
+    received_at: d.receivedAt,
+    contact_name: d.contactName,
+    reply_to: d.replyTo,
+    phone_number_id: d.phoneNumberId,
+    raw: storedJson(d.raw),
+  };
+}
+
+/** GET /messages/{message_id} of an id known only from its statuses: every message field null. */
+const NO_MESSAGE = {
+  from: null,
+  to: null,
+  ts: null,
+  text: null,
+  type: null,
+  source: null,
+  received_at: null,
+  contact_name: null,
+  reply_to: null,
+  phone_number_id: null,
+  raw: null,
+} as const;
 
 const MessageDetail = Type.Object(
   {
@@ -183,9 +232,8 @@ const MessagePage = Type.Object(
 
 const TIMESTAMP = 'YYYY-MM-DDTHH:MM:SS[.fraction]Z, a real UTC instant.';
 
-const ListQuery = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+/** The filters of GET /messages, as documented; GET /messages/export takes the same. */
+export const messageFilterQuery = {
   from: Type.Optional(
     Type.String({
       description:
@@ -217,6 +265,12 @@ const ListQuery = Type.Object({
       description: 'Case-insensitive substring of the text (Unicode-aware; %, _ and \\ are literal). Empty: no filter.',
     }),
   ),
+};
+
+const ListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  ...messageFilterQuery,
   order: Type.Optional(
     StringEnum(ORDERS, {
       default: 'asc',
@@ -265,20 +319,9 @@ export async function messagesRoutes(app: FastifyInstance, { store, auth }: Read
       const found = await store.getMessage(request.params.message_id);
       if (found === null) throw new NotFound('message not found');
       const m = found.message;
-      const d = m?.details;
       return {
+        ...(m?.details !== undefined ? messageObject({ ...m, details: m.details }) : NO_MESSAGE),
         message_id: found.messageId,
-        from: m?.from ?? null,
-        to: m?.to ?? null,
-        ts: m?.ts ?? null,
-        text: m?.text ?? null,
-        type: m?.type ?? null,
-        source: d?.source ?? null,
-        received_at: d?.receivedAt ?? null,
-        contact_name: d?.contactName ?? null,
-        reply_to: d?.replyTo ?? null,
-        phone_number_id: d?.phoneNumberId ?? null,
-        raw: storedJson(d?.raw ?? null),
         statuses: found.statuses.map((s) => ({
           status: s.status,
           ts: s.ts,

@@ -13,6 +13,9 @@ type SecurityRequirements = readonly Readonly<Record<string, readonly string[]>>
 /** The security requirement of every read of stored data (a bearer token when API_TOKEN is set). */
 export const READ_SECURITY: SecurityRequirements = [{ bearerAuth: [] }];
 
+/** The security requirement of what changes or removes stored data (ADMIN_TOKEN; unset: 403). */
+export const ADMIN_SECURITY: SecurityRequirements = [{ adminBearerAuth: [] }];
+
 /** POST /webhook takes any one of the three signed forms. */
 export const WEBHOOK_SECURITY: SecurityRequirements = [{ xSignature: [] }, { metaSignature: [] }, { standardWebhooks: [] }];
 
@@ -20,7 +23,8 @@ const DESCRIPTION = `Receives signed message webhooks, stores each message exact
 
 Every request and response body is JSON unless said otherwise. Errors are \`{"detail": "…"}\`, and
 422 answers list every failing field as \`{"detail": [{"loc": [...], "type": "...", "msg": "..."}]}\`.
-Reads of stored data need \`Authorization: Bearer <API_TOKEN>\` when the server has API_TOKEN set.`;
+Reads of stored data need \`Authorization: Bearer <API_TOKEN>\` when the server has API_TOKEN set.
+Erasure needs \`Authorization: Bearer <ADMIN_TOKEN>\`, and answers 403 when the server has no ADMIN_TOKEN.`;
 
 const SPEC_SIGNATURE = `Lowercase (or uppercase) hex of HMAC-SHA256 keyed with WEBHOOK_SECRET over the raw request body bytes, exactly as sent.
 
@@ -51,6 +55,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       tags: [
         { name: 'webhooks', description: 'What providers send.' },
         { name: 'messages', description: 'What is stored, read back.' },
+        { name: 'admin', description: 'What removes stored data: ADMIN_TOKEN only.' },
         { name: 'operations', description: 'Health probes, metrics and this description.' },
       ],
       components: {
@@ -59,6 +64,12 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
             type: 'http',
             scheme: 'bearer',
             description: 'API_TOKEN (or API_TOKEN_PREVIOUS during a rotation). Without API_TOKEN set, reads are open.',
+          },
+          adminBearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'ADMIN_TOKEN (or ADMIN_TOKEN_PREVIOUS during a rotation); API_TOKEN is not accepted. Without ADMIN_TOKEN set, these endpoints answer 403.',
           },
           xSignature: { type: 'apiKey', in: 'header', name: 'X-Signature', description: SPEC_SIGNATURE },
           metaSignature: { type: 'apiKey', in: 'header', name: 'X-Hub-Signature-256', description: META_SIGNATURE },

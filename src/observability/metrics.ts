@@ -43,6 +43,32 @@ export interface Metrics {
   readonly feedEvents: Counter<'type'>;
   /** The newest event of the feed, read at each scrape (set by the app). */
   readonly feedHead: { read: () => Promise<FeedHead> };
+  /** Rows the retention task removed, by kind. */
+  readonly retentionDeleted: Counter<'kind'>;
+  /** Rows removed by DELETE /messages/{message_id} and DELETE /conversations, by kind. */
+  readonly erased: Counter<'kind'>;
+  /** Messages written to GET /messages/export responses, by format. */
+  readonly exportedMessages: Counter<'format'>;
+  /** The oldest received_at still kept, read at each scrape (set by the app); null when nothing is kept. */
+  readonly oldestReceivedAt: { read: () => Promise<string | null> };
+}
+
+/** The `kind` label of the removal counters: what a Removal counts, row by row. */
+export const REMOVED_KINDS = ['messages', 'statuses', 'dead_letters'] as const;
+export type RemovedKind = (typeof REMOVED_KINDS)[number];
+
+/** The formats GET /messages/export writes. */
+export const EXPORT_FORMATS = ['ndjson', 'csv'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Adds what one erasure or purge removed to a counter by kind. */
+export function countRemoval(
+  counter: Counter<'kind'>,
+  removal: { readonly messages: number; readonly statuses: number; readonly deadLetters: number },
+): void {
+  counter.inc({ kind: 'messages' }, removal.messages);
+  counter.inc({ kind: 'statuses' }, removal.statuses);
+  counter.inc({ kind: 'dead_letters' }, removal.deadLetters);
 }
 
 /** What became of each item of a WhatsApp envelope. */
@@ -61,7 +87,7 @@ export function createMetrics(): Metrics {
   });
   const webhookRequests = new Counter({
     name: 'webhook_requests_total',
-    help: 'Webhook requests by outcome: POST /webhook deliveries, GET /webhook verification attempts, and reads refused for their bearer token (result "unauthorized").',
+    help: 'Webhook requests by outcome: POST /webhook deliveries, GET /webhook verification attempts, and reads and erasures refused for their bearer token (result "unauthorized").',
     labelNames: ['result'] as const,
     registers: [registry],
   });
@@ -142,6 +168,41 @@ export function createMetrics(): Metrics {
       this.set(at === null ? 0 : Date.parse(at) / 1000);
     },
   });
+  const retentionDeleted = new Counter({
+    name: 'retention_deleted_total',
+    help: 'Rows the retention task (RETENTION_DAYS) removed from the database, by kind: messages, statuses, dead_letters.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const erased = new Counter({
+    name: 'erased_total',
+    help: 'Rows removed by DELETE /messages/{message_id} and DELETE /conversations, by kind: messages, statuses, dead_letters.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  for (const kind of REMOVED_KINDS) {
+    retentionDeleted.inc({ kind }, 0);
+    erased.inc({ kind }, 0);
+  }
+  const exportedMessages = new Counter({
+    name: 'exported_messages_total',
+    help: 'Messages written to GET /messages/export responses, by format.',
+    labelNames: ['format'] as const,
+    registers: [registry],
+  });
+  for (const format of EXPORT_FORMATS) exportedMessages.inc({ format }, 0);
+  const oldestReceivedAt = { read: async (): Promise<string | null> => null };
+  new Gauge({
+    name: 'oldest_received_at_seconds',
+    help: 'When the oldest message, status or dead letter still kept was received, in Unix seconds (NaN when nothing is kept or the database cannot be read).',
+    registers: [registry],
+    async collect() {
+      // NaN rather than 0 for "nothing": an alert on time() minus this (retention falling behind)
+      // must not fire on an empty database.
+      const at = await oldestReceivedAt.read().catch(() => null);
+      this.set(at === null ? Number.NaN : Date.parse(at) / 1000);
+    },
+  });
   return {
     registry,
     httpRequests,
@@ -153,5 +214,9 @@ export function createMetrics(): Metrics {
     sseClients,
     feedEvents,
     feedHead,
+    retentionDeleted,
+    erased,
+    exportedMessages,
+    oldestReceivedAt,
   };
 }

@@ -35,10 +35,17 @@ const docs = documentationFiles().filter((file) => file.startsWith('docs/'));
 const CLAIMED = [
   'docs/api.md#Try it',
   'docs/api.md#Follow the feed',
+  // Run by test/e2e/export.test.ts.
+  'docs/api.md#Export and erase',
   'docs/configuration.md#A value that cannot be used',
   'docs/operations.md#The `path` label',
+  // The blocks that use the command line: run by test/cli/docs.test.ts.
   'docs/operations.md#SQLite',
   'docs/operations.md#SQLite',
+  'docs/operations.md#Moving from SQLite to PostgreSQL',
+  'docs/operations.md#Moving from SQLite to PostgreSQL',
+  'docs/operations.md#Removing what is old',
+  "docs/operations.md#Erasing a person's messages",
   'docs/performance.md#Running the benchmark',
   'docs/providers.md#How each form is signed',
   'docs/providers.md#Try it',
@@ -450,6 +457,7 @@ describe.skipIf(!tools)('docs/operations.md', () => {
       '/webhook',
       '/messages',
       '/messages/ops-1',
+      '/messages/export?format=csv',
       '/dead-letters',
       '/conversations',
       '/stats',
@@ -485,29 +493,4 @@ describe.skipIf(!tools)('docs/operations.md', () => {
       [],
     );
   });
-
-  it.skipIf(!haveTools('sqlite3'))(
-    '"SQLite": the backup of the live database holds every message, and restoring it brings back exactly those',
-    async () => {
-      const [backup, restore] = codeBlocks('docs/operations.md').filter(
-        (block) => block.lang === 'sh' && block.heading === 'SQLite',
-      );
-      if (!backup || !restore) throw new Error('docs/operations.md: expected two sh blocks under "SQLite"');
-
-      expect(runBlock(backup, { cwd: tmp.dir }).lines).toEqual(['ok', '3']);
-      // Stored after the backup: the restore must not bring it back.
-      expect((await postWebhook(server.baseUrl, 'dev-secret', message('ops-4'))).status).toBe(200);
-
-      server.signal('SIGTERM');
-      expect(await server.exited).toBe(0);
-      runBlock(restore, { cwd: tmp.dir });
-      expect(readdirSync(tmp.dir).some((name) => name.startsWith('data.before-restore-'))).toBe(true);
-
-      server = await start();
-      const listed = await getJson(`${server.baseUrl}/messages`);
-      expect(listed.status).toBe(200);
-      expect((listed.json as Page<Listed>).data.map((m) => m.message_id)).toEqual(['ops-1', 'ops-2', 'ops-3']);
-      expect((await getJson(`${server.baseUrl}/health/ready`)).status).toBe(200);
-    },
-  );
 });

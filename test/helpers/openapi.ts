@@ -77,8 +77,14 @@ export function checkDocumentedResponse(response: ObservedResponse): void {
   const where = `${response.method} ${template} ${response.statusCode}`;
   const documented = operation.responses[String(response.statusCode)];
   if (documented === undefined) throw new Error(`${where}: status not documented (body ${response.body.slice(0, 200)})`);
+  // A response documented without content (204) must come without a body.
+  if (documented.content === undefined) {
+    if (response.body !== '')
+      throw new Error(`${where}: documented without content, but has a body (${response.body.slice(0, 200)})`);
+    return;
+  }
   const mediaType = (response.contentType ?? '').split(';', 1)[0]?.trim() ?? '';
-  const content = documented.content ?? {};
+  const content = documented.content;
   const entry = content[mediaType];
   if (entry === undefined) {
     throw new Error(`${where}: content type ${JSON.stringify(mediaType)} not documented (${Object.keys(content).join(', ')})`);

@@ -412,6 +412,7 @@ const queryKey = fc.oneof(
       'since',
       'q',
       'cursor',
+      'format',
       'hub.mode',
       'hub.verify_token',
       'hub.challenge',
@@ -421,7 +422,16 @@ const queryKey = fc.oneof(
 );
 const queryValue = fc.oneof(
   fc.constantFrom('', '0', '1', '50', '100', '101', '-1', '1.5', '1e2', ' 1', '+919876543210', ' 919876543210'),
-  fc.constantFrom('2025-01-15T10:00:00Z', '2025-02-30T10:00:00Z', 'subscribe', VERIFY_TOKEN, 'WzFd', 'eyJ4IjoxfQ'),
+  fc.constantFrom(
+    '2025-01-15T10:00:00Z',
+    '2025-02-30T10:00:00Z',
+    'subscribe',
+    VERIFY_TOKEN,
+    'WzFd',
+    'eyJ4IjoxfQ',
+    'csv',
+    'ndjson',
+  ),
   fc.integer().map(String),
   // Any Unicode text; encodeURIComponent cannot encode a lone surrogate, so those come raw below.
   fc.string({ unit: 'grapheme', maxLength: 30 }),
@@ -460,7 +470,7 @@ const queryString: fc.Arbitrary<{ query: string; pairs: [string, string][] }> = 
   }));
 
 const readPath = fc.oneof(
-  { arbitrary: fc.constantFrom('/messages', '/dead-letters', '/webhook', '/stats'), weight: 4 },
+  { arbitrary: fc.constantFrom('/messages', '/messages/export', '/dead-letters', '/webhook', '/stats'), weight: 4 },
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).map((id) => `/messages/${encodeURIComponent(id)}`),
   fc.constantFrom('%00', '%ED%A0%80', '%FF', 'a%2Fb', '%2E%2E', 'm1%00', '%25').map((id) => `/messages/${id}`),
 );

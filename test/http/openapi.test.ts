@@ -27,9 +27,12 @@ const ROUTES: Record<string, number[]> = {
   'get /webhook': [200, 403],
   'get /messages': [200, 401, 422, 503],
   'get /messages/{message_id}': [200, 400, 401, 404, 503],
+  'delete /messages/{message_id}': [204, 400, 401, 403, 404, 503],
+  'get /messages/export': [200, 401, 422, 503],
   'get /dead-letters': [200, 401, 422, 503],
   'get /stats': [200, 401, 503],
   'get /conversations': [200, 401, 422, 503],
+  'delete /conversations': [200, 401, 403, 422, 503],
   'get /stats/timeseries': [200, 401, 422, 503],
   'get /feed': [200, 401, 422, 503],
   'get /events': [200, 401, 406, 422, 503],
@@ -38,6 +41,8 @@ const ROUTES: Record<string, number[]> = {
   'get /metrics': [200],
   'get /openapi.json': [200],
 };
+
+const EXPORT_TYPES = ['application/x-ndjson', 'text/csv'];
 
 describe('GET /openapi.json', () => {
   const app = useTestApp({ API_TOKEN: 'read-token' });
@@ -65,7 +70,10 @@ describe('GET /openapi.json', () => {
         documented[`${method} ${path}`] = Object.keys(operation.responses).map(Number);
         for (const [status, response] of Object.entries(operation.responses)) {
           expect(response.description, `${method} ${path} ${status}`).not.toBe('Default Response');
-          expect(Object.keys(response.content ?? {}).length, `${method} ${path} ${status}`).toBe(1);
+          // One media type each, except where the answer has none (204) or several (an export's formats).
+          const mediaTypes = status === '204' ? [] : path === '/messages/export' && status === '200' ? EXPORT_TYPES : null;
+          if (mediaTypes === null) expect(Object.keys(response.content ?? {}).length, `${method} ${path} ${status}`).toBe(1);
+          else expect(Object.keys(response.content ?? {}), `${method} ${path} ${status}`).toEqual(mediaTypes);
         }
       }
     }
@@ -91,8 +99,14 @@ describe('GET /openapi.json', () => {
       { metaSignature: [] },
       { standardWebhooks: [] },
     ]);
-    for (const path of ['/messages', '/messages/{message_id}', '/dead-letters', '/stats']) {
+    for (const path of ['/messages', '/messages/{message_id}', '/messages/export', '/dead-letters', '/stats']) {
       expect(document.paths[path]?.get?.security, path).toEqual([{ bearerAuth: [] }]);
+    }
+    // Erasure takes the admin token, a scheme of its own: a read token is not enough.
+    expect(schemes.adminBearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(schemes.adminBearerAuth?.description).toMatch(/ADMIN_TOKEN/);
+    for (const path of ['/messages/{message_id}', '/conversations']) {
+      expect(document.paths[path]?.delete?.security, path).toEqual([{ adminBearerAuth: [] }]);
     }
     for (const path of ['/health/live', '/health/ready', '/metrics', '/openapi.json']) {
       expect(document.paths[path]?.get?.security, path).toBeUndefined();

@@ -1,12 +1,12 @@
 // What a stored message keeps besides its core fields, read back through GET /messages/{message_id}
 // and GET /messages?include=…: for one WhatsApp envelope per documented message type
-// (test/fixtures/whatsapp/types/), the `messages[]` item exactly as sent, the sender's profile
+// (src/cli/whatsapp-examples.ts), the `messages[]` item exactly as sent, the sender's profile
 // name and the message it answers; for the X-Signature and Standard Webhooks forms, the signed
 // body with its unknown fields. Runs on SQLite and on PostgreSQL.
 
-import { readFileSync } from 'node:fs';
 import type { LightMyRequestResponse } from 'fastify';
 import { describe, expect, it } from 'vitest';
+import { type WhatsAppExampleName, whatsappExampleBody } from '../../src/cli/whatsapp-examples.js';
 import type { TestApp } from '../helpers/app.js';
 import { metaSignature, standardWebhooksHeaders, whsecSecret } from '../helpers/sign.js';
 import { whatsappEnvelope } from '../helpers/whatsapp.js';
@@ -68,7 +68,7 @@ interface ListBody {
 
 /** What each fixture's message reads back as, besides its item; in timestamp order. */
 interface TypeCase {
-  readonly file: string;
+  readonly file: WhatsAppExampleName;
   readonly type: string;
   readonly text: string | null;
   readonly contactName: string | null;
@@ -143,8 +143,8 @@ const TYPE_CASES: readonly TypeCase[] = [
 ];
 
 /** The raw bytes of a fixture, exactly as they are posted. */
-function fixtureBytes(file: string): Buffer {
-  return readFileSync(new URL(`../fixtures/whatsapp/types/${file}.json`, import.meta.url));
+function fixtureBytes(file: WhatsAppExampleName): Buffer {
+  return whatsappExampleBody(file);
 }
 
 /** The one `messages[]` item a fixture carries. */

@@ -38,12 +38,16 @@ describe('loadConfig defaults', () => {
     expect(config[key]).toBe(expected);
   });
 
-  it.each(['webhookSecrets', 'whatsappAppSecrets', 'whatsappVerifyTokens', 'standardWebhooksKeys', 'apiTokens'] as const)(
-    '%s defaults to none',
-    (key) => {
-      expect(config[key]).toEqual([]);
-    },
-  );
+  it.each([
+    'webhookSecrets',
+    'whatsappAppSecrets',
+    'whatsappVerifyTokens',
+    'standardWebhooksKeys',
+    'apiTokens',
+    'adminTokens',
+  ] as const)('%s defaults to none', (key) => {
+    expect(config[key]).toEqual([]);
+  });
 
   it('DATABASE_URL defaults to sqlite:///./data/app.db resolved against the cwd argument', () => {
     expect(config.database).toEqual({
@@ -240,6 +244,65 @@ describe('free-form credentials: one value each, commas included, rotated throug
     const error = configError(() => loadConfig(env, CWD));
     expect(error.variable).toBe(variable);
     expect(error.message).not.toContain('Hunter2');
+  });
+});
+
+describe('ADMIN_TOKEN: one bearer token, rotated through ADMIN_TOKEN_PREVIOUS, never a read token', () => {
+  it('is one token, commas included, with the previous one beside it', () => {
+    expect(loadConfig({ ADMIN_TOKEN: 'adm,1' }, CWD).adminTokens).toEqual(['adm,1']);
+    expect(loadConfig({ ADMIN_TOKEN: ' adm ' }, CWD).adminTokens).toEqual(['adm']);
+    expect(loadConfig({ ADMIN_TOKEN: 'new', ADMIN_TOKEN_PREVIOUS: 'old' }, CWD).adminTokens).toEqual(['new', 'old']);
+    expect(loadConfig({ ADMIN_TOKEN: '  ' }, CWD).adminTokens).toEqual([]);
+  });
+
+  it('ADMIN_TOKEN_PREVIOUS without ADMIN_TOKEN stops the start, naming the variable and not the value', () => {
+    const error = configError(() => loadConfig({ ADMIN_TOKEN_PREVIOUS: 'old-Hunter2' }, CWD));
+    expect(error.variable).toBe('ADMIN_TOKEN_PREVIOUS');
+    expect(error.message).not.toContain('Hunter2');
+  });
+
+  it.each([
+    ['ADMIN_TOKEN', { ADMIN_TOKEN: 'two Hunter2' }],
+    ['ADMIN_TOKEN_PREVIOUS', { ADMIN_TOKEN: 'ok', ADMIN_TOKEN_PREVIOUS: 'two\tHunter2' }],
+  ])('%s with a blank inside stops the start', (variable, env) => {
+    const error = configError(() => loadConfig(env, CWD));
+    expect(error.variable).toBe(variable);
+    expect(error.message).not.toContain('Hunter2');
+  });
+
+  it.each([
+    ['ADMIN_TOKEN', { API_TOKEN: 'Hunter2', ADMIN_TOKEN: 'Hunter2' }],
+    ['ADMIN_TOKEN', { API_TOKEN: 'new', API_TOKEN_PREVIOUS: 'Hunter2', ADMIN_TOKEN: 'Hunter2' }],
+    ['ADMIN_TOKEN_PREVIOUS', { API_TOKEN: 'Hunter2', ADMIN_TOKEN: 'adm', ADMIN_TOKEN_PREVIOUS: 'Hunter2' }],
+  ])('%s that is also a read token stops the start: a reader could erase', (variable, env) => {
+    const error = configError(() => loadConfig(env, CWD));
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain('API_TOKEN');
+    expect(error.message).not.toContain('Hunter2');
+  });
+});
+
+describe('RETENTION_DAYS', () => {
+  it('unset, empty or blank keeps messages forever', () => {
+    expect(loadConfig({}, CWD).retentionDays).toBeNull();
+    expect(loadConfig({ RETENTION_DAYS: '' }, CWD).retentionDays).toBeNull();
+    expect(loadConfig({ RETENTION_DAYS: '  ' }, CWD).retentionDays).toBeNull();
+  });
+
+  it.each([
+    ['1', 1],
+    ['30', 30],
+    [' 365 ', 365],
+    ['36500', 36500],
+  ])('%j is %d days', (raw, days) => {
+    expect(loadConfig({ RETENTION_DAYS: raw }, CWD).retentionDays).toBe(days);
+  });
+
+  it.each(['0', '-1', '1.5', '30d', 'forever', '36501', '1e3', '+7'])('%j stops the start with a line naming it', (raw) => {
+    const error = configError(() => loadConfig({ RETENTION_DAYS: raw }, CWD));
+    expect(error.variable).toBe('RETENTION_DAYS');
+    expect(error.message).toMatch(/^RETENTION_DAYS: expected a whole number of days from 1 to 36500, or unset/);
+    expect(error.message).toContain(JSON.stringify(raw));
   });
 });
 
