@@ -35,7 +35,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
+          include: ['test/e2e/**/*.test.ts', 'test/cli/**/*.test.ts'],
           globalSetup: [postgres],
           testTimeout: 120_000,
           hookTimeout: 120_000,

@@ -1,11 +1,13 @@
 // `npm run seed -- --count N [--senders S] [--seed K] [--batch B] [--until ISO] [--plain]`: loads N synthetic
-// messages into the store DATABASE_URL names, through the store's bulk path (insertMany).
+// messages into the store DATABASE_URL names, through the store's bulk path (insertMany). The
+// benchmark's seeder: the same messages as `webhook-inbox seed`, run from the TypeScript sources.
 
 import { parseArgs } from 'node:util';
+import { seedSummary } from '../src/cli/seed.js';
+import { seedStore, startOfUtcDay } from '../src/cli/synthetic.js';
 import { ConfigError, DEFAULT_DATABASE_URL, loadConfig } from '../src/config.js';
 import { createProgress, formatCount } from './progress.js';
 import { openBenchStore } from './store.js';
-import { seedStore, startOfUtcDay } from './synthetic.js';
 
 const USAGE = `usage: npm run seed -- --count N [--senders S] [--seed K] [--batch B] [--until YYYY-MM-DDTHH:MM:SSZ] [--plain]
   --count    messages to load (required)
@@ -104,13 +106,7 @@ async function main(): Promise<void> {
   try {
     const result = await seedStore(store, options, ({ done }) => progress.update(done));
     progress.finish();
-    const seconds = result.elapsedMs / 1000;
-    const rate = seconds > 0 ? options.count / seconds : 0;
-    process.stdout.write(
-      `seeded ${formatCount(options.count)} messages (${formatCount(result.created)} created, ` +
-        `${formatCount(result.duplicates)} already there) in ${seconds.toFixed(1)} s: ${formatCount(rate)} rows/s; ` +
-        `${formatCount(result.facts.conversations.length)} conversations\n`,
-    );
+    process.stdout.write(`${seedSummary(options.count, result)}\n`);
   } finally {
     await store.close();
   }

@@ -1,11 +1,11 @@
-// `npm run openapi [-- --output FILE]`: writes the OpenAPI document the routes generate (the same
-// one GET /openapi.json serves) to openapi.json at the repository root, or to FILE.
+// `webhook-inbox openapi [--output FILE]`: writes the OpenAPI document the routes generate (the same
+// one GET /openapi.json serves) to standard output or FILE. `npm run openapi` writes it to
+// openapi.json at the repository root, where it is committed.
 
-import { writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { buildApp } from '../app.js';
+import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 import { NoopStore } from '../store/noop.js';
@@ -15,7 +15,9 @@ export const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.me
 
 /** The document, as the routes declare it; it depends on no environment variable. */
 export async function openApiDocument(): Promise<unknown> {
-  // No store is read: the app is built only to collect its routes' schemas.
+  // No store is read: the app is built only to collect its routes' schemas. Loaded here, not at
+  // the top, so that the other commands start without loading the whole service.
+  const { buildApp } = await import('../app.js');
   const app = await buildApp({ config: loadConfig({}, REPOSITORY_ROOT), store: new NoopStore(), logger: createLogger('error') });
   try {
     return app.swagger();
@@ -29,13 +31,20 @@ export function openApiText(document: unknown): string {
   return `${JSON.stringify(document, null, 2)}\n`;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { output: { type: 'string', short: 'o' } } });
-  const output = path.resolve(values.output ?? path.join(REPOSITORY_ROOT, 'openapi.json'));
-  writeFileSync(output, openApiText(await openApiDocument()));
-  process.stdout.write(`wrote ${output}\n`);
-}
-
-if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await main();
+export function openApiCommand(program: Command): Command {
+  return program
+    .command('openapi')
+    .summary('write the OpenAPI document of the API')
+    .description('Writes the OpenAPI 3.1 document that GET /openapi.json serves, generated from the route schemas.')
+    .option('--output <file>', 'write to this file (default: standard output)')
+    .action(async (_options: unknown, command: Command) => {
+      const { output } = command.opts<{ output?: string }>();
+      const text = openApiText(await openApiDocument());
+      if (output === undefined) {
+        process.stdout.write(text);
+        return;
+      }
+      await writeFile(output, text);
+      process.stdout.write(`wrote ${output}\n`);
+    });
 }

@@ -1,10 +1,11 @@
 // What a WhatsApp message keeps of itself (its origin), for one envelope per message type Meta
-// documents (test/fixtures/whatsapp/types/): the `messages[]` item whole and equal as JSON, the
-// sender's profile name, the message it answers and the business number's id. Then the cases that
-// must not lose a message: odd contacts, forwarded contexts, and a sibling nested too deep to keep.
+// documents (src/cli/whatsapp-examples.ts, the ones `webhook-inbox send --whatsapp-fixture` posts):
+// the `messages[]` item whole and equal as JSON, the sender's profile name, the message it answers
+// and the business number's id. Then the cases that must not lose a message: odd contacts,
+// forwarded contexts, and a sibling nested too deep to keep.
 
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { type WhatsAppExampleName, whatsappExampleBody } from '../../src/cli/whatsapp-examples.js';
 import { MAX_KEPT_DEPTH } from '../../src/ingest/json-text.js';
 import { parseJsonObject } from '../../src/ingest/message.js';
 import { type EnvelopeContents, readWhatsAppEnvelope, type WhatsAppMessage } from '../../src/ingest/whatsapp.js';
@@ -16,7 +17,7 @@ const PHONE_NUMBER_ID = '106540352242922';
 
 /** What each fixture's one message must read as, besides its item; listed in timestamp order. */
 interface TypeCase {
-  readonly file: string;
+  readonly file: WhatsAppExampleName;
   readonly type: string;
   readonly text: string | null;
   readonly contactName: string | null;
@@ -205,8 +206,8 @@ const TYPE_CASES: readonly TypeCase[] = [
 ];
 
 /** The fixture's bytes, read the way the webhook route reads them. */
-function fixtureBody(file: string): Json {
-  const parsed = parseJsonObject(readFileSync(new URL(`../fixtures/whatsapp/types/${file}.json`, import.meta.url)));
+function fixtureBody(file: WhatsAppExampleName): Json {
+  const parsed = parseJsonObject(whatsappExampleBody(file));
   if (!parsed.ok) throw new Error(`fixture ${file} is not a JSON object`);
   return parsed.value;
 }
