@@ -94,14 +94,16 @@ describe('a large export over TCP', () => {
       same = now === exported ? same + 1 : 0;
       exported = now;
     }
+    // What the socket buffers hold depends on the kernel (loopback buffers grow to several MiB under
+    // load: about 26,000 of these lines were seen once), but never half of the export.
     expect(exported).toBeGreaterThan(0);
-    expect(exported).toBeLessThan(ROWS / 4);
+    expect(exported).toBeLessThan(ROWS / 2);
 
     response.destroy();
     const line = await waitFor('the export to stop', () =>
       jsonLines(server.stdout).find((l) => l.msg === 'export stopped: the client left before the end'),
     );
-    expect(Number(line.messages)).toBeLessThan(ROWS / 4);
+    expect(Number(line.messages)).toBeLessThan(ROWS / 2);
     // Nothing is read after that.
     const stopped = await metricValue(server.baseUrl, EXPORTED);
     await sleep(500);
