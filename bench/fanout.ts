@@ -568,6 +568,13 @@ export interface FanoutResult {
     readonly highestMiB: number;
     readonly peakMiB: number;
     readonly timeline: number[];
+    /**
+     * The highest sampled in the first and in the last third of the measured part: a server that
+     * keeps more as events pass grows from one to the other, while garbage collection alone makes
+     * RSS rise and fall within each.
+     */
+    readonly firstThirdHighestMiB: number;
+    readonly lastThirdHighestMiB: number;
   };
   /** % of one core over the measured part: the servers' threads, their event loops, this process, and its event loop's utilisation. */
   readonly serverCpuPercent: number;
@@ -695,6 +702,14 @@ export async function fanoutRun(options: FanoutRunOptions): Promise<FanoutResult
       rssEnd,
       sampled.reduce((sum, s) => sum + s.samples.reduce((max, v) => Math.max(max, v), 0), 0) / 1024,
     );
+    // The servers' samples summed, sample by sample (they were taken together, every 250 ms).
+    const summed = Array.from({ length: Math.min(...sampled.map((x) => x.samples.length)) }, (_v, i) =>
+      sampled.reduce((sum, x) => sum + (x.samples[i] ?? 0), 0),
+    );
+    const third = Math.max(1, Math.floor(summed.length / 3));
+    const highestOf = (part: number[]): number => part.reduce((max, v) => Math.max(max, v), 0) / 1024;
+    const firstThirdHighestMiB = highestOf(summed.slice(0, third));
+    const lastThirdHighestMiB = highestOf(summed.slice(-third));
     const timeline = sampled[0]?.samples ?? [];
     const rssTimeline = Array.from({ length: 10 }, (_v, i) =>
       Math.round((timeline[Math.floor(((i + 1) * (timeline.length - 1)) / 10)] ?? 0) / 1024),
@@ -808,7 +823,15 @@ export async function fanoutRun(options: FanoutRunOptions): Promise<FanoutResult
         max: lagsSorted.at(-1) ?? 0,
         median: lagsSorted[Math.floor(lagsSorted.length / 2)] ?? 0,
       },
-      rss: { startMiB: rssStart, endMiB: rssEnd, highestMiB, peakMiB, timeline: rssTimeline },
+      rss: {
+        startMiB: rssStart,
+        endMiB: rssEnd,
+        highestMiB,
+        peakMiB,
+        timeline: rssTimeline,
+        firstThirdHighestMiB,
+        lastThirdHighestMiB,
+      },
       serverCpuPercent: (serverCpu / seconds) * 100,
       eventLoopCpuPercent: (loopCpu / seconds) * 100,
       benchCpuPercent: ((benchCpu.user + benchCpu.system) / 1e6 / seconds) * 100,

@@ -78,6 +78,8 @@ const USAGE = `usage: npm run bench [-- options]
   --attack S         slow-clients phase: seconds the attack lasts (default 20)
   --subscribers N    fanout phase: GET /events subscribers, spread over the --replicas servers (default 1000)
   --fanout-rate R    fanout phase: webhooks a second, a constant rate, with and without the subscribers (default 2000)
+  --fanout-duration S  fanout phase: seconds of measured load per run (default 60: long enough to tell a growing
+                     RSS from the rise and fall of garbage collection)
   --fanout-postgres  fanout phase: also run the replica check, two servers on one PostgreSQL database (as for
                      --store postgres) with subscribers on both and webhooks spread over both
   --fanout-postgres-subscribers N  subscribers of that check, half on each replica (default 100)
@@ -119,6 +121,7 @@ interface Options {
   readonly attackSeconds: number;
   readonly subscribers: number;
   readonly fanoutRate: number;
+  readonly fanoutDuration: number;
   /** Run the fan-out replica check on PostgreSQL as well. */
   readonly fanoutPostgres: boolean;
   readonly fanoutPostgresSubscribers: number;
@@ -153,6 +156,7 @@ function parseOptions(argv: string[]): Options {
       attack: { type: 'string' },
       subscribers: { type: 'string' },
       'fanout-rate': { type: 'string' },
+      'fanout-duration': { type: 'string' },
       'fanout-postgres': { type: 'boolean' },
       'fanout-postgres-subscribers': { type: 'string' },
       'fanout-postgres-rate': { type: 'string' },
@@ -209,6 +213,7 @@ function parseOptions(argv: string[]): Options {
     attackSeconds: int('attack', 20, 1, 600),
     subscribers: int('subscribers', 1000, 0, 100_000),
     fanoutRate: int('fanout-rate', 2000, 1, 100_000),
+    fanoutDuration: int('fanout-duration', 60, 1, 3600),
     fanoutPostgres: values['fanout-postgres'] === true,
     fanoutPostgresSubscribers: int('fanout-postgres-subscribers', 100, 0, 100_000),
     fanoutPostgresRate: int('fanout-postgres-rate', 500, 1, 100_000),
@@ -836,7 +841,7 @@ async function slowClientsPhase(
 }
 
 /** How long, after the last answer, every subscriber has to receive every acknowledged message. */
-const fanoutDrainSeconds = (options: Options): number => Math.max(30, 2 * options.duration);
+const fanoutDrainSeconds = (options: Options): number => Math.max(30, 2 * options.fanoutDuration);
 /** SSE_MAX_CLIENTS of each server in the fanout phase: its share of the subscribers and this many more. */
 const SSE_CLIENTS_MARGIN = 100;
 /**
@@ -874,7 +879,7 @@ async function fanoutOnce(
       subscribers,
       rate,
       warmupSeconds: options.warmup,
-      durationSeconds: options.duration,
+      durationSeconds: options.fanoutDuration,
       connections: FANOUT_SENDER_CONNECTIONS,
       bodies,
       prefix: `fanout-${run}-`,
@@ -945,7 +950,7 @@ async function fanoutPhase(options: Options, workRoot: string): Promise<{ markdo
     'process at a constant rate, spread evenly over the servers: an open loop, each request leaving on its schedule ' +
     `whatever the answers to the ones before (on as many keep-alive connections as are in flight, up to ${FANOUT_SENDER_CONNECTIONS}; ` +
     `"sender late" is how far behind its schedule a request left; answers still missing ${ANSWER_WAIT_MS / 1000} s after the last request ` +
-    `are given up and count as errors, "unanswered"), ${options.warmup} s of warm-up, then ${options.duration} s measured. ` +
+    `are given up and count as errors, "unanswered"), ${options.warmup} s of warm-up, then ${options.fanoutDuration} s measured. ` +
     "Delay: from the moment this process read a webhook's 200 to the moment it read that message's `message.created` " +
     'event, at every subscriber, for the webhooks of the measured part; one clock, since one process runs both ends. ' +
     `After the last answer each subscriber has up to ${drain} s to hold every acknowledged message (warm-up included); ` +
@@ -1005,6 +1010,7 @@ function reproduceCommand(options: Options): string {
   if (options.attackSeconds !== 20) args.push(`--attack ${options.attackSeconds}`);
   if (options.subscribers !== 1000) args.push(`--subscribers ${options.subscribers}`);
   if (options.fanoutRate !== 2000) args.push(`--fanout-rate ${options.fanoutRate}`);
+  if (options.fanoutDuration !== 60) args.push(`--fanout-duration ${options.fanoutDuration}`);
   if (options.fanoutPostgres) args.push('--fanout-postgres');
   if (options.fanoutPostgresSubscribers !== 100) args.push(`--fanout-postgres-subscribers ${options.fanoutPostgresSubscribers}`);
   if (options.fanoutPostgresRate !== 500) args.push(`--fanout-postgres-rate ${options.fanoutPostgresRate}`);
@@ -1083,6 +1089,7 @@ async function main(): Promise<void> {
           attack: options.attackSeconds,
           subscribers: options.subscribers,
           'fanout-rate': options.fanoutRate,
+          'fanout-duration': options.fanoutDuration,
           ...(options.fanoutPostgres
             ? {
                 'fanout-postgres-subscribers': options.fanoutPostgresSubscribers,
