@@ -4,9 +4,11 @@ import { defineConfig } from 'vitest/config';
 const postgres = 'test/helpers/postgres-setup.ts';
 const http = ['test/http/**/*.test.ts'];
 
-// Three tiers . Unit and HTTP files run in parallel, each with its own
+// Four tiers. Unit and HTTP files run in parallel, each with its own
 // database; end-to-end files start real server processes and run one at a time. The HTTP tier is
 // one suite run on each store: TEST_STORE picks the store test/helpers/app.ts builds the app on.
+// The browser tier drives the dashboard in a real Chromium against a real server, one file at a
+// time and after the other tiers, so that what it waits for on screen never competes with them for CPU.
 export default defineConfig({
   test: {
     globalSetup: ['test/helpers/global-setup.ts'],
@@ -40,6 +42,17 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          globalSetup: ['test/helpers/browser-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
