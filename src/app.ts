@@ -8,6 +8,7 @@ import { FeedHub } from './feed/hub.js';
 import { requireAdminToken, requireBearerToken } from './http/auth.js';
 import { registerClosing } from './http/closing.js';
 import { conversationRoutes } from './http/conversations.js';
+import { dashboardRoutes } from './http/dashboard.js';
 import { eventRoutes, sseFrame } from './http/events.js';
 import { feedRoutes } from './http/feed.js';
 import './http/context.js';
@@ -36,6 +37,8 @@ export interface AppOptions {
   readonly store: MessageStore;
   readonly logger: Logger;
   readonly metrics?: Metrics;
+  /** The built dashboard (index.html and assets/); default dist/web. */
+  readonly dashboardDir?: string;
 }
 
 /** The version the OpenAPI document carries: package.json's, one folder up from src/ and from dist/. */
@@ -44,7 +47,13 @@ const PACKAGE_VERSION = String((createRequire(import.meta.url)('../package.json'
 /** How much later than REQUEST_TIMEOUT_MS Node's own request timeout cuts a connection. */
 const BACKSTOP_MS = 2000;
 
-export async function buildApp({ config, store, logger, metrics = createMetrics() }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({
+  config,
+  store,
+  logger,
+  metrics = createMetrics(),
+  dashboardDir,
+}: AppOptions): Promise<FastifyInstance> {
   const requestLog = createRequestLog(metrics);
   const baseLogger: FastifyBaseLogger = logger;
   const app = Fastify({
@@ -126,6 +135,8 @@ export async function buildApp({ config, store, logger, metrics = createMetrics(
   await app.register(timeseriesRoutes, { store, auth });
   await app.register(healthRoutes, { store, ingestConfigured: ingestConfigured(config) });
   await app.register(metricsRoutes, { metrics });
+  // The dashboard at / and /assets/*: a client of the routes above, open like /docs.
+  await app.register(dashboardRoutes, dashboardDir !== undefined ? { dir: dashboardDir } : {});
 
   // RETENTION_DAYS: removal in the background for as long as the app is open. Stopped when it
   // closes (after its current batch), before server.ts closes the store.
