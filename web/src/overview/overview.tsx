@@ -32,20 +32,21 @@ function isoSeconds(ms: number): string {
 }
 
 /**
- * The end of the charts: the end of the bucket holding the latest message, so an inbox whose last
- * message is old still shows its activity (charts up to "now" would be empty); now when empty.
+ * The end of a chart's window. The API's own window (the last 24 hours, the last 30 days) while it
+ * holds the latest message; otherwise the end of the bucket holding the latest message, so that an
+ * inbox that has been quiet for longer still shows its last activity instead of an empty chart.
  */
-function chartEnd(stats: Stats, bucketMs: number): string | undefined {
+function chartEnd(stats: Stats, bucketMs: number, windowMs: number): string | undefined {
   if (stats.last_message_ts === null) return undefined;
   const last = instant(stats.last_message_ts);
-  if (Number.isNaN(last)) return undefined;
+  if (Number.isNaN(last) || last >= Date.now() - windowMs) return undefined;
   return isoSeconds(Math.floor(last / bucketMs) * bucketMs + bucketMs);
 }
 
 async function loadOverview(signal: AbortSignal): Promise<OverviewData> {
   const stats = await getJson('/stats', { signal });
-  const hourUntil = chartEnd(stats, HOUR_MS);
-  const dayUntil = chartEnd(stats, DAY_MS);
+  const hourUntil = chartEnd(stats, HOUR_MS, DAY_MS);
+  const dayUntil = chartEnd(stats, DAY_MS, 30 * DAY_MS);
   const [hourly, daily] = await Promise.all([
     getJson('/stats/timeseries', { query: { bucket: 'hour', ...(hourUntil !== undefined ? { until: hourUntil } : {}) }, signal }),
     getJson('/stats/timeseries', { query: { bucket: 'day', ...(dayUntil !== undefined ? { until: dayUntil } : {}) }, signal }),
@@ -332,7 +333,8 @@ export function OverviewView() {
               <p>No messages yet.</p>
             ) : (
               <table class="numbers">
-                <caption>Top senders</caption>
+                {/* Named like the heading above it, which already shows the words. */}
+                <caption class="visually-hidden">Top senders</caption>
                 <thead>
                   <tr>
                     <th scope="col">Sender</th>
@@ -358,8 +360,8 @@ export function OverviewView() {
         <section aria-labelledby="activity-heading">
           <h2 id="activity-heading">Activity</h2>
           <p class="hint">
-            By the messages' own timestamps, in UTC buckets, up to the latest message
-            {stats?.last_message_ts ? ` (${formatDateTime(stats.last_message_ts)})` : ''}.
+            By the messages' own timestamps, in UTC buckets: the last 24 hours and the last 30 days, or, when the latest message
+            is older, the 24 hours and 30 days up to it.
           </p>
           <div class="charts">
             <SeriesChart series={data.hourly} caption="Messages per hour" />

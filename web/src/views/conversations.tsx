@@ -179,11 +179,12 @@ export function ConversationsView() {
           <li key={`${c.from} ${c.to}`}>
             <a href={href.thread(c.from, c.to)} class="conversation">
               <span class="who">
-                <span class="name">{c.contact_name ?? c.from}</span>
+                {/* <bdi>: a name in a right-to-left script does not reorder the number beside it. */}
+                <bdi class="name">{c.contact_name ?? c.from}</bdi>
                 {c.contact_name !== null ? <span class="number"> {c.from}</span> : null}
                 <span class="to"> to {c.to}</span>
               </span>
-              <span class="preview">{preview(c)}</span>
+              <bdi class="preview">{preview(c)}</bdi>
               <span class="meta">
                 <time dateTime={c.last_ts}>{formatDateTime(c.last_ts)}</time>
                 <span class="count"> · {plural(c.messages, 'message')}</span>

@@ -202,11 +202,11 @@ export function SearchView({ params }: { params: URLSearchParams }) {
         <ol class="results" aria-label="Search results">
           {results.items.map((m) => (
             <li key={m.message_id}>
-              <article class="result">
+              <article class="result" data-message-id={m.message_id}>
                 <header class="message-head">
                   <TypeBadge type={m.type} />
                   <a href={href.thread(m.from, m.to)} class="who">
-                    {m.contact_name ?? m.from}
+                    <bdi>{m.contact_name ?? m.from}</bdi>
                     <span class="visually-hidden"> (conversation)</span>
                   </a>
                   <span class="to">to {m.to}</span>

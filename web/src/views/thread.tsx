@@ -1,8 +1,8 @@
 // Thread: one conversation's messages, oldest at the top and newest at the bottom. It opens on the
 // newest page (GET /messages of the pair, order=desc, by cursor) and loads older pages as the
 // reader scrolls up, so a thread of any length costs one page at a time. The delivery statuses
-// and the quoted messages of replies come from GET /messages/{message_id}, a few at a time for
-// the messages loaded. New messages and statuses arrive from the live feed.
+// come from GET /messages/{message_id}, a few at a time for the messages loaded. New messages and
+// statuses arrive from the live feed.
 
 import { Fragment } from 'preact';
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
@@ -20,7 +20,7 @@ import { ErrorAlert } from '../ui/alert';
 import { dayKey, formatDay, formatTime, instant, plural } from '../ui/format';
 import { Heading } from '../ui/heading';
 import { useLiveEvents, useWhenVisible } from '../ui/hooks';
-import { DetailList, rawDetails, StatusMark, TypeBadge } from '../ui/message-parts';
+import { DetailList, rawDetails, StatusMark, TypeBadge, typeName } from '../ui/message-parts';
 
 const PAGE = 50;
 const INCLUDE = 'type,source,received_at,contact_name,reply_to,raw';
@@ -106,7 +106,7 @@ function MessageEntry({
 }: {
   message: Message;
   detail: MessageDetail | null | undefined;
-  quoted: Message | MessageDetail | null | undefined;
+  quoted: Message | undefined;
 }) {
   const details = rawDetails(message.type, message.raw);
   return (
@@ -122,16 +122,16 @@ function MessageEntry({
       {message.reply_to !== null && message.reply_to !== undefined ? (
         <blockquote class="quote">
           <span class="quote-label">Reply to </span>
-          {quoted === undefined ? (
-            <span>message {message.reply_to}</span>
-          ) : quoted === null ? (
-            <span>message {message.reply_to} (not stored)</span>
-          ) : (
-            <a href={href.message(message.reply_to)}>{quoted.text ?? `(${quoted.type ?? 'message'} ${message.reply_to})`}</a>
-          )}
+          <a href={href.message(message.reply_to)}>
+            {quoted === undefined ? `message ${message.reply_to}` : (quoted.text ?? `(${typeName(quoted.type)} ${message.reply_to})`)}
+          </a>
         </blockquote>
       ) : null}
-      {message.text !== null && message.text !== '' ? <p class="text">{message.text}</p> : null}
+      {message.text !== null && message.text !== '' ? (
+        <p class="text" dir="auto">
+          {message.text}
+        </p>
+      ) : null}
       <DetailList details={details} />
     </article>
   );
@@ -232,14 +232,7 @@ export function ThreadView({ from, to }: { from: string; to: string }) {
     request([m.message_id]);
   });
 
-  // Quoted messages that are not on the pages loaded are fetched like statuses.
   const loadedById = new Map(thread.messages.map((m) => [m.message_id, m]));
-  useEffect(() => {
-    const missing = thread.messages
-      .map((m) => m.reply_to)
-      .filter((id): id is string => typeof id === 'string' && id !== '' && !loadedById.has(id));
-    if (missing.length > 0) request(missing);
-  });
 
   const name = [...thread.messages].reverse().find((m) => m.contact_name)?.contact_name ?? from;
   let previousDay = '';
@@ -271,15 +264,13 @@ export function ThreadView({ from, to }: { from: string; to: string }) {
           const separator = day !== previousDay;
           previousDay = day;
           const replyTo = m.reply_to;
-          const quoted =
-            typeof replyTo === 'string' && replyTo !== '' ? (loadedById.get(replyTo) ?? details.get(replyTo)) : undefined;
+          const quoted = typeof replyTo === 'string' && replyTo !== '' ? loadedById.get(replyTo) : undefined;
           return (
             <Fragment key={m.message_id}>
               {separator ? (
-                // biome-ignore lint/a11y/useSemanticElements: a day separator sits between the list's items, so it is an item itself.
-                // biome-ignore lint/a11y/noNoninteractiveElementToInteractiveRole: a separator with text is not focusable, so not interactive.
-                <li role="separator" class="day">
-                  {formatDay(m.ts)}
+                // A day is a heading in the list: screen readers can move from day to day.
+                <li class="day">
+                  <h2>{formatDay(m.ts)}</h2>
                 </li>
               ) : null}
               <li>
