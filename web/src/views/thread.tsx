@@ -123,7 +123,9 @@ function MessageEntry({
         <blockquote class="quote">
           <span class="quote-label">Reply to </span>
           <a href={href.message(message.reply_to)}>
-            {quoted === undefined ? `message ${message.reply_to}` : (quoted.text ?? `(${typeName(quoted.type)} ${message.reply_to})`)}
+            {quoted === undefined
+              ? `message ${message.reply_to}`
+              : (quoted.text ?? `(${typeName(quoted.type)} ${message.reply_to})`)}
           </a>
         </blockquote>
       ) : null}
