@@ -4,11 +4,12 @@
 // Content-Security-Policy violations and requests that leave the service's origin. An axe-core
 // scan reports the accessibility problems a screen-reader or low-vision user would hit.
 
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import chromium from '@sparticuz/chromium';
 import puppeteer, { type Browser, type ConsoleMessage, type Page } from 'puppeteer-core';
+import { paletteSized } from './png.js';
 import { PROJECT_ROOT } from './server.js';
 
 /**
@@ -265,11 +266,12 @@ export async function expectAccessible(page: Page, label: string): Promise<void>
 
 export const SCREENSHOT_DIR = path.join(PROJECT_ROOT, 'docs', 'img');
 
-/** The visible part of the page (not the whole scroll height) as docs/img/{name}.png. */
+/** The visible part of the page (not the whole scroll height) as docs/img/{name}.png, in 256 colors. */
 export async function saveScreenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const file = path.join(SCREENSHOT_DIR, `${name}.png`);
-  await page.screenshot({ path: file as `${string}.png`, type: 'png', captureBeyondViewport: false });
+  const png = await page.screenshot({ type: 'png', captureBeyondViewport: false });
+  writeFileSync(file, paletteSized(Buffer.from(png)));
   return file;
 }
 
