@@ -18,11 +18,8 @@ const web = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(web, '..');
 export const OUTPUT = path.join(root, 'dist', 'web');
 
-/** Builds dist/web; resolves with the asset files written and their gzipped sizes. */
-export async function buildWeb() {
-  // Built beside the output and moved in at the end: a running server never serves half a build.
-  const staging = `${OUTPUT}.staging-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
+/** Bundles web/src into `staging`; the sizes of what it wrote. */
+async function bundle(/** @type {string} */ staging) {
   const assets = path.join(staging, 'assets');
   const result = await build({
     entryPoints: { app: path.join(web, 'src', 'main.tsx') },
@@ -59,13 +56,41 @@ export async function buildWeb() {
     const gzipped = gzipSync(bytes, { level: 9 });
     writeFileSync(`${file}.gz`, gzipped);
     writeFileSync(`${file}.br`, brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
-    sizes.push({ file: `dist/web/assets/${path.basename(file)}`, bytes: bytes.length, gzipped: gzipped.length });
+    sizes.push({ file: path.join('assets', path.basename(file)), bytes: bytes.length, gzipped: gzipped.length });
   }
 
-  rmSync(OUTPUT, { recursive: true, force: true });
-  mkdirSync(path.dirname(OUTPUT), { recursive: true });
-  renameSync(staging, OUTPUT);
   return sizes;
+}
+
+/**
+ * Builds the dashboard into `outDir` (default dist/web); resolves with the assets written and
+ * their sizes, plain and gzipped.
+ */
+export async function buildWeb({ outDir = OUTPUT } = {}) {
+  // Built beside the output and moved in at the end: a running server never serves half a build,
+  // and two builds at once (test projects starting together) each finish whole.
+  const staging = `${outDir}.staging-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  let sizes;
+  try {
+    sizes = await bundle(staging);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    throw error;
+  }
+
+  mkdirSync(path.dirname(outDir), { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    rmSync(outDir, { recursive: true, force: true });
+    try {
+      renameSync(staging, outDir);
+      break;
+    } catch (error) {
+      // Another build moved its output in between: replace it (they hold the same sources).
+      const code = /** @type {NodeJS.ErrnoException} */ (error).code;
+      if (attempt >= 5 || (code !== 'ENOTEMPTY' && code !== 'EEXIST')) throw error;
+    }
+  }
+  return sizes.map((s) => ({ ...s, file: path.join(outDir, s.file) }));
 }
 
 /** The newest modification time (ms) under `dir`. */
@@ -93,6 +118,7 @@ export function webStale() {
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const sizes = await buildWeb();
   for (const { file, bytes, gzipped } of sizes) {
-    process.stdout.write(`${file}: ${(bytes / 1024).toFixed(1)} KiB, ${(gzipped / 1024).toFixed(1)} KiB gzipped\n`);
+    const name = path.relative(root, file);
+    process.stdout.write(`${name}: ${(bytes / 1024).toFixed(1)} KiB, ${(gzipped / 1024).toFixed(1)} KiB gzipped\n`);
   }
 }

@@ -63,11 +63,21 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** What a test may set of the app besides its environment. */
+export interface TestAppOptions {
+  /** The built dashboard the app serves at / (default dist/web). */
+  readonly dashboardDir?: string;
+}
+
 /**
  * `env` is merged over WEBHOOK_SECRET=TEST_SECRET and a fresh store; pass WEBHOOK_SECRET: '' to
  * unset it. On PostgreSQL, `postgres` is the database to use; it is emptied first.
  */
-export async function makeTestApp(env: Record<string, string> = {}, postgres?: TestDatabase): Promise<TestApp> {
+export async function makeTestApp(
+  env: Record<string, string> = {},
+  postgres?: TestDatabase,
+  options: TestAppOptions = {},
+): Promise<TestApp> {
   const storeKind = testStoreKind();
   const tmp = tempDir();
   let databaseUrl = `sqlite:///${path.join(tmp.dir, 'test.db')}`;
@@ -97,7 +107,7 @@ export async function makeTestApp(env: Record<string, string> = {}, postgres?: T
           readTimeoutMs: config.readTimeoutMs,
         })
       : await openStore(config, logger);
-  const app = await buildApp({ config, store, logger });
+  const app = await buildApp({ config, store, logger, ...options });
   checkEveryResponse(app);
   return {
     app,

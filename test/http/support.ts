@@ -4,18 +4,18 @@
 import { readFileSync } from 'node:fs';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach } from 'vitest';
-import { makeTestApp, type TestApp, testStoreKind } from '../helpers/app.js';
+import { makeTestApp, type TestApp, type TestAppOptions, testStoreKind } from '../helpers/app.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 
 /**
  * Builds a fresh app (own log capture, and an empty store: its own SQLite file, or on PostgreSQL
  * this block's own database, emptied) before each test and closes it after.
  */
-export function useTestApp(env: Record<string, string> = {}): () => TestApp {
+export function useTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): () => TestApp {
   const database = testStoreKind() === 'postgres' ? useTestDatabase('http') : null;
   let current: TestApp | undefined;
   beforeEach(async () => {
-    current = await makeTestApp(env, database === null ? undefined : await database());
+    current = await makeTestApp(env, database === null ? undefined : await database(), options);
   });
   afterEach(async () => {
     await current?.close();
