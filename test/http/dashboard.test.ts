@@ -89,7 +89,9 @@ describe('GET /assets/*', () => {
     for (const asset of await pageAssets()) {
       const res = await app().app.inject({ method: 'GET', url: `/${asset}` });
       expect(res.statusCode, asset).toBe(200);
-      expect(res.headers['content-type'], asset).toMatch(asset.endsWith('.js') ? /^(application|text)\/javascript/ : /^text\/css/);
+      expect(res.headers['content-type'], asset).toMatch(
+        asset.endsWith('.js') ? /^(application|text)\/javascript/ : /^text\/css/,
+      );
       expect(res.headers['cache-control'], asset).toBe('public, max-age=31536000, immutable');
       expect(res.headers['x-content-type-options'], asset).toBe('nosniff');
       expect(res.body.length, asset).toBeGreaterThan(1000);

@@ -9,9 +9,10 @@ import { OPENAPI_FILE, SCHEMA_TYPES_FILE, schemaTypes } from '../../web/openapi-
 describe('web/src/api/schema.d.ts', () => {
   it('is up to date with openapi.json: `npm run api-types` would write exactly what is committed', async () => {
     const expected = await schemaTypes(readFileSync(OPENAPI_FILE, 'utf8'));
-    expect(readFileSync(SCHEMA_TYPES_FILE, 'utf8') === expected, 'web/src/api/schema.d.ts is stale: run `npm run api-types`').toBe(
-      true,
-    );
+    expect(
+      readFileSync(SCHEMA_TYPES_FILE, 'utf8') === expected,
+      'web/src/api/schema.d.ts is stale: run `npm run api-types`',
+    ).toBe(true);
   });
 
   it('is derived from the document: a route added to it appears in the types', async () => {
