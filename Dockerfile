@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build stage: compile TypeScript and the better-sqlite3 native module, then drop dev dependencies.
+# Build stage: compile TypeScript and the better-sqlite3 native module, bundle the dashboard
+# (web/ into dist/web), then drop dev dependencies.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
@@ -9,6 +10,7 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY web ./web
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: node, the compiled service and production dependencies only; runs as the

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `webhook-inbox`, the package's bin: runs the compiled command line (dist/cli/main.js). In a
 // checkout it first compiles src/ (`tsc -p tsconfig.build.json`) when dist/ is missing or older
-// than a source file, so `npx webhook-inbox` works right after `npm ci` and after every edit. An
-// install without src/ (the Docker image) runs dist/ as it is.
+// than a source file, and bundles the dashboard (web/build.js into dist/web) when that is missing
+// or older than a file of web/, so `npx webhook-inbox` works right after `npm ci` and after every
+// edit. An install without src/ (the Docker image) runs dist/ as it is.
 //
 // Plain JavaScript on purpose: it must run before anything is compiled.
 
@@ -14,7 +15,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'src');
+const web = path.join(root, 'web');
 const dist = path.join(root, 'dist');
+/** Written last by every dashboard build: its time is when dist/web was last brought up to date. */
+const webIndex = path.join(dist, 'web', 'index.html');
 /** Written by every incremental build (tsconfig.build.json): its time is when dist/ was last brought up to date. */
 const buildInfo = path.join(dist, '.tsbuildinfo');
 const lock = path.join(dist, '.build.lock');
@@ -44,6 +48,10 @@ function stale() {
     .map((name) => path.join(root, name))
     .filter((file) => existsSync(file));
   return Math.max(newestUnder(src), ...configs.map((file) => statSync(file).mtimeMs)) > built;
+}
+
+function webStale() {
+  return !existsSync(webIndex) || newestUnder(web) > statSync(webIndex).mtimeMs;
 }
 
 function sleep(ms) {
@@ -84,20 +92,27 @@ function build() {
   }
   takeLock();
   let compiled = true;
+  let bundled = true;
   try {
     // Another launcher may have built while this one waited for the lock.
-    if (!stale()) return;
-    const started = new Date();
-    // The compiler's messages go to stderr: stdout may be the command's output (an export, a document).
-    const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: ['ignore', 2, 2] });
-    compiled = result.status === 0;
-    // tsc leaves the file alone when nothing changed: its time now says "up to date as of the start".
-    if (compiled) utimesSync(buildInfo, started, started);
+    if (stale()) {
+      const started = new Date();
+      // The compiler's messages go to stderr: stdout may be the command's output (an export, a document).
+      const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: ['ignore', 2, 2] });
+      compiled = result.status === 0;
+      // tsc leaves the file alone when nothing changed: its time now says "up to date as of the start".
+      if (compiled) utimesSync(buildInfo, started, started);
+    }
+    if (compiled && existsSync(web) && webStale()) {
+      bundled = spawnSync(process.execPath, [path.join(web, 'build.js')], { cwd: root, stdio: ['ignore', 2, 2] }).status === 0;
+    }
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
   if (!compiled) fail('compiling src/ failed (tsc -p tsconfig.build.json; its errors are above)');
+  // The command line works without the dashboard; the server answers GET / with how to build it.
+  if (!bundled) process.stderr.write('webhook-inbox: bundling the dashboard failed (node web/build.js; its errors are above)\n');
 }
 
-if (existsSync(src) && stale()) build();
+if (existsSync(src) && (stale() || (existsSync(web) && webStale()))) build();
 await import(pathToFileURL(path.join(dist, 'cli', 'main.js')).href);
