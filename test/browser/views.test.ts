@@ -4,7 +4,7 @@
 // scheme; the navigation by keyboard; a phone-sized screen without sideways scrolling. The tests
 // also write the screenshots of docs/img/ that the README shows.
 
-import type { Browser, Page } from 'puppeteer-core';
+import type { Browser, HTTPRequest, Page } from 'puppeteer-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AxeFinding,
@@ -21,6 +21,7 @@ import {
   saveScreenshot,
   setColorScheme,
 } from '../helpers/browser.js';
+import { waitFor } from '../helpers/server.js';
 import {
   byRole,
   clickButton,
@@ -361,6 +362,50 @@ describe('the dashboard on a realistic inbox', () => {
     });
     expect((await threadMessages(page, 'Search results')).map((r) => r.id)).toEqual([showcase.imageId]);
     expect(await mainText(page)).toMatch(/\b1 result/);
+  });
+
+  it('search: a slow search can be cancelled, and the request stops', async () => {
+    await clickNav(page, 'Search');
+    await waitForHeading(page, 'Search');
+    // The service answers at once; holding the search's request makes it slow.
+    const held: HTTPRequest[] = [];
+    const failed: string[] = [];
+    const hold = (request: HTTPRequest): void => {
+      if (request.isInterceptResolutionHandled()) return;
+      const url = new URL(request.url());
+      if (url.pathname === '/messages' && url.searchParams.get('q') === 'walnut') held.push(request);
+      else void request.continue();
+    };
+    const onFailed = (request: HTTPRequest): void => {
+      failed.push(`${request.url()} ${request.failure()?.errorText ?? ''}`);
+    };
+    await page.setRequestInterception(true);
+    page.on('request', hold);
+    page.on('requestfailed', onFailed);
+    try {
+      await fillField(page, 'Text', 'walnut');
+      await clickButton(page, 'Search');
+      await waitFor('the search request', () => held.length > 0);
+      const cancel = await byRole(page, 'button', 'Cancel');
+      await waitInPage(page, 'Cancel to be enabled while the search runs', () =>
+        Array.from((globalThis as unknown as PageGlobals).document.querySelectorAll('button')).some(
+          (b) => (b.textContent ?? '').trim() === 'Cancel' && !(b as unknown as { disabled: boolean }).disabled,
+        ),
+      );
+      await cancel.click();
+      await waitFor('the held request to be aborted', () => failed.some((f) => f.includes('q=walnut')));
+      await waitInPage(page, 'Cancel to be disabled again', () =>
+        Array.from((globalThis as unknown as PageGlobals).document.querySelectorAll('button')).some(
+          (b) => (b.textContent ?? '').trim() === 'Cancel' && (b as unknown as { disabled: boolean }).disabled,
+        ),
+      );
+      expect(await page.$('[role="alert"]')).toBeNull();
+      expect(await page.$('ol[aria-label="Search results"] > li')).toBeNull();
+    } finally {
+      page.off('request', hold);
+      page.off('requestfailed', onFailed);
+      await page.setRequestInterception(false);
+    }
   });
 
   it('dead letters: each unreadable item with its reason and the item as JSON', async () => {
