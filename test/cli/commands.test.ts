@@ -134,10 +134,10 @@ describe('webhook-inbox', () => {
     expect(errorLine(nowhere, 'openapi')).toContain('ENOENT');
   });
 
-  it('in a checkout without dist/, compiles it on first use, and not again while nothing changed', async () => {
+  it('in a checkout without dist/, compiles it and bundles the dashboard on first use, and not again while nothing changed', async () => {
     // A copy of what a fresh clone has, sharing this checkout's installed packages.
     const clone = path.join(tmp.dir, 'clone');
-    for (const entry of ['bin', 'src', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
+    for (const entry of ['bin', 'src', 'web', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
       cpSync(path.join(PROJECT_ROOT, entry), path.join(clone, entry), { recursive: true });
     }
     symlinkSync(path.join(PROJECT_ROOT, 'node_modules'), path.join(clone, 'node_modules'));
@@ -154,10 +154,16 @@ describe('webhook-inbox', () => {
     expect(JSON.parse(first.stdout)).toMatchObject({ openapi: '3.1.0' });
     const built = path.join(clone, 'dist', '.tsbuildinfo');
     const builtAt = statSync(built).mtimeMs;
+    // The dashboard GET / serves, its script named in the page (the bundler's report went to stderr).
+    const page = path.join(clone, 'dist', 'web', 'index.html');
+    const script = /src="(assets\/app-[A-Z0-9]+\.js)"/.exec(readFileSync(page, 'utf8'))?.[1] ?? 'no script named';
+    expect(existsSync(path.join(clone, 'dist', 'web', script))).toBe(true);
+    const bundledAt = statSync(page).mtimeMs;
 
     const second = spawnSync(process.execPath, [bin, '--version'], { cwd: tmp.dir, env: cleanEnv(), encoding: 'utf8' });
     expect(second.status, second.stderr).toBe(0);
     expect(statSync(built).mtimeMs).toBe(builtAt);
+    expect(statSync(page).mtimeMs).toBe(bundledAt);
     expect(existsSync(path.join(clone, 'dist', '.build.lock'))).toBe(false);
   });
 });
