@@ -50,8 +50,12 @@ function stale() {
   return Math.max(newestUnder(src), ...configs.map((file) => statSync(file).mtimeMs)) > built;
 }
 
+/** As web/build.js decides: dist/web is missing, or older than web/ or the packages' lock. */
 function webStale() {
-  return !existsSync(webIndex) || newestUnder(web) > statSync(webIndex).mtimeMs;
+  if (!existsSync(webIndex)) return true;
+  const lockFile = path.join(root, 'package-lock.json');
+  const packages = existsSync(lockFile) ? statSync(lockFile).mtimeMs : 0;
+  return Math.max(newestUnder(web), packages) > statSync(webIndex).mtimeMs;
 }
 
 function sleep(ms) {

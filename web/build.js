@@ -104,7 +104,7 @@ function newestUnder(/** @type {string} */ dir) {
   return newest;
 }
 
-/** True when dist/web is missing or older than a file of web/. */
+/** True when dist/web is missing or older than a file of web/ or than the installed packages' lock. */
 export function webStale() {
   let built;
   try {
@@ -112,11 +112,17 @@ export function webStale() {
   } catch {
     return true;
   }
-  return newestUnder(web) > built;
+  const lock = path.join(root, 'package-lock.json');
+  return Math.max(newestUnder(web), statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) > built;
 }
 
+// Run as a script (before every `npm start`, whose stdout is the log): builds dist/web when it is
+// out of date, silently. With --sizes: builds it in any case and says what it wrote.
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const report = process.argv.includes('--sizes');
+  if (!report && !webStale()) process.exit(0);
   const sizes = await buildWeb();
+  if (!report) process.exit(0);
   for (const { file, bytes, gzipped } of sizes) {
     const name = path.relative(root, file);
     process.stdout.write(`${name}: ${(bytes / 1024).toFixed(1)} KiB, ${(gzipped / 1024).toFixed(1)} KiB gzipped\n`);

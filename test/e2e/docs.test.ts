@@ -474,6 +474,9 @@ describe.skipIf(!tools)('docs/operations.md', () => {
       '/docs/static/swagger-ui.css',
       '/docs/json',
       '/docs/yaml',
+      '/',
+      // The dashboard's script, as its page names it (dist/web, bundled by the global setup).
+      `/${/src="(assets\/[^"]+\.js)"/.exec(readFileSync(path.join(PROJECT_ROOT, 'dist', 'web', 'index.html'), 'utf8'))?.[1]}`,
       '/no-such-page',
     ];
     for (const url of urls) await (await fetch(`${server.baseUrl}${url}`, { redirect: 'manual' })).arrayBuffer();
