@@ -5,7 +5,7 @@
 
 import type { Browser, HTTPRequest, Page } from 'puppeteer-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DESKTOP, launchBrowser, openPage, type PageGlobals, type PageWatch } from '../helpers/browser.js';
+import { accessibilityFailures, DESKTOP, launchBrowser, openPage, type PageGlobals, type PageWatch } from '../helpers/browser.js';
 import { whatsappEnvelope } from '../helpers/whatsapp.js';
 import {
   clickButton,
@@ -257,6 +257,7 @@ describe('when the API fails', () => {
             () => (globalThis as unknown as PageGlobals).document.querySelector('nav[aria-label="Views"]') !== null,
           ),
         ).toBe(true);
+        if (answer.status === 500) expect(await accessibilityFailures(page, 'an API error')).toEqual([]);
       } finally {
         await repair();
       }

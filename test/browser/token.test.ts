@@ -5,7 +5,7 @@
 
 import type { Browser, HTTPRequest, Page } from 'puppeteer-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DESKTOP, launchBrowser, openPage, type PageGlobals, type PageWatch } from '../helpers/browser.js';
+import { accessibilityFailures, DESKTOP, launchBrowser, openPage, type PageGlobals, type PageWatch } from '../helpers/browser.js';
 import { byRole, clickNav, conversationItems, hasRole, waitForHeading, waitInPage } from './dashboard.js';
 import { type Inbox, postMessage, SPEC_RECIPIENT, SPEC_SENDER, startInbox } from './support.js';
 
@@ -83,6 +83,7 @@ describe('with API_TOKEN set', () => {
     await page.goto(`${inbox.baseUrl}/`, { waitUntil: 'load' });
     await waitForPrompt(page);
     expect(await hasRole(page, 'button', 'Continue')).toBe(true);
+    expect(await accessibilityFailures(page, 'token prompt')).toEqual([]);
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.body.innerText)).not.toContain(
       'Only for those who hold the token',
     );

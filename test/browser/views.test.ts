@@ -7,11 +7,8 @@
 import type { Browser, HTTPRequest, Page } from 'puppeteer-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type AxeFinding,
-  axeFindings,
-  type ColorScheme,
+  accessibilityFailures,
   DESKTOP,
-  describeFindings,
   horizontalOverflow,
   launchBrowser,
   openPage,
@@ -19,7 +16,6 @@ import {
   type PageWatch,
   PHONE,
   saveScreenshot,
-  setColorScheme,
 } from '../helpers/browser.js';
 import { waitFor } from '../helpers/server.js';
 import {
@@ -97,18 +93,6 @@ afterEach(() => {
   watch.expectClean();
 });
 
-/** The serious and critical accessibility violations of the page as it is, in each color scheme. */
-async function scanBothSchemes(target: Page, label: string): Promise<string[]> {
-  const failures: string[] = [];
-  for (const scheme of ['light', 'dark'] as ColorScheme[]) {
-    await setColorScheme(target, scheme);
-    const findings: AxeFinding[] = await axeFindings(target);
-    if (findings.length > 0) failures.push(describeFindings(`${label} (${scheme})`, findings));
-  }
-  await setColorScheme(target, 'light');
-  return failures;
-}
-
 describe('the dashboard on a realistic inbox', () => {
   it('is served at / with a Content-Security-Policy that forbids inline scripts and framing, and assets cached for good', async () => {
     const response = await fetch(`${inbox.baseUrl}/`);
@@ -171,7 +155,7 @@ describe('the dashboard on a realistic inbox', () => {
       { name: 'Overview', current: false },
     ]);
     await saveScreenshot(page, 'conversations-desktop');
-    expect(await scanBothSchemes(page, 'conversations')).toEqual([]);
+    expect(await accessibilityFailures(page, 'conversations')).toEqual([]);
 
     await fillField(page, 'Filter conversations', `+${JONAS.waId}`);
     await waitInPage(
@@ -255,7 +239,7 @@ describe('the dashboard on a realistic inbox', () => {
     expect(await daySeparators(page)).toHaveLength(days.size);
 
     await saveScreenshot(page, 'thread-desktop');
-    expect(await scanBothSchemes(page, 'thread')).toEqual([]);
+    expect(await accessibilityFailures(page, 'thread')).toEqual([]);
   });
 
   it('message: every field, the statuses as a timeline, raw as formatted JSON, copy buttons', async () => {
@@ -320,7 +304,7 @@ describe('the dashboard on a realistic inbox', () => {
     expect(copied).toBe(showcase.readId);
 
     await saveScreenshot(page, 'message-desktop');
-    expect(await scanBothSchemes(page, 'message')).toEqual([]);
+    expect(await accessibilityFailures(page, 'message')).toEqual([]);
   });
 
   it('search: finds text newest first, highlights the match, says how many, and narrows by type', async () => {
@@ -351,7 +335,7 @@ describe('the dashboard on a realistic inbox', () => {
     const cancel = await byRole(page, 'button', 'Cancel');
     expect(await cancel.evaluate((el) => (el as unknown as { disabled: boolean }).disabled)).toBe(true); // nothing runs now
     await saveScreenshot(page, 'search-desktop');
-    expect(await scanBothSchemes(page, 'search')).toEqual([]);
+    expect(await accessibilityFailures(page, 'search')).toEqual([]);
 
     await fillField(page, 'Text', '');
     await fillField(page, 'Type', 'image');
@@ -433,7 +417,7 @@ describe('the dashboard on a realistic inbox', () => {
     );
     expect(items.map((item) => JSON.parse(item))).toEqual([letter?.item]);
     await saveScreenshot(page, 'dead-letters-desktop');
-    expect(await scanBothSchemes(page, 'dead letters')).toEqual([]);
+    expect(await accessibilityFailures(page, 'dead letters')).toEqual([]);
   });
 
   it('overview: the totals and top senders of /stats, charts whose numbers are those of /stats/timeseries, readiness', async () => {
@@ -511,7 +495,7 @@ describe('the dashboard on a realistic inbox', () => {
     expect(readiness.join(' | ')).toMatch(/ok/);
 
     await saveScreenshot(page, 'overview-desktop');
-    expect(await scanBothSchemes(page, 'overview')).toEqual([]);
+    expect(await accessibilityFailures(page, 'overview')).toEqual([]);
   });
 
   it('the navigation is reached with Tab, in order, and followed with Enter', async () => {

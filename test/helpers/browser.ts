@@ -258,10 +258,19 @@ export function describeFindings(label: string, findings: readonly AxeFinding[])
   return lines.join('\n');
 }
 
-/** Fails with every serious or critical axe violation, described, when there is any. */
-export async function expectAccessible(page: Page, label: string): Promise<void> {
-  const findings = await axeFindings(page);
-  if (findings.length > 0) throw new Error(describeFindings(label, findings));
+/**
+ * The serious and critical axe violations of the page as it is now, in the light and then the dark
+ * color scheme, described (empty: none); the page is left in the light scheme.
+ */
+export async function accessibilityFailures(page: Page, label: string): Promise<string[]> {
+  const failures: string[] = [];
+  for (const scheme of ['light', 'dark'] as const) {
+    await setColorScheme(page, scheme);
+    const findings = await axeFindings(page);
+    if (findings.length > 0) failures.push(describeFindings(`${label} (${scheme})`, findings));
+  }
+  await setColorScheme(page, 'light');
+  return failures;
 }
 
 export const SCREENSHOT_DIR = path.join(PROJECT_ROOT, 'docs', 'img');
