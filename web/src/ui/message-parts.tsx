@@ -128,11 +128,22 @@ export function DetailList({ details }: { details: readonly Detail[] }) {
   );
 }
 
+/** The same status of a message: one event may be both in an answer and on the live feed. */
+export function sameStatus(a: StatusItem, b: StatusItem): boolean {
+  return a.status === b.status && a.ts === b.ts && a.recipient_id === b.recipient_id;
+}
+
 const TICKS: Record<StatusItem['status'], string> = { sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
 
-/** The latest delivery status as a tick, named for screen readers. */
+/** How far a message got; providers may report a step late (a "delivered" after its "read"). */
+const RANK: Record<StatusItem['status'], number> = { sent: 1, delivered: 2, read: 3, failed: 4 };
+
+/** The furthest delivery status as a tick, named for screen readers. */
 export function StatusMark({ statuses }: { statuses: readonly StatusItem[] | undefined }) {
-  const last = statuses?.at(-1);
+  const last = statuses?.reduce<StatusItem | undefined>(
+    (best, s) => (best === undefined || RANK[s.status] >= RANK[best.status] ? s : best),
+    undefined,
+  );
   if (last === undefined) return null;
   return (
     <span class={`status status-${last.status}`} role="img" aria-label={`Status: ${last.status}`} title={last.status}>

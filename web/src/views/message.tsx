@@ -8,7 +8,7 @@ import { ErrorAlert } from '../ui/alert';
 import { formatDateTime } from '../ui/format';
 import { Heading } from '../ui/heading';
 import { useLiveEvents, useLoad } from '../ui/hooks';
-import { DetailList, rawDetails, TypeBadge } from '../ui/message-parts';
+import { DetailList, rawDetails, sameStatus, TypeBadge } from '../ui/message-parts';
 
 /** The fields in the order the API writes them; each is shown, null ones as "none". */
 const FIELDS = [
@@ -88,7 +88,8 @@ export function MessageView({ id }: { id: string }) {
     );
   }
   const m = loaded.data;
-  const statuses = [...m.statuses, ...live];
+  // A status may be both in the answer and on the live feed (it arrived while the message was read).
+  const statuses = [...m.statuses, ...live.filter((s) => !m.statuses.some((known) => sameStatus(known, s)))];
   const raw = json(m.raw);
   const details = rawDetails(m.type, m.raw);
 

@@ -20,7 +20,7 @@ import { ErrorAlert } from '../ui/alert';
 import { dayKey, formatDay, formatTime, instant, plural } from '../ui/format';
 import { Heading } from '../ui/heading';
 import { useLiveEvents, useWhenVisible } from '../ui/hooks';
-import { DetailList, rawDetails, StatusMark, TypeBadge, typeName } from '../ui/message-parts';
+import { DetailList, rawDetails, StatusMark, sameStatus, TypeBadge, typeName } from '../ui/message-parts';
 
 const PAGE = 50;
 const INCLUDE = 'type,source,received_at,contact_name,reply_to,raw';
@@ -51,6 +51,7 @@ function useDetails() {
   const queue = useRef<string[]>([]);
   const asked = useRef(new Set<string>());
   const running = useRef(0);
+  const pending = useRef(new Map<string, StatusItem[]>());
   const controller = useRef(new AbortController());
   useEffect(() => () => controller.current.abort(), []);
 
@@ -61,7 +62,13 @@ function useDetails() {
       running.current++;
       getJson('/messages/{message_id}', { params: { message_id: id }, signal: controller.current.signal })
         .then(
-          (detail) => setDetails((m) => new Map(m).set(id, detail)),
+          (detail) => {
+            // Statuses that arrived live while this was being read: kept unless the answer has them.
+            const early = pending.current.get(id) ?? [];
+            pending.current.delete(id);
+            const statuses = [...detail.statuses, ...early.filter((s) => !detail.statuses.some((d) => sameStatus(d, s)))];
+            setDetails((m) => new Map(m).set(id, { ...detail, statuses }));
+          },
           (error: unknown) => {
             if (error instanceof ApiError && error.status === 404) setDetails((m) => new Map(m).set(id, null));
             // Other failures leave the message without its statuses; asking again on a later page is allowed.
@@ -88,10 +95,17 @@ function useDetails() {
   );
 
   const addStatus = useCallback((event: StatusEvent) => {
+    const status: StatusItem = { status: event.status, ts: event.ts, recipient_id: event.recipient_id, errors: event.errors };
     setDetails((m) => {
       const known = m.get(event.message_id);
-      if (known === undefined || known === null) return m;
-      const status: StatusItem = { status: event.status, ts: event.ts, recipient_id: event.recipient_id, errors: event.errors };
+      if (known === undefined) {
+        // Not read yet (or being read): added to the answer when it comes.
+        if (asked.current.has(event.message_id)) {
+          pending.current.set(event.message_id, [...(pending.current.get(event.message_id) ?? []), status]);
+        }
+        return m;
+      }
+      if (known === null || known.statuses.some((s) => sameStatus(s, status))) return m;
       return new Map(m).set(event.message_id, { ...known, statuses: [...known.statuses, status] });
     });
   }, []);
