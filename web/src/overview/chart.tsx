@@ -26,7 +26,6 @@ const HEIGHT = 220;
 
 export function Chart({ caption, times, values, label, kind, children }: ChartProps) {
   const container = useRef<HTMLDivElement>(null);
-  const plot = useRef<uPlot | null>(null);
 
   useEffect(() => {
     const element = container.current;
@@ -56,13 +55,11 @@ export function Chart({ caption, times, values, label, kind, children }: ChartPr
       ],
     };
     const chart = new uPlot(options, [[...times], [...values]], element);
-    plot.current = chart;
     const resize = new ResizeObserver(() => chart.setSize({ width: Math.max(200, element.clientWidth), height: HEIGHT }));
     resize.observe(element);
     return () => {
       resize.disconnect();
       chart.destroy();
-      plot.current = null;
     };
   }, [times, values, label, kind]);
 

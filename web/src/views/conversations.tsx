@@ -67,7 +67,8 @@ function preview(c: Conversation): string {
 export function ConversationsView() {
   const [filter, setFilter] = useState('');
   const [side, setSide] = useState<Side>('from');
-  const number = filter.trim().replace(/^ /, '+');
+  // A + typed into a URL or pasted from one may arrive as a space: read it as the +.
+  const number = filter.replace(/^ (?=\d)/, '+').trim();
   const serverFilter = PHONE.test(number) ? number : '';
   const [list, setList] = useState<ListState>(EMPTY);
   const [attempt, setAttempt] = useState(0);
