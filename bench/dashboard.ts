@@ -7,7 +7,7 @@
 // --db copies an existing SQLite database (the original is never opened); without it N synthetic
 // messages are seeded. Loopback only; the server it starts it stops by pid.
 
-import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,7 +34,7 @@ export interface DashboardBenchOptions {
   readonly messages: number;
   /** An existing SQLite database file holding the messages: copied into `workDir`, never opened itself. */
   readonly database?: string | null;
-  /** A folder for the database copy and the server's log; removed by the caller. */
+  /** A folder for the database copy and the server's log (made if missing); removed by the caller. */
   readonly workDir: string;
   /** Cold loads of the conversations view measured (after one warm-up load). Default 10. */
   readonly loads?: number;
@@ -261,6 +261,7 @@ async function threadRun(browser: Browser, baseUrl: string, thread: Thread, scre
 export async function runDashboardBench(options: DashboardBenchOptions): Promise<DashboardRow[]> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const loads = options.loads ?? 10;
+  mkdirSync(options.workDir, { recursive: true });
   const file = await prepareDatabase(options, log);
   const threads = pickThreads(file);
   let server: RunningServer | null = null;
