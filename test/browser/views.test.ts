@@ -292,6 +292,7 @@ describe('the dashboard on a realistic inbox', () => {
     expect(JSON.parse(raw)).toEqual(detail.raw);
     expect(raw.split('\n').length).toBeGreaterThan(3); // formatted, not one line
 
+    await saveScreenshot(page, 'message-desktop');
     expect(await hasRole(page, 'button', 'Copy message id')).toBe(true);
     expect(await hasRole(page, 'button', 'Copy raw JSON')).toBe(true);
     await browser
@@ -303,7 +304,6 @@ describe('the dashboard on a realistic inbox', () => {
     );
     expect(copied).toBe(showcase.readId);
 
-    await saveScreenshot(page, 'message-desktop');
     expect(await accessibilityFailures(page, 'message')).toEqual([]);
   });
 

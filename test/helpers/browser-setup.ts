@@ -1,10 +1,11 @@
-// Before the browser tests: bundle the dashboard (dist/web, what GET / serves) and unpack the
-// packaged Chromium once, so that test files starting at the same moment never race to unpack it.
+// Before the browser tests: unpack the packaged Chromium once (test/helpers/global-setup.ts has
+// built the dashboard already), so that test files starting at the same moment never race to
+// unpack it, and a Chromium that cannot start fails here, once, with the reason.
 
-import { buildWeb } from '../../web/build.js';
-import { browserExecutable } from './browser.js';
+import { browserExecutable, launchBrowser } from './browser.js';
 
 export default async function setup(): Promise<void> {
-  await buildWeb();
   await browserExecutable();
+  const browser = await launchBrowser();
+  await browser.close();
 }
