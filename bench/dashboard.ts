@@ -435,9 +435,10 @@ async function main(): Promise<void> {
       seed: int('seed', 1),
     });
     const { markdown, passed } = dashboardTable(rows);
+    // The database a --db run copied is a file of this machine: the command that seeds the same
+    // messages (seed, senders, today's midnight) is what another machine can run.
     const command = [
       `npx tsx bench/dashboard.ts --messages ${messages}`,
-      database === null ? '' : ` --db ${database}`,
       loads === 10 ? '' : ` --loads ${loads}`,
       out === null ? '' : ` --out ${path.relative(PROJECT_ROOT, out)}`,
     ].join('');
