@@ -450,7 +450,11 @@ async function main(): Promise<void> {
         '',
         environmentSection(
           machine,
-          { messages, loads, ...(database === null ? {} : { db: 'a copy of an existing database' }) },
+          {
+            messages,
+            loads,
+            database: database === null ? 'seeded by this run' : `a copy of ${path.basename(database)} (--db), seeded earlier`,
+          },
           command,
         ),
         '',
