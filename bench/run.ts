@@ -54,9 +54,10 @@ import { slowClientAttack } from './slow-clients.js';
 import { formatMs } from './stats.js';
 import { measureStorage, storageTable } from './storage.js';
 import { openBenchStore } from './store.js';
+import { DASHBOARD_METHOD, dashboardTable, runDashboardBench } from './dashboard.js';
 import { type SyntheticFacts, seedStore, startOfUtcDay } from './synthetic.js';
 
-const PHASES = ['ingest', 'reads', 'mixed', 'slow-clients', 'fanout'] as const;
+const PHASES = ['ingest', 'reads', 'mixed', 'slow-clients', 'fanout', 'dashboard'] as const;
 type Phase = (typeof PHASES)[number];
 
 const USAGE = `usage: npm run bench [-- options]
@@ -86,12 +87,14 @@ const USAGE = `usage: npm run bench [-- options]
   --fanout-postgres-rate R         webhooks a second in that check (default 500)
   --out FILE         where the report goes (default bench/RESULTS.md, or RESULTS-postgres….md for --store postgres)
   --only P[,P…]      run only these phases: ${PHASES.join(', ')}
-  --skip-ingest, --skip-reads, --skip-mixed, --skip-slow-clients, --skip-fanout
+  --skip-ingest, --skip-reads, --skip-mixed, --skip-slow-clients, --skip-fanout, --skip-dashboard
 Phases, in order: ingest (real store against the no-op ceiling); reads (latencies at --messages);
 mixed (at --messages: webhooks alone, then beside the slowest reads, with READ_WORKERS=0 and 2);
 slow-clients (memory and answers under connections that trickle large bodies); fanout (--fanout-rate
 webhooks a second, first alone, then with --subscribers GET /events streams on --store: delay from each
-200 to its event at every subscriber, every event once and in order, throughput, server RSS).
+200 to its event at every subscriber, every event once and in order, throughput, server RSS); dashboard
+(Chromium against the database seeded with --messages: conversations clickable after navigation,
+a long thread opened and scrolled, JavaScript shipped; SQLite only).
 All run by default.`;
 
 const SECRET = 'bench-secret';
@@ -167,6 +170,7 @@ function parseOptions(argv: string[]): Options {
       'skip-mixed': { type: 'boolean' },
       'skip-slow-clients': { type: 'boolean' },
       'skip-fanout': { type: 'boolean' },
+      'skip-dashboard': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -912,6 +916,29 @@ async function fanoutOnce(
   return { label, result: r, stopOk };
 }
 
+/**
+ * The dashboard in a real browser (bench/dashboard.ts) against the database the reads phase
+ * seeded (SQLite only: the dashboard reads the same API whatever the store).
+ */
+async function dashboardPhase(options: Options, workRoot: string): Promise<{ markdown: string; passed: boolean; clean: boolean }> {
+  const heading = `## The dashboard at ${formatCount(options.messages)} messages, in Chromium`;
+  if (options.store !== 'sqlite') {
+    return { markdown: `${heading}
+
+Not run: the dashboard phase measures SQLite only.`, passed: true, clean: true };
+  }
+  const seeded = await seededDatabase(options, workRoot);
+  if (seeded.source.kind !== 'sqlite') throw new Error('the dashboard phase needs a SQLite database');
+  const rows = await runDashboardBench({
+    messages: options.messages,
+    database: seeded.source.file,
+    workDir: path.join(workRoot, 'dashboard'),
+    log,
+  });
+  const table = dashboardTable(rows);
+  return { markdown: `${heading}\n\n${DASHBOARD_METHOD}\n\n${table.markdown}`, passed: table.passed, clean: true };
+}
+
 async function fanoutPhase(options: Options, workRoot: string): Promise<{ markdown: string; passed: boolean; clean: boolean }> {
   const bodies = new FanoutBodies(SECRET, options.seed + 4000);
   const target = storeTarget(options.store, workRoot);
@@ -1052,6 +1079,7 @@ async function main(): Promise<void> {
       mixed: mixedPhase,
       'slow-clients': slowClientsPhase,
       fanout: fanoutPhase,
+      dashboard: dashboardPhase,
     };
     for (const phase of PHASES) {
       if (!options.phases.has(phase)) continue;
@@ -1068,7 +1096,7 @@ async function main(): Promise<void> {
     [
       '# Benchmark results',
       '',
-      `Written by \`npm run bench\` (bench/run.ts); targets from issue 3 (ingest, reads), the hardening issue (mixed load, slow clients), the inbox issue (order, until, to, type, conversations, timeseries) and issue 13 (event-stream fan-out). ${passed ? 'Every target was met.' : 'Some targets were missed (marked FAIL).'}`,
+      `Written by \`npm run bench\` (bench/run.ts); targets from issue 3 (ingest, reads), the hardening issue (mixed load, slow clients), the inbox issue (order, until, to, type, conversations, timeseries) issue 13 (event-stream fan-out) and issue 15 (the dashboard). ${passed ? 'Every target was met.' : 'Some targets were missed (marked FAIL).'}`,
       '',
       environmentSection(
         machine,
