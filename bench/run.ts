@@ -17,6 +17,7 @@ import {
   type TestDatabase,
 } from '../test/helpers/postgres-server.js';
 import { PROJECT_ROOT } from '../test/helpers/server.js';
+import { DASHBOARD_METHOD, dashboardTable, runDashboardBench } from './dashboard.js';
 import { ANSWER_WAIT_MS, FanoutBodies, type FanoutResult, fanoutRun } from './fanout.js';
 import { loadWebhooks, SignedBodyPool } from './ingest.js';
 import { type SlowRead, type SlowReadResult, slowReads, startReadLoad } from './mixed.js';
@@ -54,7 +55,6 @@ import { slowClientAttack } from './slow-clients.js';
 import { formatMs } from './stats.js';
 import { measureStorage, storageTable } from './storage.js';
 import { openBenchStore } from './store.js';
-import { DASHBOARD_METHOD, dashboardTable, runDashboardBench } from './dashboard.js';
 import { type SyntheticFacts, seedStore, startOfUtcDay } from './synthetic.js';
 
 const PHASES = ['ingest', 'reads', 'mixed', 'slow-clients', 'fanout', 'dashboard'] as const;
@@ -920,12 +920,19 @@ async function fanoutOnce(
  * The dashboard in a real browser (bench/dashboard.ts) against the database the reads phase
  * seeded (SQLite only: the dashboard reads the same API whatever the store).
  */
-async function dashboardPhase(options: Options, workRoot: string): Promise<{ markdown: string; passed: boolean; clean: boolean }> {
+async function dashboardPhase(
+  options: Options,
+  workRoot: string,
+): Promise<{ markdown: string; passed: boolean; clean: boolean }> {
   const heading = `## The dashboard at ${formatCount(options.messages)} messages, in Chromium`;
   if (options.store !== 'sqlite') {
-    return { markdown: `${heading}
+    return {
+      markdown: `${heading}
 
-Not run: the dashboard phase measures SQLite only.`, passed: true, clean: true };
+Not run: the dashboard phase measures SQLite only.`,
+      passed: true,
+      clean: true,
+    };
   }
   const seeded = await seededDatabase(options, workRoot);
   if (seeded.source.kind !== 'sqlite') throw new Error('the dashboard phase needs a SQLite database');
