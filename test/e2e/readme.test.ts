@@ -26,7 +26,8 @@ describe('README.md', () => {
       .filter((line) => line.trim() !== '');
     expect(commands).toEqual(['npm ci', 'WEBHOOK_SECRET=dev-secret npm start', 'npm test']);
     const ci = readFileSync(path.join(PROJECT_ROOT, '.ci', 'run'), 'utf8').split('\n');
-    expect(ci).toContain('npm ci');
+    // npm ci's output goes through tee, to refuse an EBADENGINE warning.
+    expect(ci.some((line) => line.startsWith('npm ci '))).toBe(true);
     expect(ci).toContain('npm test');
   });
 });

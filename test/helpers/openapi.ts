@@ -70,7 +70,10 @@ export interface ObservedResponse {
  */
 export function checkDocumentedResponse(response: ObservedResponse): void {
   const { document, ajv, compiled } = load();
-  const urlPath = response.url.split('?', 1)[0] ?? '';
+  // The path the app was asked for: light-my-request, like any HTTP client, resolves dot segments
+  // first, so `/messages/%2E%2E` is a request for `/` (the dashboard), not for a message.
+  const base = 'http://localhost';
+  const urlPath = new URL(response.url.startsWith('//') ? base + response.url : response.url, base).pathname;
   const template = templateOf(document, urlPath);
   const operation = template === undefined ? undefined : document.paths[template]?.[response.method.toLowerCase()];
   if (template === undefined || operation === undefined) return;

@@ -19,8 +19,8 @@ describe('unknown routes', () => {
 
   it('answer 404 with a JSON body and X-Request-ID', async () => {
     const t = app();
+    // `/` is the dashboard (test/http/dashboard.test.ts).
     for (const url of [
-      '/',
       '/nope',
       '/nope/1',
       '/messages/m1',
