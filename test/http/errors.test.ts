@@ -20,15 +20,7 @@ describe('unknown routes', () => {
   it('answer 404 with a JSON body and X-Request-ID', async () => {
     const t = app();
     // `/` is the dashboard (test/http/dashboard.test.ts).
-    for (const url of [
-      '/nope',
-      '/nope/1',
-      '/messages/m1',
-      '/webhook/extra',
-      '/health',
-      '/health/ready/now',
-      '/metrics.json',
-    ]) {
+    for (const url of ['/nope', '/nope/1', '/messages/m1', '/webhook/extra', '/health', '/health/ready/now', '/metrics.json']) {
       const res = await t.app.inject({ method: 'GET', url });
       expect(res.statusCode, url).toBe(404);
       expect(res.headers['content-type'], url).toMatch(/^application\/json/);
