@@ -18,8 +18,8 @@ describe('README.md', () => {
   });
 
   it('gives as "Run it" the commands CI runs', () => {
-    // Not run here (npm ci would reinstall the project under its own tests): .ci/run runs exactly
-    // npm ci and npm test, and every end-to-end test starts the server with npm start.
+    // Not run here (npm ci would reinstall the project under its own tests): .ci/run runs npm ci
+    // and npm test (then the suite on the other Node.js lines), and every end-to-end test starts the server with npm start.
     const commands = codeBlocks('README.md')
       .filter((block) => block.heading === 'Run it')
       .flatMap((block) => block.code.split('\n'))
@@ -29,6 +29,9 @@ describe('README.md', () => {
     // npm ci's output goes through tee, to refuse an EBADENGINE warning.
     expect(ci.some((line) => line.startsWith('npm ci '))).toBe(true);
     expect(ci).toContain('npm test');
+    // The README's requirements say CI runs the suite on Node.js 22 and 24 too.
+    expect(ci).toContain('npm run test:node-lines');
+    expect(readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8')).toContain('`npm run test:node-lines`');
   });
 });
 
