@@ -3,11 +3,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { storedJson } from '../store/export-format.js';
 import type { ReadRoutesOptions } from './auth.js';
 import { ValidationFailed } from './errors.js';
 import { READ_SECURITY } from './openapi.js';
 import { parsePageQuery, type Query } from './query.js';
-import { DeadLetterItem, storedJson, unauthorizedRead, unavailable, validationError } from './schemas.js';
+import { DeadLetterItem, unauthorizedRead, unavailable, validationError } from './schemas.js';
 
 const DeadLetterPage = Type.Object(
   {

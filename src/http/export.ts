@@ -3,14 +3,14 @@
 
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
-import { stringify } from 'csv-stringify/sync';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
-import { EXPORT_FORMATS, type ExportFormat, type Metrics } from '../observability/metrics.js';
-import type { MessageFilter, MessageStore, Position, StoredMessage } from '../store/store.js';
+import type { Metrics } from '../observability/metrics.js';
+import { CSV_COLUMNS, CSV_HEADER, EXPORT_FORMATS, type ExportChunk, type ExportFormat } from '../store/export-format.js';
+import type { MessageFilter, MessageStore } from '../store/store.js';
 import type { ReadRoutesOptions } from './auth.js';
 import { ValidationFailed } from './errors.js';
-import { type DetailedMessage, messageFilterQuery, messageObject, parseMessageFilter } from './messages.js';
+import { messageFilterQuery, parseMessageFilter } from './messages.js';
 import { READ_SECURITY } from './openapi.js';
 import { enumParam, type Query } from './query.js';
 import { unauthorizedRead, unavailable, validationError } from './schemas.js';
@@ -26,26 +26,10 @@ export const EXPORT_CHUNK_ROWS = 1000;
 export const EXPORT_CHUNK_BYTES = 1024 * 1024;
 export const EXPORT_FIRST_CHUNK_ROWS = 100;
 
-export const CSV_COLUMNS = ['message_id', 'from', 'to', 'ts', 'text', 'type', 'source', 'received_at'] as const;
-
 const CONTENT_TYPES: Record<ExportFormat, string> = {
   ndjson: 'application/x-ndjson',
   csv: 'text/csv; charset=utf-8',
 };
-
-/**
- * RFC 4180: records end with CRLF; a field holding a comma, a double quote, CR or LF is quoted, its
- * quotes doubled. csv-stringify stops quoting fields with a lone LF or CR as soon as the record
- * delimiter is set (its quote_record_delimiter then defaults to false), so that is turned back on.
- * An empty string is written `""`, which keeps it apart from null (an empty field).
- */
-const CSV_OPTIONS = {
-  record_delimiter: 'windows',
-  quote_record_delimiter: true,
-  quoted_match: /^$/,
-} as const;
-
-const CSV_HEADER = `${CSV_COLUMNS.join(',')}\r\n`;
 
 export interface ExportQuery {
   readonly format: ExportFormat;
@@ -58,26 +42,6 @@ export function parseExportQuery(query: Query): Parsed<ExportQuery> {
   const format = enumParam(query, 'format', EXPORT_FORMATS, issues) ?? 'ndjson';
   const filter = parseMessageFilter(query, issues);
   return issues.length > 0 ? { ok: false, issues } : { ok: true, value: { format, filter } };
-}
-
-/** One NDJSON line per message: the GET /messages/{message_id} object without statuses. */
-export function ndjsonLines(messages: readonly DetailedMessage[]): string {
-  let text = '';
-  for (const m of messages) text += `${JSON.stringify(messageObject(m))}\n`;
-  return text;
-}
-
-/** One CSV record per message, in CSV_COLUMNS' order (no header). */
-export function csvRecords(messages: readonly DetailedMessage[]): string {
-  return stringify(
-    messages.map((m) => [m.messageId, m.from, m.to, m.ts, m.text, m.type ?? null, m.details.source, m.details.receivedAt]),
-    CSV_OPTIONS,
-  );
-}
-
-function withDetails(m: StoredMessage): DetailedMessage {
-  if (m.details === undefined) throw new Error(`the store exported message ${JSON.stringify(m.messageId)} without its details`);
-  return { ...m, details: m.details };
 }
 
 /** How many rows the next read asks for, so that a chunk makes about EXPORT_CHUNK_BYTES. */
@@ -95,42 +59,95 @@ export interface ExportProgress {
   complete: boolean;
 }
 
+/** Buffers of sent chunks kept for the next chunks to be written into (see ChunkBuffers). */
+export const SPARE_CHUNK_BUFFERS = 2;
+
+/**
+ * The buffers an export's chunks are written into, written again once the socket has taken them.
+ * Each chunk arrives in a buffer of its own (from a reader thread, moved rather than copied),
+ * outside V8's heap; a buffer merely dropped is freed only when V8 next collects this thread's
+ * heap, which an export, allocating next to nothing here, leaves alone for a long time: tens of
+ * megabytes of sent chunks piled up. A buffer goes back to the reads only once every byte of it
+ * has left this process, since a send in progress still reads from it: the body counts what it
+ * was given, and what it and the response still hold (`unsent`) has not left.
+ */
+export class ChunkBuffers {
+  readonly #unsent: () => number;
+  /** Our buffers given to the body, each with the count of bytes given up to its end. */
+  readonly #given: { readonly buffer: ArrayBuffer; readonly end: number }[] = [];
+  readonly #spare: ArrayBuffer[] = [];
+  #givenBytes = 0;
+
+  constructor(unsent: () => number) {
+    this.#unsent = unsent;
+  }
+
+  /**
+   * The bytes as a Buffer for the body, counted as given to it. `reusable`: the buffer they are in
+   * is the export's own, to be written again once sent (never a slice of Node's shared pool).
+   */
+  give(bytes: Uint8Array, reusable: boolean): Buffer {
+    this.#givenBytes += bytes.byteLength;
+    const { buffer } = bytes;
+    if (reusable && buffer instanceof ArrayBuffer) this.#given.push({ buffer, end: this.#givenBytes });
+    return Buffer.from(buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** A buffer that has been sent, if there is one, to write the next chunk into. */
+  take(): ArrayBuffer | undefined {
+    const sent = this.#givenBytes - this.#unsent();
+    for (let first = this.#given[0]; first !== undefined && first.end <= sent; first = this.#given[0]) {
+      this.#given.shift();
+      if (this.#spare.length < SPARE_CHUNK_BUFFERS) this.#spare.push(first.buffer);
+    }
+    return this.#spare.pop();
+  }
+}
+
 /**
  * The body of an export, chunk by chunk. `first` is the first chunk, already read (so that a
- * database that cannot be read is a 503 before anything is sent). Each further chunk is read when
- * the stream asks for it, that is once what was sent before has left for the socket: a slow client
- * slows the reads, and a client that leaves stops them (the stream is destroyed, and the generator
- * returns at its next step).
+ * database that cannot be read is a 503 before anything is sent). When the stream takes a chunk,
+ * the next one is asked for: the store reads and formats it (on a reader thread) while the chunk
+ * before goes out to the socket. The one after is asked for only when the stream takes that one,
+ * that is once what was sent before has left for the socket: a slow client slows the reads (they
+ * stay one chunk ahead of it), and a client that leaves stops them (the stream is destroyed, and
+ * the generator returns at its next step; the read in flight, if any, is the last).
  */
 async function* exportChunks(
-  store: Pick<MessageStore, 'exportMessages'>,
+  store: Pick<MessageStore, 'exportChunk'>,
   query: ExportQuery,
-  first: readonly StoredMessage[],
+  first: ExportChunk,
   firstLimit: number,
+  buffers: ChunkBuffers,
   progress: ExportProgress,
   onChunk: (rows: number) => void,
-): AsyncGenerator<string> {
-  const format = query.format === 'csv' ? csvRecords : ndjsonLines;
-  let rows = first;
+): AsyncGenerator<Buffer> {
+  if (query.format === 'csv') {
+    const header = buffers.give(Buffer.from(CSV_HEADER), false);
+    progress.bytes += header.length;
+    yield header;
+  }
+  let chunk = first;
   let limit = firstLimit;
-  let head = query.format === 'csv' ? CSV_HEADER : '';
   for (;;) {
-    const text = head + format(rows.map(withDetails));
-    const bytes = Buffer.byteLength(text);
-    head = '';
-    progress.rows += rows.length;
-    progress.bytes += bytes;
-    onChunk(rows.length);
-    if (text !== '') yield text;
-    const last = rows.at(-1);
-    if (last === undefined || rows.length < limit) {
+    const { bytes, rows, last } = chunk;
+    let next: Promise<ExportChunk> | null = null;
+    if (last !== null && rows >= limit) {
+      limit = nextChunkRows(rows, bytes.byteLength);
+      progress.reads++;
+      next = store.exportChunk(query.filter, { after: last, limit }, query.format, buffers.take());
+      // Awaited below, once this chunk has been taken; a failure meanwhile is not unhandled.
+      next.catch(() => {});
+    }
+    progress.rows += rows;
+    progress.bytes += bytes.byteLength;
+    onChunk(rows);
+    if (bytes.byteLength > 0) yield buffers.give(bytes, true);
+    if (next === null) {
       progress.complete = true;
       return;
     }
-    const after: Position = { tsKey: last.tsKey, messageId: last.messageId };
-    limit = nextChunkRows(rows.length, bytes);
-    progress.reads++;
-    rows = await store.exportMessages(query.filter, { after, limit });
+    chunk = await next;
   }
 }
 
@@ -219,10 +236,12 @@ export async function exportRoutes(
 
       const progress: ExportProgress = { rows: 0, reads: 1, bytes: 0, complete: false };
       // Read before any header is set: a failure here is answered like any read's (503, JSON).
-      const first = await store.exportMessages(query.filter, { limit: EXPORT_FIRST_CHUNK_ROWS });
+      const first = await store.exportChunk(query.filter, { limit: EXPORT_FIRST_CHUNK_ROWS }, query.format);
       headers();
-      const body = Readable.from(
-        exportChunks(store, query, first, EXPORT_FIRST_CHUNK_ROWS, progress, (rows) =>
+      // What the body holds and the response has not yet handed to the socket has not left.
+      const buffers = new ChunkBuffers(() => body.readableLength + reply.raw.writableLength);
+      const body: Readable = Readable.from(
+        exportChunks(store, query, first, EXPORT_FIRST_CHUNK_ROWS, buffers, progress, (rows) =>
           metrics.exportedMessages.inc({ format: query.format }, rows),
         ),
         { objectMode: false },

@@ -5,10 +5,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
+import { messageObject, storedJson } from '../store/export-format.js';
 import { FEED_EVENT_TYPES, type FeedEvent, type FeedEventType, type FeedQuery } from '../store/store.js';
 import type { ReadRoutesOptions } from './auth.js';
 import { ValidationFailed } from './errors.js';
-import { messageObject } from './messages.js';
 import { READ_SECURITY } from './openapi.js';
 import { integerParam, phoneParam, type Query, single } from './query.js';
 import {
@@ -17,7 +17,6 @@ import {
   PHONE,
   StatusEvent,
   StringEnum,
-  storedJson,
   unauthorizedRead,
   unavailable,
   validationError,

@@ -6,7 +6,8 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
 import { MAX_MESSAGE_ID_CODE_POINTS } from '../ingest/message.js';
-import type { MessageDetails, MessageFilter, Page, Position, SortOrder, StoredMessage } from '../store/store.js';
+import { messageObject, storedJson } from '../store/export-format.js';
+import type { MessageFilter, Page, Position, SortOrder, StoredMessage } from '../store/store.js';
 import type { ReadRoutesOptions } from './auth.js';
 import { NotFound, ValidationFailed } from './errors.js';
 import { READ_SECURITY } from './openapi.js';
@@ -31,7 +32,6 @@ import {
   type Includable,
   MESSAGE_DETAILS,
   MESSAGE_TYPE,
-  type MessageEvent,
   MessageItem,
   NullableReceivedAt,
   NullableSource,
@@ -39,7 +39,6 @@ import {
   PHONE,
   StatusItem,
   StringEnum,
-  storedJson,
   unauthorizedRead,
   unavailable,
   validationError,
@@ -149,31 +148,6 @@ function listItem(m: StoredMessage, include: readonly Includable[]): ListItem {
     }
   }
   return item;
-}
-
-/** A stored message read with its details. */
-export type DetailedMessage = StoredMessage & { readonly details: MessageDetails };
-
-/**
- * A message as GET /messages/{message_id} gives it, without `statuses`: the feed's message.created
- * data and each line of an NDJSON export (the MessageEvent schema), in that schema's key order.
- */
-export function messageObject(m: DetailedMessage): Static<typeof MessageEvent> {
-  const d = m.details;
-  return {
-    message_id: m.messageId,
-    from: m.from,
-    to: m.to,
-    ts: m.ts,
-    text: m.text,
-    type: m.type ?? null,
-    source: d.source,
-    received_at: d.receivedAt,
-    contact_name: d.contactName,
-    reply_to: d.replyTo,
-    phone_number_id: d.phoneNumberId,
-    raw: storedJson(d.raw),
-  };
 }
 
 /** GET /messages/{message_id} of an id known only from its statuses: every message field null. */

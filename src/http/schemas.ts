@@ -206,16 +206,6 @@ export const StatusEvent = Type.Object(
   { $id: 'StatusEvent', additionalProperties: false },
 );
 
-/** Provider JSON stored as text (raw, status errors, dead-letter items), given back as JSON. */
-export function storedJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
 /**
  * Every schema referenced by $ref, registered once with the app (and so listed under the OpenAPI
  * document's components). The order of properties in each is the order they are written in.

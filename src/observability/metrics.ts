@@ -2,6 +2,7 @@
 // Labels come from bounded sets only: route templates and result names.
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { EXPORT_FORMATS } from '../store/export-format.js';
 import { FEED_EVENT_TYPES, type FeedHead } from '../store/store.js';
 
 /** Outcomes of webhook requests (and of refused credentials), each exported from start at 0; listed in docs/operations.md. */
@@ -56,10 +57,6 @@ export interface Metrics {
 /** The `kind` label of the removal counters: what a Removal counts, row by row. */
 export const REMOVED_KINDS = ['messages', 'statuses', 'dead_letters'] as const;
 export type RemovedKind = (typeof REMOVED_KINDS)[number];
-
-/** The formats GET /messages/export writes. */
-export const EXPORT_FORMATS = ['ndjson', 'csv'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** Adds what one erasure or purge removed to a counter by kind. */
 export function countRemoval(

@@ -1,6 +1,7 @@
 // A store that keeps nothing: every message and status is "created" and every read is empty. It
 // exists for the throughput benchmark's ceiling (the same server with storage taken out), never for use.
 
+import type { ExportChunk } from './export-format.js';
 import type {
   BucketCount,
   ConversationPage,
@@ -58,6 +59,9 @@ export class NoopStore implements MessageStore {
   }
   async exportMessages(): Promise<StoredMessage[]> {
     return [];
+  }
+  async exportChunk(): Promise<ExportChunk> {
+    return { bytes: new Uint8Array(0), rows: 0, last: null };
   }
   async importMessages(messages: readonly IncomingMessage[]): Promise<InsertOutcome[]> {
     return messages.map(() => 'created');

@@ -3,6 +3,7 @@
 
 import type { IncomingMessage, MessageOrigin, MessageSource } from '../ingest/message.js';
 import type { DeadLetter, DeliveryStatus, DeliveryStatusName } from '../ingest/whatsapp.js';
+import type { ExportChunk, ExportFormat } from './export-format.js';
 
 export type { DeadLetter, DeliveryStatus, DeliveryStatusName, IncomingMessage, MessageOrigin, MessageSource };
 
@@ -294,6 +295,19 @@ export interface MessageStore {
    * then message_id), each with its details: one chunk of an export. Reads no total.
    */
   exportMessages(filter: MessageFilter, page: { readonly after?: Position; readonly limit: number }): Promise<StoredMessage[]>;
+  /**
+   * The messages exportMessages answers, formatted as the export writes them (formatChunk). A
+   * store that reads on threads of its own formats them on the thread that reads the rows, and
+   * only the bytes come back. `reuse`: the buffer of an earlier chunk, once nothing reads it any
+   * more, to write this one into (moved to that thread and back, never copied); the caller must
+   * not touch it after the call.
+   */
+  exportChunk(
+    filter: MessageFilter,
+    page: { readonly after?: Position; readonly limit: number },
+    format: ExportFormat,
+    reuse?: ArrayBuffer,
+  ): Promise<ExportChunk>;
   /**
    * Stores messages of an export in one transaction, as insertMany does (an id already stored is
    * a duplicate), each keeping its receivedAt and origin. Every one created is a new feed event.

@@ -9,9 +9,10 @@ import { parse } from 'csv-parse/sync';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
-import { CSV_COLUMNS, EXPORT_CHUNK_ROWS, EXPORT_FIRST_CHUNK_ROWS } from '../../src/http/export.js';
+import { EXPORT_CHUNK_ROWS, EXPORT_FIRST_CHUNK_ROWS } from '../../src/http/export.js';
 import { instantKey } from '../../src/ingest/timestamp.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { CSV_COLUMNS } from '../../src/store/export-format.js';
 import { type MessageStore, type IncomingMessage as StoreMessage, StoreUnavailable } from '../../src/store/store.js';
 import type { TestApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/server.js';
@@ -478,7 +479,7 @@ async function scrapeApp(app: FastifyInstance) {
 
 interface CountingApp {
   readonly app: FastifyInstance;
-  /** The `limit` of every exportMessages call, in order. */
+  /** The `limit` of every exportChunk call, in order. */
   readonly limits: number[];
   readonly logs: Record<string, unknown>[];
   close(): Promise<void>;
@@ -493,12 +494,12 @@ async function countingApp(t: TestApp, failAt?: number): Promise<CountingApp> {
   const limits: number[] = [];
   const store: MessageStore = new Proxy(t.store, {
     get(target, property) {
-      if (property === 'exportMessages') {
-        return async (...args: Parameters<MessageStore['exportMessages']>) => {
+      if (property === 'exportChunk') {
+        return async (...args: Parameters<MessageStore['exportChunk']>) => {
           limits.push(args[1].limit);
           // The database fails at this read (counted from 1).
           if (limits.length === failAt) throw new StoreUnavailable('connection lost');
-          return target.exportMessages(...args);
+          return target.exportChunk(...args);
         };
       }
       const value: unknown = Reflect.get(target, property, target);

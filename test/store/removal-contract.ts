@@ -1,18 +1,21 @@
 // The MessageStore contract of export, import, erasure and retention: an erasure or a purge batch
 // removes rows with their statuses and feed events and takes them out of every aggregate and
 // search, exactly; a purge batch takes the oldest rows first and stays within its size; an export
-// walks every matching message once, oldest first; an import keeps what the export gave. Checked
+// walks every matching message once, oldest first, and its chunks are those messages formatted; an
+// import keeps what the export gave. Checked
 // case by case, then against a plain reference recounted from what is left after random erasures
 // and purges between writes. sqlite.test.ts and postgres.test.ts run it on each store.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeliveryStatusName } from '../../src/ingest/whatsapp.js';
+import { csvRecords, detailed, EXPORT_FORMATS, ndjsonLines } from '../../src/store/export-format.js';
 import type {
   FeedEvent,
   ImportedMessage,
   IncomingMessage,
   MessageFilter,
   MessageStore,
+  Position,
   Removal,
   Stats,
   StoredMessage,
@@ -604,6 +607,39 @@ export function describeRemovalContract(name: string, open: OpenStore): void {
         }
         expect(found).toBeGreaterThan(5);
         expect(await store.exportMessages({ from: 'x\0' }, { limit: 10 })).toEqual([]);
+      });
+
+      it('exportChunk writes those messages as the export formats them, chunk after chunk, into the buffers handed back', async () => {
+        const random = seededRandom(123);
+        for (let n = 0; n < 60; ) {
+          clock.tick(7);
+          await store.insertMany(Array.from({ length: 1 + Math.floor(random() * 10) }, () => randomMessage(random, n++)));
+        }
+        const filters: MessageFilter[] = [{}, { from: PARTIES[0] ?? '' }, { q: 'w1' }];
+        for (const format of EXPORT_FORMATS) {
+          for (const filter of filters) {
+            for (const chunk of [1, 7, 100]) {
+              const messages = (await exportAll(store, filter, chunk)).map(detailed);
+              let text = '';
+              let after: Position | null = null;
+              let reuse: ArrayBuffer | undefined;
+              for (let reads = 0; ; reads++) {
+                const read = await store.exportChunk(filter, { limit: chunk, ...(after ? { after } : {}) }, format, reuse);
+                text += Buffer.from(read.bytes.buffer, read.bytes.byteOffset, read.bytes.byteLength).toString('utf8');
+                expect(read.rows).toBeLessThanOrEqual(chunk);
+                // Read, so handed back for the next chunk to be written into, as the export does once it is sent.
+                reuse = read.bytes.buffer instanceof ArrayBuffer ? read.bytes.buffer : undefined;
+                after = read.last;
+                if (read.rows < chunk || after === null) break;
+                if (reads > 1000) throw new Error('test bug: the export does not end');
+              }
+              const expected = format === 'ndjson' ? ndjsonLines(messages) : csvRecords(messages);
+              expect(text, JSON.stringify({ format, filter, chunk })).toBe(expected);
+            }
+          }
+        }
+        const none = await store.exportChunk({ from: 'x\0' }, { limit: 10 }, 'csv');
+        expect([none.rows, none.bytes.byteLength, none.last]).toEqual([0, 0, null]);
       });
     });
 

@@ -1,9 +1,10 @@
 // SQLite reader threads beyond the store contract (which sqlite.test.ts runs on them too): a read
 // that passes its time limit is stopped and its thread replaced, the queue of waiting reads is
-// bounded, and close() lets the reads in flight finish and leaves no thread behind.
+// bounded, close() lets the reads in flight finish and leaves no thread behind, and exports read
+// on a connection of their own with a small page cache.
 
 import { execFile } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -146,6 +147,72 @@ describe('close()', () => {
     const { stdout } = await promisify(execFile)(process.execPath, [script, largeFile()], { timeout: 20_000 });
     expect(stdout).toBe(String(ROWS));
   }, 30_000);
+});
+
+/** How many descriptors of this process (every thread's) are open on `file`: one per connection. Linux only. */
+function connectionsTo(file: string): number {
+  let open = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === file) open++;
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return open;
+}
+
+describe('exports', () => {
+  it("read on a connection with a small page cache, not the reads' 64 MiB", () => {
+    const file = path.join(tmp.dir, 'roles.db');
+    const reader = openConnection(file);
+    const exporter = openConnection(file, 'export', { mustExist: true });
+    try {
+      expect(reader.pragma('cache_size', { simple: true })).toBe(-65536);
+      expect(exporter.pragma('cache_size', { simple: true })).toBe(-2048);
+    } finally {
+      exporter.close();
+      reader.close();
+    }
+  });
+
+  it.runIf(process.platform === 'linux')(
+    'open that connection with the first export, on a reader thread or on the calling thread, keep it for the next, and close it with the store',
+    async () => {
+      for (const readWorkers of [1, 0]) {
+        const file = largeFile();
+        const store = await SqliteStore.open({ path: file, readWorkers, readerThread: compiledReaderUrl });
+        let before: number;
+        try {
+          // The store's connection, and the reader thread's.
+          before = connectionsTo(file);
+          expect(before).toBe(1 + readWorkers);
+          await store.listMessages({}, { limit: 10, offset: 0 });
+          expect(connectionsTo(file), 'other reads use the connections there are').toBe(before);
+          const first = await store.exportMessages({}, { limit: 100 });
+          expect(first).toHaveLength(100);
+          expect(connectionsTo(file), 'the first export opens one').toBe(before + 1);
+          const last = first.at(-1);
+          if (last === undefined) throw new Error('no rows');
+          const next = await store.exportChunk(
+            {},
+            { after: { tsKey: last.tsKey, messageId: last.messageId }, limit: 100 },
+            'ndjson',
+          );
+          const ids = Buffer.from(next.bytes)
+            .toString('utf8')
+            .trimEnd()
+            .split('\n')
+            .map((line) => (JSON.parse(line) as { message_id: string }).message_id);
+          expect(ids).toEqual((await store.listMessages({}, { limit: 100, offset: 100 })).data.map((m) => m.messageId));
+          expect(connectionsTo(file), 'the next export, formatted where it is read, reuses it').toBe(before + 1);
+        } finally {
+          await store.close();
+        }
+        expect(connectionsTo(file), `readWorkers ${readWorkers}: every connection closed`).toBe(0);
+      }
+    },
+  );
 });
 
 describe('a store on ":memory:"', () => {

@@ -1,20 +1,28 @@
-// The pure parts of GET /messages/export: its query, the size of each read, the file name, and the
-// NDJSON and CSV writers (CSV checked against a separate RFC 4180 parser on arbitrary texts).
+// The pure parts of GET /messages/export: its query, the size of each read, the file name, which
+// sent buffers are written again, the NDJSON and CSV writers (CSV checked against a separate RFC
+// 4180 parser on arbitrary texts), and a chunk written into bytes.
 
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  CSV_COLUMNS,
-  csvRecords,
+  ChunkBuffers,
   EXPORT_CHUNK_BYTES,
   EXPORT_CHUNK_ROWS,
   exportFilename,
-  ndjsonLines,
   nextChunkRows,
   parseExportQuery,
+  SPARE_CHUNK_BUFFERS,
 } from '../../src/http/export.js';
-import type { DetailedMessage } from '../../src/http/messages.js';
+import {
+  CHUNK_BUFFER_BYTES,
+  CSV_COLUMNS,
+  csvRecords,
+  type DetailedMessage,
+  type ExportFormat,
+  formatChunk,
+  ndjsonLines,
+} from '../../src/store/export-format.js';
 
 function stored(overrides: Partial<DetailedMessage> = {}): DetailedMessage {
   return {
@@ -85,6 +93,79 @@ describe('nextChunkRows', () => {
         if (next > 1) expect(next * rowBytes).toBeLessThanOrEqual(EXPORT_CHUNK_BYTES);
       }),
     );
+  });
+});
+
+describe('ChunkBuffers', () => {
+  /** A chunk in a buffer of its own, as formatChunk writes it. */
+  const chunk = (size: number) => new Uint8Array(new ArrayBuffer(size * 2), 0, size);
+
+  it('gives a buffer back only once every byte up to its end has left, and never a shared one', () => {
+    let unsent = 0;
+    const buffers = new ChunkBuffers(() => unsent);
+    const header = buffers.give(Buffer.from('a,b\r\n'), false);
+    const first = chunk(100);
+    const second = chunk(50);
+    expect(buffers.give(first, true)).toHaveLength(100);
+    buffers.give(second, true);
+    // 5 + 100 + 50 given: with 51 still held, one byte of the first chunk has not left.
+    unsent = 51;
+    expect(buffers.take()).toBeUndefined();
+    unsent = 50;
+    expect(buffers.take()).toBe(first.buffer);
+    expect(buffers.take()).toBeUndefined();
+    unsent = 0;
+    expect(buffers.take()).toBe(second.buffer);
+    expect(buffers.take()).toBeUndefined();
+    expect(header.buffer).not.toBe(first.buffer);
+  });
+
+  it(`keeps at most ${SPARE_CHUNK_BUFFERS} sent buffers`, () => {
+    const buffers = new ChunkBuffers(() => 0);
+    const given = Array.from({ length: SPARE_CHUNK_BUFFERS + 2 }, () => chunk(10));
+    for (const bytes of given) buffers.give(bytes, true);
+    const taken: (ArrayBuffer | undefined)[] = [];
+    for (let i = 0; i <= SPARE_CHUNK_BUFFERS; i++) taken.push(buffers.take());
+    expect(taken.filter((b) => b !== undefined)).toHaveLength(SPARE_CHUNK_BUFFERS);
+    expect(taken.at(-1)).toBeUndefined();
+  });
+});
+
+describe('formatChunk', () => {
+  const text = fc.string({ unit: fc.constantFrom('a', ',', '"', '\n', '\r\n', 'é', '👋🏽', '\u2028', '\\') });
+  const messages = fc.array(
+    fc.record({ id: fc.string({ minLength: 1, maxLength: 8 }), text: fc.option(text, { nil: null }), raw: fc.json() }),
+    { maxLength: 250 },
+  );
+  const decode = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+
+  it('writes what ndjsonLines and csvRecords write, into a new buffer or into one given back, small or not', () => {
+    fc.assert(
+      fc.property(
+        messages,
+        fc.constantFrom<ExportFormat>('ndjson', 'csv'),
+        fc.constantFrom(0, 16, 4096),
+        (rows, format, reuse) => {
+          const list = rows.map(({ id, text, raw }, i) => {
+            const m = stored({ messageId: id, text, tsKey: `2025-01-15T10:00:${String(i).padStart(5, '0')}` });
+            return { ...m, details: { ...m.details, raw } };
+          });
+          const chunk = formatChunk(list, format, reuse === 0 ? undefined : new ArrayBuffer(reuse));
+          expect(decode(chunk.bytes)).toBe(format === 'ndjson' ? ndjsonLines(list) : csvRecords(list));
+          expect(chunk.rows).toBe(list.length);
+          const last = list.at(-1);
+          expect(chunk.last).toEqual(last === undefined ? null : { tsKey: last.tsKey, messageId: last.messageId });
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('grows past the room it starts with, for a message larger than a chunk', () => {
+    const large = stored({ text: 'é'.repeat(CHUNK_BUFFER_BYTES) });
+    const chunk = formatChunk([stored(), large, stored({ messageId: 'm3' })], 'ndjson');
+    expect(chunk.bytes.byteLength).toBeGreaterThan(2 * CHUNK_BUFFER_BYTES);
+    expect(decode(chunk.bytes)).toBe(ndjsonLines([stored(), large, stored({ messageId: 'm3' })]));
   });
 });
 

@@ -4,6 +4,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IncomingMessage } from '../../src/ingest/message.js';
+import type { ExportChunk } from '../../src/store/export-format.js';
 import { type GroupCommitOptions, GroupCommitter } from '../../src/store/group-commit.js';
 import type {
   BucketCount,
@@ -74,6 +75,9 @@ class FakeStore implements MessageStore {
     return Promise.reject(new Error('not used by GroupCommitter'));
   }
   exportMessages(): Promise<StoredMessage[]> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  exportChunk(): Promise<ExportChunk> {
     return Promise.reject(new Error('not used by GroupCommitter'));
   }
   importMessages(): Promise<InsertOutcome[]> {

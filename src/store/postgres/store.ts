@@ -9,6 +9,7 @@ import type pg from 'pg';
 import type { Logger } from '../../observability/logger.js';
 import { aggregateDeltas, type ConversationDelta, type RemovedMessage, removalDeltas } from '../aggregates.js';
 import { deadLetterHash, isStorableId, messagesOnly, rawToStore } from '../delivery-rows.js';
+import { detailed, type ExportChunk, type ExportFormat, formatChunk } from '../export-format.js';
 import { NOTHING_REMOVED, type PurgeCandidate, purgeBatch, storedInstant } from '../retention.js';
 import {
   type BucketCount,
@@ -724,6 +725,16 @@ export class PostgresStore implements MessageStore {
     const rows = result.rows[0]?.rows;
     if (!Array.isArray(rows)) throw new Error('unexpected answer from PostgreSQL');
     return rows.map(storedMessage);
+  }
+
+  /** Formatted here, on the event loop: the pool's connections hand back rows, not threads of their own. */
+  async exportChunk(
+    filter: MessageFilter,
+    page: { readonly after?: Position; readonly limit: number },
+    format: ExportFormat,
+    reuse?: ArrayBuffer,
+  ): Promise<ExportChunk> {
+    return formatChunk((await this.exportMessages(filter, page)).map(detailed), format, reuse);
   }
 
   async listConversations(

@@ -43,10 +43,13 @@ function migrate(db: Database.Database, migrations: readonly Migration[]): void 
  * The writer thread's connection keeps SQLite's default 2 MiB: at the end of every transaction
  * SQLite walks its whole page cache, which with 64 MiB cost more per small commit than re-reading
  * pages from the operating system's cache does (`npm run bench:commits` shows the difference).
+ * An export connection keeps 2 MiB too: an export reads every page of the messages once, in
+ * order, so a large cache would only fill with pages it never reads again (growing the process by
+ * as much, and pushing out the pages the other reads keep going back to).
  */
-export type ConnectionRole = 'reader' | 'writer';
+export type ConnectionRole = 'reader' | 'writer' | 'export';
 
-const CACHE_KIB: Record<ConnectionRole, number> = { reader: 65536, writer: 2048 };
+const CACHE_KIB: Record<ConnectionRole, number> = { reader: 65536, writer: 2048, export: 2048 };
 
 /**
  * Opens (creating the folder and file if needed) and migrates; ':memory:' is for tests only.

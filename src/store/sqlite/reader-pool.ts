@@ -5,7 +5,17 @@
 import { Worker } from 'node:worker_threads';
 import { QueryTimeout, ReadersBusy, StoreUnavailable } from '../store.js';
 import type { ReaderReply, ReaderRequest } from './reader-protocol.js';
-import type { ReadAnswers, ReadKind, ReadRequest } from './reads.js';
+import { type ReadAnswers, type ReadKind, type ReadRequest, readTransfers } from './reads.js';
+
+/**
+ * The young generation of each reader thread's heap, in MiB: what V8 starts a thread with, which
+ * it would otherwise let grow to several times that. A read builds its answer, hands it over and
+ * drops it, so little of what a reader allocates lives long; but one read after another (an
+ * export's chunks, each formatted row by row on the thread) makes V8 grow the young generation to
+ * its largest, and keep it. Exporting 1,000,000 messages grew the server by 36 MiB with 4 here,
+ * 42 MiB with 8, at the same rate.
+ */
+export const READER_YOUNG_GENERATION_MB = 4;
 
 export interface ReaderPoolOptions {
   readonly file: string;
@@ -147,7 +157,7 @@ export class SqliteReaderPool {
       reader.running = { id, job };
       job.timer = setTimeout(() => this.#stopRead(reader, id), job.timeoutMs);
       try {
-        reader.worker.postMessage({ type: 'read', id, read: job.read } satisfies ReaderRequest);
+        reader.worker.postMessage({ type: 'read', id, read: job.read } satisfies ReaderRequest, readTransfers(job.read));
       } catch (error) {
         // Not posted (a value the structured clone refuses): nothing will answer it.
         clearTimeout(job.timer);
@@ -190,7 +200,10 @@ export class SqliteReaderPool {
 
   /** Starts a thread in `place`; resolves once it has opened the database. */
   #spawn(place: number): Promise<void> {
-    const worker = new Worker(this.#options.workerUrl, { workerData: { file: this.#options.file } });
+    const worker = new Worker(this.#options.workerUrl, {
+      workerData: { file: this.#options.file },
+      resourceLimits: { maxYoungGenerationSizeMb: READER_YOUNG_GENERATION_MB },
+    });
     const reader: Reader = { worker, ready: false, running: null };
     this.#readers[place] = reader;
     let lastError: Error | null = null;

@@ -5,7 +5,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openConnection } from './connection.js';
 import type { ReaderReply, ReaderRequest } from './reader-protocol.js';
-import { SqliteReads } from './reads.js';
+import { answerTransfers, SqliteReads, ThreadReads } from './reads.js';
 
 const port = parentPort;
 if (port === null) throw new Error('sqlite/reader.worker must run as a worker thread');
@@ -30,20 +30,25 @@ if (process.platform === 'linux') {
     // Not permitted in this environment: readers then share the CPU evenly, which is still correct.
   }
 }
-const reads = new SqliteReads(db);
+// Exports read on a connection of their own, with a small page cache, opened by the first one.
+const reads = new ThreadReads(new SqliteReads(db), () => openConnection(file, 'export', { mustExist: true }));
 
 port.on('message', (request: ReaderRequest) => {
   if (request.type === 'close') {
+    reads.close();
     db.close();
     port.close();
     return;
   }
   let reply: ReaderReply;
+  let transfers: ArrayBuffer[] = [];
   try {
-    reply = { type: 'answer', id: request.id, answer: reads.answer(request.read) };
+    const answer = reads.answer(request.read);
+    transfers = answerTransfers(request.read.kind, answer);
+    reply = { type: 'answer', id: request.id, answer };
   } catch (error) {
     reply = { type: 'failed', id: request.id, error: error instanceof Error ? error.message : String(error) };
   }
-  port.postMessage(reply);
+  port.postMessage(reply, transfers);
 });
 port.postMessage({ type: 'ready' } satisfies ReaderReply);

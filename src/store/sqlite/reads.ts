@@ -5,6 +5,7 @@ import type Database from 'better-sqlite3';
 import { codePointLength } from '../../ingest/issues.js';
 import { type CountPlan, countPlan, hourKey, hourWindow, type KeyRange } from '../count-plan.js';
 import { asDeadLetterKind, asStatusName, detailsOf, isStorableId, STATUS_ORDER_SQL, withType } from '../delivery-rows.js';
+import { type DetailedMessage, type ExportChunk, type ExportFormat, formatChunk } from '../export-format.js';
 import {
   type BucketCount,
   type Conversation,
@@ -48,6 +49,13 @@ export interface ReadArguments {
   feed: { readonly query: FeedQuery };
   feedHead: object;
   export: { readonly filter: MessageFilter; readonly page: { readonly after?: Position; readonly limit: number } };
+  /** `reuse` moves to the thread rather than being copied (see readTransfers). */
+  exportChunk: {
+    readonly filter: MessageFilter;
+    readonly page: { readonly after?: Position; readonly limit: number };
+    readonly format: ExportFormat;
+    readonly reuse?: ArrayBuffer;
+  };
   purgeCount: { readonly before: string };
   oldestReceivedAt: object;
 }
@@ -63,6 +71,7 @@ export interface ReadAnswers {
   feed: FeedEvent[];
   feedHead: FeedHead;
   export: StoredMessage[];
+  exportChunk: ExportChunk;
   purgeCount: Removal;
   oldestReceivedAt: string | null;
 }
@@ -71,6 +80,21 @@ export type ReadKind = keyof ReadArguments;
 
 /** One read: its kind with its arguments. */
 export type ReadRequest<K extends ReadKind = ReadKind> = { readonly kind: K } & ReadArguments[K];
+
+/**
+ * What a read hands to the thread that runs it, and what that thread hands back, by moving it
+ * rather than copying it: the buffer an export chunk is written into, there and back. Only a
+ * buffer of its own is ever moved (formatChunk never writes into a slice of Node's shared pool).
+ */
+export function readTransfers(request: ReadRequest): ArrayBuffer[] {
+  return request.kind === 'exportChunk' && 'reuse' in request && request.reuse instanceof ArrayBuffer ? [request.reuse] : [];
+}
+
+export function answerTransfers(kind: ReadKind, answer: unknown): ArrayBuffer[] {
+  if (kind !== 'exportChunk') return [];
+  const { buffer } = (answer as ExportChunk).bytes;
+  return buffer instanceof ArrayBuffer ? [buffer] : [];
+}
 
 interface MessageRow {
   message_id: string;
@@ -261,7 +285,7 @@ function toStored(row: MessageRow): StoredMessage {
   return withType({ messageId, from, to, ts, tsKey, text }, row.type);
 }
 
-function toDetailed(row: DetailedRow): StoredMessage {
+function toDetailed(row: DetailedRow): DetailedMessage {
   const message = toStored(row);
   const details = detailsOf(message, {
     source: row.source,
@@ -400,6 +424,7 @@ export class SqliteReads {
     feed: (request) => this.readFeed(request.query),
     feedHead: () => this.feedHead(),
     export: (request) => this.exportMessages(request.filter, request.page),
+    exportChunk: (request) => this.exportChunk(request.filter, request.page, request.format, request.reuse),
     purgeCount: (request) => this.countPurge(request.before),
     oldestReceivedAt: () => this.oldestReceivedAt(),
   };
@@ -549,6 +574,24 @@ export class SqliteReads {
    * only the rows it gives; its count is never run.
    */
   exportMessages(filter: MessageFilter, page: { readonly after?: Position; readonly limit: number }): StoredMessage[] {
+    return [...this.#exportRows(filter, page)];
+  }
+
+  /**
+   * exportMessages' messages formatted (see MessageStore.exportChunk), each written as soon as
+   * its row is read: no row outlives its line, so a chunk leaves little for the collector to do
+   * and nothing that lives long enough to reach the old generation.
+   */
+  exportChunk(
+    filter: MessageFilter,
+    page: { readonly after?: Position; readonly limit: number },
+    format: ExportFormat,
+    reuse?: ArrayBuffer,
+  ): ExportChunk {
+    return formatChunk(this.#exportRows(filter, page), format, reuse);
+  }
+
+  *#exportRows(filter: MessageFilter, page: { readonly after?: Position; readonly limit: number }): Generator<DetailedMessage> {
     const listing: Page = {
       limit: page.limit,
       offset: 0,
@@ -557,9 +600,11 @@ export class SqliteReads {
       ...(page.after ? { after: page.after } : {}),
     };
     const params = this.#listParams(filter, listing);
-    if (params === null) return [];
+    if (params === null) return;
     const { rows } = this.#listStatements(filter, listing, params.q, countPlan(filter));
-    return (rows.all({ ...params.rows, limit: page.limit }) as DetailedRow[]).map(toDetailed);
+    for (const row of rows.iterate({ ...params.rows, limit: page.limit }) as IterableIterator<DetailedRow>) {
+      yield toDetailed(row);
+    }
   }
 
   /**
@@ -812,5 +857,49 @@ export class SqliteReads {
       };
     });
     return read.deferred();
+  }
+}
+
+/** The reads of an export (see ThreadReads). */
+const EXPORT_KINDS: ReadonlySet<ReadKind> = new Set(['export', 'exportChunk']);
+
+/**
+ * The reads of one thread (a reader thread, or the store's own thread when it has none): every
+ * kind on its connection, except exports, which run on a second connection with a small page
+ * cache (see ConnectionRole), opened by the first export and kept for the next. An export walks
+ * every message once: through the reads' 64 MiB cache it would fill that cache with pages read
+ * once (the process growing by as much, and staying so) and push out the index pages the other
+ * reads keep coming back to. `openExport` null: exports share the connection (':memory:', which
+ * no other connection can open).
+ */
+export class ThreadReads {
+  readonly #reads: SqliteReads;
+  readonly #openExport: (() => Database.Database) | null;
+  #export: { readonly db: Database.Database; readonly reads: SqliteReads } | null = null;
+
+  constructor(reads: SqliteReads, openExport: (() => Database.Database) | null) {
+    this.#reads = reads;
+    this.#openExport = openExport;
+  }
+
+  /** Runs the read a request names, on the connection its kind reads on. */
+  answer<K extends ReadKind>(request: ReadRequest<K>): ReadAnswers[K] {
+    if (!EXPORT_KINDS.has(request.kind) || this.#openExport === null) return this.#reads.answer(request);
+    if (this.#export === null) {
+      const db = this.#openExport();
+      try {
+        this.#export = { db, reads: new SqliteReads(db) };
+      } catch (error) {
+        db.close();
+        throw error;
+      }
+    }
+    return this.#export.reads.answer(request);
+  }
+
+  /** Closes the export connection, if one was opened; the reads' own connection stays its owner's to close. */
+  close(): void {
+    this.#export?.db.close();
+    this.#export = null;
   }
 }

@@ -5,6 +5,7 @@
 
 import type Database from 'better-sqlite3';
 import { isStorableId, messagesOnly } from '../delivery-rows.js';
+import type { ExportChunk, ExportFormat } from '../export-format.js';
 import { NOTHING_REMOVED, storedInstant } from '../retention.js';
 import {
   type BucketCount,
@@ -36,7 +37,7 @@ import { RemovalCheckpoint } from './checkpoint.js';
 import { OpenedFiles, openConnection } from './connection.js';
 import { SQLITE_SCHEMA_VERSION } from './migrations.js';
 import { SqliteReaderPool } from './reader-pool.js';
-import { type ReadAnswers, type ReadKind, type ReadRequest, SqliteReads } from './reads.js';
+import { type ReadAnswers, type ReadKind, type ReadRequest, SqliteReads, ThreadReads } from './reads.js';
 import { messagesPart, type RemovalRequest, SqliteWriter, type WritePart } from './writer.js';
 import { SqliteWriterThread } from './writer-thread.js';
 
@@ -90,7 +91,8 @@ export class SqliteStore implements MessageStore {
   readonly #checkpoint: RemovalCheckpoint | null;
   /** Reader threads, or null when reads run here, on #reads. */
   readonly #readers: SqliteReaderPool | null;
-  readonly #reads: SqliteReads;
+  /** Reads on this thread: all of them without reader threads, the index lookups with them. */
+  readonly #reads: ThreadReads;
   readonly #readTimeoutMs: number;
   #closed = false;
 
@@ -156,7 +158,12 @@ export class SqliteStore implements MessageStore {
             maxWaiting: options.maxWaitingReads ?? DEFAULT_MAX_WAITING_READS,
           })
         : null;
-    this.#reads = new SqliteReads(this.#db);
+    // Exports here (no reader threads) read on a connection of their own too, with a small page cache.
+    const file = options.path;
+    this.#reads = new ThreadReads(
+      new SqliteReads(this.#db),
+      file === ':memory:' ? null : () => openConnection(file, 'export', { mustExist: true }),
+    );
     this.#readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   }
 
@@ -231,6 +238,16 @@ export class SqliteStore implements MessageStore {
     return this.#read({ kind: 'export', filter, page });
   }
 
+  /** Read and formatted on a reader thread when there are some, from which only the bytes come back. */
+  async exportChunk(
+    filter: MessageFilter,
+    page: { readonly after?: Position; readonly limit: number },
+    format: ExportFormat,
+    reuse?: ArrayBuffer,
+  ): Promise<ExportChunk> {
+    return this.#read({ kind: 'exportChunk', filter, page, format, ...(reuse !== undefined ? { reuse } : {}) });
+  }
+
   /** Through the writer like a batch (merged with what else is queued there), each message at its own received_at. */
   async importMessages(messages: readonly ImportedMessage[]): Promise<InsertOutcome[]> {
     if (this.#closed) throw new Error('the store is closed');
@@ -292,6 +309,7 @@ export class SqliteStore implements MessageStore {
     this.#closed = true;
     await Promise.all([this.#readers?.close(), this.#thread?.close()]);
     this.#checkpoint?.close();
+    this.#reads.close();
     this.#db.close();
   }
 }
