@@ -135,13 +135,20 @@ export function describeDatabase(database: Config['database']): string {
   return `PostgreSQL at ${url.host}${url.pathname}`;
 }
 
-/** Opens the store the configuration names, as the service does; closes it after `use`, whatever happens. */
-export async function withStore<T>(config: Config, use: (store: MessageStore) => Promise<T>): Promise<T> {
+/**
+ * Opens the store the configuration names, as the service does; closes it after `use`, whatever
+ * happens. `bulkLoad`: for a command that stores many rows (see openStore).
+ */
+export async function withStore<T>(
+  config: Config,
+  use: (store: MessageStore) => Promise<T>,
+  options: { readonly bulkLoad?: boolean } = {},
+): Promise<T> {
   let store: MessageStore;
   try {
     // Loaded here, not at the top: the database drivers take longer to load than most commands take to run.
     const { openStore } = await import('../store/open.js');
-    store = await openStore(config);
+    store = await openStore(config, undefined, options);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new CliError(`cannot open the database (${describeDatabase(config.database)}): ${reason}`, { cause: error });

@@ -10,8 +10,15 @@ import type { MessageStore } from './store.js';
 /** What opening a store takes from the configuration. */
 export type StoreConfig = Pick<Config, 'database' | 'readWorkers' | 'readTimeoutMs'>;
 
-/** `logger` receives what a store notices outside any request (PostgreSQL: a dropped connection, a missing index). */
-export async function openStore(config: StoreConfig, logger?: Logger): Promise<MessageStore> {
+/**
+ * `logger` receives what a store notices outside any request (PostgreSQL: a dropped connection, a
+ * missing index). `bulkLoad`: the store is opened to load many rows (see SqliteStoreOptions).
+ */
+export async function openStore(
+  config: StoreConfig,
+  logger?: Logger,
+  options: { readonly bulkLoad?: boolean } = {},
+): Promise<MessageStore> {
   const { database, readTimeoutMs } = config;
   switch (database.kind) {
     case 'sqlite':
@@ -21,6 +28,7 @@ export async function openStore(config: StoreConfig, logger?: Logger): Promise<M
         readWorkers: config.readWorkers,
         readerThread: defaultReaderUrl,
         readTimeoutMs,
+        ...(options.bulkLoad === true ? { bulkLoad: true } : {}),
       });
     case 'postgres':
       return PostgresStore.open({ url: database.url, poolMax: database.poolMax, readTimeoutMs, ...(logger ? { logger } : {}) });

@@ -70,6 +70,11 @@ describe('webhook-inbox', () => {
       ],
       [['seed', '--count', '0'], 'seed', /'--count <n>' argument '0' is invalid\. expected a positive integer/],
       [['import'], 'import', /missing required argument 'file'/],
+      [
+        ['import', 'x.ndjson', '--chunk', '1.5'],
+        'import',
+        /'--chunk <lines>' argument '1\.5' is invalid\. expected a positive integer/,
+      ],
       [['backup'], 'backup', /required option '--output <file>' not specified/],
       [['tail', '--types', 'message.deleted'], 'tail', /expected a comma-separated list of message\.created/],
       [['export', '--format', 'xml'], 'export', /Allowed choices are ndjson, csv/],

@@ -1,11 +1,13 @@
 // `webhook-inbox import` of real exports: into SQLite and into PostgreSQL, an export imported and
 // exported again is the same bytes; ids already stored are skipped; a malformed line stops the
-// import with its number, and exactly the chunks before it are stored.
+// import with its number, and exactly the chunks before it are stored; so does a chunk the
+// database refuses.
 
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openConnection } from '../../src/store/sqlite/connection.js';
 import { message, postWebhook } from '../e2e/client.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { type RunningServer, startServer } from '../helpers/server.js';
@@ -136,12 +138,34 @@ describe('webhook-inbox import', () => {
     const file = path.join(tmp.dir, 'malformed.ndjson');
     writeFileSync(file, `${lines.join('\n')}\n`);
     const target = path.join(tmp.dir, 'malformed.db');
-    const run = await runCli(['import', file, '--database-url', `sqlite:///${target}`]);
+    const run = await runCli(['import', file, '--chunk', '1000', '--database-url', `sqlite:///${target}`]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(errorLine(run, 'import')).toBe(
       `webhook-inbox import: ${file}: line 2203 is not a valid message: ts: Timestamp should be YYYY-MM-DDTHH:MM:SS[.fraction]Z ` +
         '(at most 64 fraction digits) naming a real UTC instant; lines 1-2000 were stored (2,000 added, 0 skipped) and nothing after them',
+    );
+    expect(storedCount(target)).toBe(2000);
+  });
+
+  it('a chunk the database refuses stops the import with its last line; the chunks before it are stored, none after', async () => {
+    // Chunks are read and checked while the one before is committed: the next is handed over only
+    // once that commit succeeded, so nothing after a refused chunk is stored either.
+    const file = path.join(tmp.dir, 'refused.ndjson');
+    writeFileSync(file, `${exportLines(4500, 'refused').join('\n')}\n`);
+    const target = path.join(tmp.dir, 'refused.db');
+    openConnection(target).close();
+    const db = new Database(target);
+    try {
+      db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.message_id = 'refused-2600'
+               BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    } finally {
+      db.close();
+    }
+    const run = await runCli(['import', file, '--chunk', '1000', '--database-url', `sqlite:///${target}`]);
+    expect(run.code).toBe(1);
+    expect(errorLine(run, 'import')).toBe(
+      'webhook-inbox import: storing stopped at line 3000: refused by the test; lines 1-2000 were stored (2,000 added, 0 skipped)',
     );
     expect(storedCount(target)).toBe(2000);
   });

@@ -34,7 +34,7 @@ import {
   type TimeseriesQuery,
 } from '../store.js';
 import { RemovalCheckpoint } from './checkpoint.js';
-import { OpenedFiles, openConnection } from './connection.js';
+import { BULK_WRITER_CACHE_KIB, OpenedFiles, openConnection } from './connection.js';
 import { SQLITE_SCHEMA_VERSION } from './migrations.js';
 import { SqliteReaderPool } from './reader-pool.js';
 import { type ReadAnswers, type ReadKind, type ReadRequest, SqliteReads, ThreadReads } from './reads.js';
@@ -67,6 +67,11 @@ export interface SqliteStoreOptions {
    * that what was removed is gone from the files; see RemovalCheckpoint. 5 seconds when omitted.
    */
   readonly checkpointDelayMs?: number;
+  /**
+   * The store is for a bulk load (`webhook-inbox import`): the writer thread's connection keeps a
+   * large page cache (BULK_WRITER_CACHE_KIB) rather than the 2 MiB that suits small commits.
+   */
+  readonly bulkLoad?: boolean;
 }
 
 /** The writer thread's entry point next to this module, as compiled into dist/. */
@@ -119,7 +124,10 @@ export class SqliteStore implements MessageStore {
     const files = options.path === ':memory:' ? null : OpenedFiles.of(options.path);
     this.#files = files;
     this.#now = options.now ?? (() => new Date());
-    const checkpointSettings = options.checkpointDelayMs === undefined ? {} : { checkpointDelayMs: options.checkpointDelayMs };
+    const checkpointSettings = {
+      ...(options.checkpointDelayMs === undefined ? {} : { checkpointDelayMs: options.checkpointDelayMs }),
+      ...(options.bulkLoad === true ? { cacheKiB: BULK_WRITER_CACHE_KIB } : {}),
+    };
     const thread =
       options.writerThread && files !== null ? new SqliteWriterThread(files, options.writerThread, checkpointSettings) : null;
     this.#thread = thread;

@@ -28,6 +28,8 @@ export interface WriterData {
   readonly opened: FileIdentities;
   /** See RemovalCheckpointOptions.delayMs; the default when left out. */
   readonly checkpointDelayMs?: number;
+  /** The write connection's page cache, when not the writer role's (see BULK_WRITER_CACHE_KIB). */
+  readonly cacheKiB?: number;
 }
 
 /**

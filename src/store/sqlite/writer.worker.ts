@@ -33,7 +33,10 @@ if (typeof file !== 'string' || opened === undefined) throw new Error('sqlite/wr
 // before starting it; this covers a deletion in between).
 const files = new OpenedFiles(file, opened);
 files.check();
-const db = openConnection(file, 'writer', { mustExist: true });
+const db = openConnection(file, 'writer', {
+  mustExist: true,
+  ...(data?.cacheKiB === undefined ? {} : { cacheKiB: data.cacheKiB }),
+});
 let writer: SqliteWriter;
 try {
   files.check();
