@@ -61,6 +61,13 @@ export class SignedBodyPool {
     return this.#signed.length;
   }
 
+  /** The message_id webhook `index` carries (as get(index) makes it), without signing anything. */
+  messageId(index: number): string {
+    const template = this.#payloads[index % this.#payloads.length];
+    if (template === undefined) throw new Error('the signed body pool is empty');
+    return index < this.#payloads.length ? template.message_id : `${template.message_id}.r${index}`;
+  }
+
   get(index: number): SignedBody {
     const ready = this.#signed[index];
     if (ready !== undefined) return ready;
@@ -77,6 +84,27 @@ export interface LoadOptions {
   readonly durationSeconds: number;
   /** Pool index of the first request; every request takes the next one. */
   readonly firstIndex: number;
+  /** Ends the load early when aborted (the result covers what ran). */
+  readonly signal?: AbortSignal;
+  /** Called for every answer, with the pool index of the webhook it answers (see Answer). */
+  readonly onAnswer?: (answer: Answer) => void;
+}
+
+/** One answer of the load, for a caller that follows it over time. */
+export interface Answer {
+  /** Pool index of the webhook answered: its message_id is the pool's. */
+  readonly index: number;
+  readonly status: number;
+  /** Date.now() when the answer was read: comparable with the server's log times. */
+  readonly at: number;
+  /** From the moment its request was built, just before it was written, to the answer. */
+  readonly latencyMs: number;
+}
+
+/** What the load keeps about the request in flight on a connection (autocannon's per-connection context). */
+interface InFlight {
+  index?: number;
+  builtAt?: number;
 }
 
 export interface LoadResult {
@@ -100,6 +128,8 @@ function runOne(
   durationSeconds: number,
   setupRequest: autocannon.Request['setupRequest'],
   latencies: number[],
+  onResponse: autocannon.Request['onResponse'],
+  signal: AbortSignal | undefined,
 ) {
   return new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
@@ -108,13 +138,19 @@ function runOne(
         connections,
         duration: durationSeconds,
         timeout: 30,
-        requests: [{ method: 'POST', path: '/webhook', setupRequest }],
+        requests: [{ method: 'POST', path: '/webhook', setupRequest, ...(onResponse ? { onResponse } : {}) }],
       },
       (error: unknown, result: autocannon.Result) => {
+        signal?.removeEventListener('abort', stop);
         if (error) reject(error instanceof Error ? error : new Error(String(error)));
         else resolve(result);
       },
     );
+    function stop(): void {
+      instance.stop();
+    }
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       // autocannon's own histogram has whole-millisecond buckets; keep the exact times instead.
       if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
@@ -129,10 +165,26 @@ export async function loadWebhooks(
   options: LoadOptions,
 ): Promise<LoadResult> {
   let index = options.firstIndex;
-  const setupRequest = (request: autocannon.Request): autocannon.Request => {
+  const { onAnswer } = options;
+  // With one request in the list, autocannon gives each request a fresh context, built with it
+  // and handed back with its answer (one request in flight per connection): where the index rides.
+  const setupRequest = (request: autocannon.Request, context: object): autocannon.Request => {
+    if (onAnswer !== undefined) {
+      const inFlight = context as InFlight;
+      inFlight.index = index;
+      inFlight.builtAt = performance.now();
+    }
     const { body, signature } = pool.get(index++);
     return { ...request, body, headers: { 'content-type': 'application/json', 'x-signature': signature } };
   };
+  const onResponse =
+    onAnswer === undefined
+      ? undefined
+      : (status: number, _body: string, context: object): void => {
+          const { index: answered, builtAt } = context as InFlight;
+          if (answered === undefined || builtAt === undefined) return;
+          onAnswer({ index: answered, status, at: Date.now(), latencyMs: performance.now() - builtAt });
+        };
   const latencies: number[] = [];
   const share = Math.floor(options.connections / servers.length);
   const results = await Promise.all(
@@ -143,6 +195,8 @@ export async function loadWebhooks(
         options.durationSeconds,
         setupRequest,
         latencies,
+        onResponse,
+        options.signal,
       ),
     ),
   );

@@ -3,6 +3,20 @@
 
 import os from 'node:os';
 import type { FanoutResult } from './fanout.js';
+import {
+  type BackupResult,
+  type CsvCheck,
+  EXPORT_RATE_TARGET,
+  EXPORT_RSS_TARGET_MIB,
+  type ExportRun,
+  IMPORT_RATE_TARGET,
+  type ImportResult,
+  type NdjsonCheck,
+  PURGE_P99_RATIO_TARGET,
+  type PurgePass,
+  type RetentionDatabase,
+  type WebhookWindow,
+} from './lifecycle.js';
 import type { SlowReadResult } from './mixed.js';
 import type { ReadResult } from './reads.js';
 import type { AttackResult } from './slow-clients.js';
@@ -563,4 +577,192 @@ export function alignTables(markdown: string): string {
     });
   }
   return out.join('\n');
+}
+
+/** The export part of the lifecycle phase: NDJSON (judged) and CSV from one server. */
+export interface LifecycleExport {
+  readonly expectedRows: number;
+  readonly ndjson: ExportRun;
+  readonly csv: ExportRun;
+  readonly ndjsonCheck: NdjsonCheck;
+  readonly csvCheck: CsvCheck;
+  readonly stopOk: boolean;
+}
+
+/** The backup part: the command while webhooks arrive. */
+export interface LifecycleBackup {
+  readonly result: BackupResult;
+  readonly stopOk: boolean;
+}
+
+/** The retention part: webhooks alone on one copy, then during the purge on another. */
+export interface LifecycleRetention {
+  readonly database: RetentionDatabase;
+  readonly alone: WebhookWindow;
+  readonly aloneErrors: number;
+  readonly pass: PurgePass | null;
+  readonly during: WebhookWindow | null;
+  readonly after: WebhookWindow | null;
+  readonly errors: number;
+  readonly acknowledged: number;
+  readonly webhooksStored: number;
+  readonly statsTotal: number;
+  readonly expectedTotal: number;
+  readonly oldLeft: number;
+  readonly recentKept: number;
+  readonly stopOk: boolean;
+}
+
+export interface LifecycleTable {
+  readonly markdown: string;
+  readonly passed: boolean;
+  /** No wrong answer, lost row or unclean stop (a missed speed target is not one). */
+  readonly clean: boolean;
+}
+
+const count = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+const seconds = (s: number): string => (Number.isFinite(s) ? `${s.toFixed(1)} s` : 'n/a');
+const plusMiB = (v: number): string => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(0)} MiB` : 'n/a');
+/** At most `n` values of a series, evenly spread, the last one included. */
+const thin = (values: readonly number[], n: number): number[] =>
+  values.length <= n
+    ? [...values]
+    : Array.from({ length: n }, (_v, i) => values[Math.round(((i + 1) * (values.length - 1)) / n)] ?? Number.NaN);
+
+function exportRunText(r: ExportRun, unit: string): string {
+  const problems = [
+    r.status !== 200 ? `answered ${r.status}` : '',
+    r.complete ? '' : `cut short${r.error === null ? '' : ` (${r.error})`}`,
+  ].filter((p) => p !== '');
+  return (
+    `${rate(r.rowsPerSecond)} rows/s: ${count(r.rows)} ${unit} (${mib(r.bytes / 1024 / 1024)}) in ${seconds(r.seconds)}` +
+    (problems.length > 0 ? `, **${problems.join(', ')}**` : '')
+  );
+}
+
+export function lifecycleExportTable(e: LifecycleExport): LifecycleTable {
+  const { ndjson, csv, ndjsonCheck: n, csvCheck: c } = e;
+  const ndjsonWhole =
+    ndjson.status === 200 && ndjson.complete && ndjson.rows === e.expectedRows && n.lines === e.expectedRows && n.bad === 0;
+  const ndjsonRight = ndjsonWhole && n.distinctIds === n.lines && n.outOfOrder === 0;
+  const csvRight =
+    csv.status === 200 &&
+    csv.complete &&
+    csv.rows === e.expectedRows &&
+    c.records === e.expectedRows &&
+    c.headerOk &&
+    c.bad === 0 &&
+    c.error === null;
+  const rateOk = ndjson.rowsPerSecond >= EXPORT_RATE_TARGET && ndjsonWhole;
+  const growth = ndjson.rss.highestMiB - ndjson.rss.idleMiB;
+  const rssOk = growth <= EXPORT_RSS_TARGET_MIB;
+  const check =
+    `${count(n.lines)} lines of ${count(e.expectedRows)} messages; ${n.bad === 0 ? 'every line parses' : `**${count(n.bad)} lines do not parse** (${n.firstBad ?? ''})`}, ` +
+    `${count(n.distinctIds)} distinct message_ids, ${n.outOfOrder === 0 ? 'oldest first' : `**${count(n.outOfOrder)} lines before the one above**`}`;
+  const csvCheck =
+    `parsed back: ${count(c.records)} records${c.headerOk ? ' under the header' : ', **header wrong**'}` +
+    `${c.bad > 0 ? `, **${count(c.bad)} without 8 fields**` : ', 8 fields each'}${c.error === null ? '' : `, **${c.error}**`}`;
+  const lines = [
+    '| target | measured | result |',
+    '| --- | --- | --- |',
+    `| NDJSON export of every message through HTTP ≥ ${count(EXPORT_RATE_TARGET)} rows/s | ${exportRunText(ndjson, 'lines')}; ${check} | ${passFail(rateOk)}${ndjsonRight ? '' : ' (wrong export!)'} |`,
+    `| server RSS during the NDJSON export (sampled every 250 ms) − at rest before it ≤ ${EXPORT_RSS_TARGET_MIB} MiB | at rest ${mib(ndjson.rss.idleMiB)}, highest ${mib(ndjson.rss.highestMiB)} (${plusMiB(growth)}), at the end ${mib(ndjson.rss.endMiB)} | ${passFail(rssOk)} |`,
+    `| CSV export of every message (no target) | ${exportRunText(csv, 'records')}; ${csvCheck}; RSS at rest ${mib(csv.rss.idleMiB)}, highest ${mib(csv.rss.highestMiB)} (${plusMiB(csv.rss.highestMiB - csv.rss.idleMiB)}) | ${csvRight ? '—' : '**FAIL** (wrong export)'} |`,
+  ];
+  const detail =
+    `Server CPU during the NDJSON export ${ndjson.serverCpuPercent.toFixed(0)}% of a core (event loop ${ndjson.eventLoopCpuPercent.toFixed(0)}%), ` +
+    `during the CSV export ${csv.serverCpuPercent.toFixed(0)}% (event loop ${csv.eventLoopCpuPercent.toFixed(0)}%). ` +
+    `Server RSS during the NDJSON export (MiB, spread over it): ${thin(ndjson.rss.timeline, 20).join(' ')}; during the CSV export: ${thin(csv.rss.timeline, 20).join(' ')}.` +
+    (e.stopOk ? '' : ' **The server did not stop cleanly on SIGTERM.**');
+  return {
+    markdown: `${lines.join('\n')}\n\n${detail}`,
+    passed: rateOk && rssOk && ndjsonRight && csvRight,
+    clean: ndjsonRight && csvRight && e.stopOk,
+  };
+}
+
+export function lifecycleImportTable(r: ImportResult, expectedRows: number): LifecycleTable {
+  const ran = r.run.code === 0;
+  const whole = ran && r.added === expectedRows && r.skipped === 0;
+  const sameOk = whole && r.statsEqual && r.samplesEqual === r.samplesChecked;
+  const rateOk = whole && r.rowsPerSecond >= IMPORT_RATE_TARGET;
+  const failure = ran ? '' : `; **exit ${r.run.code ?? r.run.signal}: ${r.run.stderr.trim().slice(0, 300)}**`;
+  const lines = [
+    '| target | measured | result |',
+    '| --- | --- | --- |',
+    `| \`webhook-inbox import\` of that NDJSON into an empty database ≥ ${count(IMPORT_RATE_TARGET)} rows/s | ${rate(r.rowsPerSecond)} rows/s: ${count(r.added)} added, ${count(r.skipped)} skipped in ${seconds(r.run.seconds)} (the command from its start to its exit; ${r.run.cpuSeconds.toFixed(0)} s of CPU over its threads)${failure} | ${passFail(rateOk)} |`,
+    `| the imported database holds what was exported | ${r.statsEqual ? '/stats equal' : `**/stats differ**: ${r.statsDifference ?? ''}`} (total, senders, first and last ts, top senders); ${r.samplesEqual} of ${r.samplesChecked} messages spread over the export read back exactly as their lines${r.firstSampleDifference === null ? '' : ` (**${r.firstSampleDifference.slice(0, 300)}**)`} | ${passFail(sameOk)} |`,
+  ];
+  return { markdown: lines.join('\n'), passed: rateOk && sameOk, clean: sameOk };
+}
+
+const windowText = (w: WebhookWindow): string =>
+  `p50 ${formatMs(w.p50Ms)}, p99 ${formatMs(w.p99Ms)}, max ${formatMs(w.maxMs)}, ${rate(w.okPerSecond)} acknowledged/s over ${seconds(w.seconds)} (${statusText(w.statusCounts)})`;
+
+export function lifecycleBackupTable(b: LifecycleBackup): LifecycleTable {
+  const r = b.result;
+  const ran = r.run.code === 0;
+  const integrityOk = ran && r.reportedOk && r.integrity === 'ok';
+  const heldOk = ran && r.missing === 0 && r.copyRows >= r.rowsBefore + r.acknowledgedBefore;
+  const failure = ran ? '' : `; **exit ${r.run.code ?? r.run.signal}: ${r.run.stderr.trim().slice(0, 300)}**`;
+  const lines = [
+    '| target | measured | result |',
+    '| --- | --- | --- |',
+    `| \`webhook-inbox backup --output F\` of the live database (reported) | ${seconds(r.run.seconds)} from the command's start to its exit (its own integrity_check included), a copy of ${mib(r.copyBytes / 1024 / 1024)}${failure} | — |`,
+    `| the copy passes PRAGMA integrity_check | the command: ${r.reportedOk ? 'ok' : '**not ok**'}; run again here on the copy: ${r.integrity === 'ok' ? 'ok' : `**${r.integrity.slice(0, 200)}**`} | ${passFail(integrityOk)} |`,
+    `| the copy holds every message acknowledged before the backup began | ${count(r.acknowledgedBefore - r.missing)} of the ${count(r.acknowledgedBefore)} webhooks answered 200 before the command started${r.firstMissing === null ? '' : ` (**missing, e.g. ${r.firstMissing}**)`}; the copy holds ${count(r.copyRows)} messages (${count(r.rowsBefore)} before the load) | ${passFail(heldOk)} |`,
+    `| webhook p99 during the backup against before it (reported) | ${ratioText(r.during.p99Ms / r.before.p99Ms)}: during ${windowText(r.during)}; before ${windowText(r.before)}${r.errors > 0 ? `; ${r.errors} connection errors or timeouts` : ''} | — |`,
+  ];
+  return {
+    markdown: lines.join('\n'),
+    passed: integrityOk && heldOk,
+    clean:
+      integrityOk &&
+      heldOk &&
+      b.stopOk &&
+      nonOk2xx(r.before.statusCounts) + nonOk2xx(r.during.statusCounts) === 0 &&
+      r.errors === 0,
+  };
+}
+
+const nonOk2xx = (counts: Readonly<Record<string, number>>): number => nonOk(counts, is2xx);
+
+export function lifecycleRetentionTable(t: LifecycleRetention): LifecycleTable {
+  const { database: d, pass, during, after } = t;
+  const finished = pass !== null && pass.outcome === 'done' && during !== null;
+  const measured = finished && during.ok > 0;
+  const ratio = during === null ? Number.NaN : during.p99Ms / t.alone.p99Ms;
+  const p99Ok = measured && ratio <= PURGE_P99_RATIO_TARGET;
+  const exactOk =
+    finished &&
+    pass.messages === d.old &&
+    t.oldLeft === 0 &&
+    t.recentKept === d.rows - d.old &&
+    t.statsTotal === t.expectedTotal &&
+    t.webhooksStored >= t.acknowledged;
+  const purgeSeconds = pass === null ? Number.NaN : pass.durationMs / 1000;
+  const lines = [
+    '| target | measured | result |',
+    '| --- | --- | --- |',
+    `| webhook p99 during the purge ≤ ${PURGE_P99_RATIO_TARGET}× without it | ${
+      !finished
+        ? `**the purge did not finish** (${pass === null ? 'no retention pass logged' : `outcome ${pass.outcome}`})`
+        : !measured
+          ? `not measured: the pass took ${seconds(pass.durationMs / 1000)} and was over before the load's warm-up was (a larger --messages gives it time)`
+          : `${ratioText(ratio)}: during ${windowText(during)}; without (a run on a copy without RETENTION_DAYS) ${windowText(t.alone)}`
+    } | ${finished && !measured ? '**not measured**' : passFail(p99Ok)} |`,
+    `| exactly the old rows went | ${
+      pass === null
+        ? 'n/a'
+        : `the pass removed ${count(pass.messages)} messages (${count(d.old)} were received before the cutoff ${pass.before}), ${count(pass.statuses)} statuses, ${count(pass.deadLetters)} dead letters`
+    }; in the file afterwards: ${count(t.oldLeft)} received before the cutoff, ${count(t.recentKept)} of the ${count(d.rows - d.old)} recent rows kept, ${count(t.webhooksStored)} webhooks stored (${count(t.acknowledged)} acknowledged); /stats total ${count(t.statsTotal)}, expected ${count(d.rows - d.old)} + ${count(t.webhooksStored)} = ${count(t.expectedTotal)} | ${passFail(exactOk)} |`,
+    `| the purge's rate and duration (reported) | ${pass === null ? 'n/a' : `${rate(pass.messages / purgeSeconds)} messages/s: ${count(pass.messages)} in ${seconds(purgeSeconds)}, ${count(pass.batches)} batches`} | — |`,
+    `| webhooks after the purge, same server (reported) | ${after === null ? 'n/a' : windowText(after)} | — |`,
+  ];
+  const nonOkCount = nonOk2xx(t.alone.statusCounts) + (during === null ? 0 : nonOk2xx(during.statusCounts));
+  return {
+    markdown: lines.join('\n'),
+    passed: p99Ok && exactOk,
+    clean: exactOk && t.stopOk && nonOkCount === 0 && t.errors + t.aloneErrors === 0,
+  };
 }

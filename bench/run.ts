@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
+import type { Stats } from '../src/store/store.js';
 import {
   createTestDatabase,
   type PostgresServer,
@@ -20,6 +21,23 @@ import { PROJECT_ROOT } from '../test/helpers/server.js';
 import { DASHBOARD_METHOD, dashboardTable, runDashboardBench } from './dashboard.js';
 import { ANSWER_WAIT_MS, FanoutBodies, type FanoutResult, fanoutRun } from './fanout.js';
 import { loadWebhooks, SignedBodyPool } from './ingest.js';
+import {
+  type BackupResult,
+  backupUnderLoad,
+  buildRetentionDatabase,
+  checkCsv,
+  checkNdjson,
+  countAfterPurge,
+  exportOnce,
+  idleRssMiB,
+  importInto,
+  type RetentionDatabase,
+  RSS_SAMPLE_MS,
+  stopCommands,
+  totalMessages,
+  webhooksAlone,
+  webhooksDuringPurge,
+} from './lifecycle.js';
 import { type SlowRead, type SlowReadResult, slowReads, startReadLoad } from './mixed.js';
 import { createProgress, formatCount } from './progress.js';
 import { combineRounds, describeResult, measureCase, type ReadResult, readCases, SequentialClient, walkCursor } from './reads.js';
@@ -34,6 +52,13 @@ import {
   type IngestRound,
   type IngestSummary,
   ingestTable,
+  type LifecycleExport,
+  type LifecycleRetention,
+  type LifecycleTable,
+  lifecycleBackupTable,
+  lifecycleExportTable,
+  lifecycleImportTable,
+  lifecycleRetentionTable,
   type MixedRound,
   type MixedSegment,
   mixedTable,
@@ -57,16 +82,21 @@ import { measureStorage, storageTable } from './storage.js';
 import { openBenchStore } from './store.js';
 import { type SyntheticFacts, seedStore, startOfUtcDay } from './synthetic.js';
 
-const PHASES = ['ingest', 'reads', 'mixed', 'slow-clients', 'fanout', 'dashboard'] as const;
+const PHASES = ['ingest', 'reads', 'mixed', 'slow-clients', 'fanout', 'lifecycle', 'dashboard'] as const;
 type Phase = (typeof PHASES)[number];
+/** The parts of the lifecycle phase, in the order they run. */
+const LIFECYCLE_PARTS = ['export', 'import', 'backup', 'retention'] as const;
+type LifecyclePart = (typeof LIFECYCLE_PARTS)[number];
 
 const USAGE = `usage: npm run bench [-- options]
-  --messages N       rows seeded for the reads and the mixed load (default 100000; 1000000 for the issues' figures)
-  --duration S       seconds of measured load per ingest run, and per part of a mixed run (default 10)
+  --messages N       rows seeded for the reads, the mixed load and the lifecycle phase (default 100000; 1000000
+                     for the issues' figures)
+  --duration S       seconds of measured load per ingest run, per part of a mixed run, and of the lifecycle
+                     phase's webhooks before the backup, without the purge and after it (default 10)
   --rounds R         ingest runs per store (real and no-op alternated), passes over the read cases, and mixed
                      runs per READ_WORKERS setting (default 3)
-  --connections C    concurrent connections for ingest, alone and in the mixed load (default 50)
-  --warmup S         seconds of load before each measured ingest or mixed run (default 2)
+  --connections C    concurrent connections for ingest, alone, in the mixed load and in the lifecycle phase (default 50)
+  --warmup S         seconds of load before each measured ingest, mixed or lifecycle run (default 2)
   --read-requests N  timed requests per read case (default 1000)
   --senders S        distinct senders in the seeded data (default 5000)
   --seed K           seed of the synthetic data (default 1)
@@ -85,14 +115,20 @@ const USAGE = `usage: npm run bench [-- options]
                      --store postgres) with subscribers on both and webhooks spread over both
   --fanout-postgres-subscribers N  subscribers of that check, half on each replica (default 100)
   --fanout-postgres-rate R         webhooks a second in that check (default 500)
+  --lifecycle-parts P[,P…]  lifecycle phase: run only these parts: ${LIFECYCLE_PARTS.join(', ')} (default all;
+                     import reads the export's file, so it runs the export too)
   --out FILE         where the report goes (default bench/RESULTS.md, or RESULTS-postgres….md for --store postgres)
   --only P[,P…]      run only these phases: ${PHASES.join(', ')}
-  --skip-ingest, --skip-reads, --skip-mixed, --skip-slow-clients, --skip-fanout, --skip-dashboard
+  --skip-ingest, --skip-reads, --skip-mixed, --skip-slow-clients, --skip-fanout, --skip-lifecycle,
+  --skip-dashboard
 Phases, in order: ingest (real store against the no-op ceiling); reads (latencies at --messages);
 mixed (at --messages: webhooks alone, then beside the slowest reads, with READ_WORKERS=0 and 2);
 slow-clients (memory and answers under connections that trickle large bodies); fanout (--fanout-rate
 webhooks a second, first alone, then with --subscribers GET /events streams on --store: delay from each
-200 to its event at every subscriber, every event once and in order, throughput, server RSS); dashboard
+200 to its event at every subscriber, every event once and in order, throughput, server RSS);
+lifecycle (SQLite, at --messages: GET /messages/export of every row, NDJSON and CSV, with the server's
+RSS; \`webhook-inbox import\` of the NDJSON into an empty database; \`webhook-inbox backup\` while
+--connections send webhooks; RETENTION_DAYS purging half of the rows while they do); dashboard
 (Chromium against the database seeded with --messages: conversations clickable after navigation,
 a long thread opened and scrolled, JavaScript shipped; SQLite only).
 All run by default.`;
@@ -130,6 +166,7 @@ interface Options {
   readonly fanoutPostgresSubscribers: number;
   readonly fanoutPostgresRate: number;
   readonly phases: ReadonlySet<Phase>;
+  readonly lifecycleParts: ReadonlySet<LifecyclePart>;
   /** --out, or null for the default of the store. */
   readonly out: string | null;
 }
@@ -163,6 +200,7 @@ function parseOptions(argv: string[]): Options {
       'fanout-postgres': { type: 'boolean' },
       'fanout-postgres-subscribers': { type: 'string' },
       'fanout-postgres-rate': { type: 'string' },
+      'lifecycle-parts': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
       'skip-ingest': { type: 'boolean' },
@@ -170,6 +208,7 @@ function parseOptions(argv: string[]): Options {
       'skip-mixed': { type: 'boolean' },
       'skip-slow-clients': { type: 'boolean' },
       'skip-fanout': { type: 'boolean' },
+      'skip-lifecycle': { type: 'boolean' },
       'skip-dashboard': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -200,6 +239,18 @@ function parseOptions(argv: string[]): Options {
   const phases = new Set(
     PHASES.filter((phase) => (only === undefined || only.includes(phase)) && values[`skip-${phase}`] !== true),
   );
+  const isPart = (name: string): name is LifecyclePart => (LIFECYCLE_PARTS as readonly string[]).includes(name);
+  const parts = values['lifecycle-parts']?.split(',').map((name) => name.trim());
+  const unknownPart = parts?.find((name) => !isPart(name));
+  if (unknownPart !== undefined) {
+    fail(`--lifecycle-parts: expected parts among ${LIFECYCLE_PARTS.join(', ')}, got ${JSON.stringify(unknownPart)}`);
+  }
+  // The import reads the export's file.
+  const lifecycleParts = new Set(
+    LIFECYCLE_PARTS.filter(
+      (part) => parts === undefined || parts.includes(part) || (part === 'export' && parts.includes('import')),
+    ),
+  );
   return {
     messages: int('messages', 100_000, 1, 100_000_000),
     duration: int('duration', 10, 1, 3600),
@@ -222,6 +273,7 @@ function parseOptions(argv: string[]): Options {
     fanoutPostgresSubscribers: int('fanout-postgres-subscribers', 100, 0, 100_000),
     fanoutPostgresRate: int('fanout-postgres-rate', 500, 1, 100_000),
     phases,
+    lifecycleParts,
     out: values.out ?? null,
   };
 }
@@ -1026,6 +1078,276 @@ async function fanoutPhase(options: Options, workRoot: string): Promise<{ markdo
   };
 }
 
+/** Webhook bodies for a lifecycle part that loads for about `seconds`: as many as this machine acknowledges, and a margin. */
+const lifecyclePool = (options: Options, seconds: number, seedOffset: number): SignedBodyPool =>
+  new SignedBodyPool(SECRET, Math.min(300_000, Math.max(20_000, Math.ceil(seconds * 6000))), options.seed + seedOffset);
+
+/** A copy of a closed SQLite file (and of its WAL, if one was left) under `dir`. */
+function copyDatabaseFile(file: string, dir: string, name: string): string {
+  mkdirSync(dir, { recursive: true });
+  const copy = path.join(dir, name);
+  copyFileSync(file, copy);
+  if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${copy}-wal`);
+  return copy;
+}
+
+async function startOne(
+  databaseUrl: string,
+  workRoot: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<RunningServer> {
+  const [server] = await startServers(databaseUrl, 1, workRoot, env);
+  if (server === undefined) throw new Error('no server started');
+  return server;
+}
+
+const stoppedCleanly = async (server: RunningServer): Promise<boolean> => {
+  const stopped = await server.stop();
+  return stopped.graceful && stopped.exitCode === 0;
+};
+
+async function lifecyclePhase(
+  options: Options,
+  workRoot: string,
+): Promise<{ markdown: string; passed: boolean; clean: boolean }> {
+  const heading = `## Lifecycle at ${formatCount(options.messages)} messages: export, import, backup under load, retention`;
+  if (options.store !== 'sqlite') {
+    return {
+      markdown: `${heading}\n\nSQLite only (the backup copies a SQLite file, and the parts share the SQLite seeded database): not run with --store ${options.store}.`,
+      passed: true,
+      clean: true,
+    };
+  }
+  const source = await seededDatabase(options, workRoot);
+  if (source.source.kind !== 'sqlite') throw new Error('the lifecycle phase needs the SQLite seeded database');
+  const dir = path.join(workRoot, 'lifecycle');
+  mkdirSync(dir, { recursive: true });
+  const parts = options.lifecycleParts;
+  const sections: string[] = [];
+  let passed = true;
+  let clean = true;
+  const add = (title: string, method: string, table: LifecycleTable): void => {
+    sections.push(`### ${title}\n\n${method}\n\n${table.markdown}`);
+    passed &&= table.passed;
+    clean &&= table.clean;
+  };
+
+  // Export: one server on the seeded database, NDJSON then CSV, each to a file as a client would.
+  const ndjsonFile = path.join(dir, 'export.ndjson');
+  let exported: LifecycleExport | null = null;
+  if (parts.has('export')) {
+    const csvFile = path.join(dir, 'export.csv');
+    const server = await startOne(source.url, workRoot);
+    let result: Omit<LifecycleExport, 'ndjsonCheck' | 'csvCheck' | 'stopOk'>;
+    let stopOk = false;
+    try {
+      const expectedRows = await totalMessages(server);
+      const idle = await idleRssMiB(server.pid);
+      log(`lifecycle: export: ${formatCount(expectedRows)} messages; server at rest ${idle.toFixed(0)} MiB`);
+      const ndjson = await exportOnce(server, 'ndjson', ndjsonFile, idle);
+      log(
+        `  NDJSON: ${formatCount(ndjson.rowsPerSecond)} rows/s, ${formatCount(ndjson.rows)} lines in ${ndjson.seconds.toFixed(1)} s, ` +
+          `status ${ndjson.status}${ndjson.complete ? '' : ` CUT SHORT (${ndjson.error ?? ''})`}; RSS at rest ${idle.toFixed(0)} MiB, highest ` +
+          `${ndjson.rss.highestMiB.toFixed(0)} MiB, end ${ndjson.rss.endMiB.toFixed(0)} MiB; CPU server ${ndjson.serverCpuPercent.toFixed(0)}% ` +
+          `(event loop ${ndjson.eventLoopCpuPercent.toFixed(0)}%)`,
+      );
+      const csv = await exportOnce(server, 'csv', csvFile, await idleRssMiB(server.pid));
+      log(
+        `  CSV: ${formatCount(csv.rowsPerSecond)} rows/s, ${formatCount(csv.rows)} records in ${csv.seconds.toFixed(1)} s, status ${csv.status}; ` +
+          `RSS highest ${csv.rss.highestMiB.toFixed(0)} MiB; CPU server ${csv.serverCpuPercent.toFixed(0)}% (event loop ${csv.eventLoopCpuPercent.toFixed(0)}%)`,
+      );
+      result = { expectedRows, ndjson, csv };
+    } finally {
+      stopOk = await stoppedCleanly(server);
+    }
+    const ndjsonCheck = await checkNdjson(ndjsonFile, result.expectedRows);
+    const csvCheck = await checkCsv(csvFile);
+    rmSync(csvFile, { force: true });
+    log(
+      `  checked: NDJSON ${formatCount(ndjsonCheck.lines)} lines, ${ndjsonCheck.bad} bad, ${formatCount(ndjsonCheck.distinctIds)} distinct ids, ` +
+        `${ndjsonCheck.outOfOrder} out of order; CSV ${formatCount(csvCheck.records)} records, ${csvCheck.bad} bad${csvCheck.error === null ? '' : `, ${csvCheck.error}`}`,
+    );
+    exported = { ...result, ndjsonCheck, csvCheck, stopOk };
+    add(
+      'Export: GET /messages/export of every message',
+      `${source.seedLine} One server (\`npm start\`) on that database. Its RSS at rest is the median of 5 readings 200 ms ` +
+        'apart after 2 quiet seconds (after one GET /stats); then this process downloads ' +
+        '`GET /messages/export?format=ndjson` on one connection, writing the body to a file as it comes and counting its lines ' +
+        `(not parsing them: the timed part leaves the CPU to the server), while the server's VmRSS is read every ${RSS_SAMPLE_MS} ms. ` +
+        'Rows/s: lines over the time from the request to the end of the body. Afterwards the file is read back: every line must ' +
+        'parse as a message, each message_id once, oldest first. The CSV export follows on the same server, measured the same ' +
+        'way, and is parsed back with csv-parse.',
+      lifecycleExportTable(exported),
+    );
+  }
+
+  // Import: that NDJSON, by the command line, into an empty database.
+  if (parts.has('import') && exported !== null) {
+    const reference = await openBenchStore(loadConfig({ DATABASE_URL: source.url, READ_WORKERS: '0' }, PROJECT_ROOT));
+    let stats: Stats;
+    try {
+      stats = await reference.stats(10);
+    } finally {
+      await reference.close();
+    }
+    const importDir = path.join(dir, 'import');
+    mkdirSync(importDir, { recursive: true });
+    log(`lifecycle: import: webhook-inbox import of ${formatCount(exported.ndjsonCheck.lines)} lines into an empty database`);
+    const result = await importInto(ndjsonFile, path.join(importDir, 'imported.db'), stats, exported.ndjsonCheck.samples);
+    rmSync(importDir, { recursive: true, force: true });
+    log(
+      `  ${formatCount(result.rowsPerSecond)} rows/s: ${formatCount(result.added)} added, ${formatCount(result.skipped)} skipped in ` +
+        `${result.run.seconds.toFixed(1)} s (exit ${result.run.code}, ${result.run.cpuSeconds.toFixed(0)} s of CPU); /stats ` +
+        `${result.statsEqual ? 'equal' : 'DIFFER'}; ${result.samplesEqual}/${result.samplesChecked} samples equal`,
+    );
+    add(
+      'Import: `webhook-inbox import` of the export',
+      'The NDJSON file of the export, imported by the command line as a user runs it (`node dist/cli/main.js import FILE ' +
+        '--database-url sqlite:///…/imported.db`, the compiled form of `npx webhook-inbox import`, in a process of its own, the ' +
+        'database file not there before), timed from its start to its exit. Then the imported database is opened and compared ' +
+        'with the seeded one: their /stats, and messages spread over the export read back and formatted as the export formats them.',
+      lifecycleImportTable(result, exported.expectedRows),
+    );
+  }
+  rmSync(ndjsonFile, { force: true });
+
+  // Backup: the command on a copy of the seeded database that a server keeps storing webhooks into.
+  if (parts.has('backup')) {
+    const pool = lifecyclePool(options, options.warmup + options.duration + 60, 5000);
+    const copy = await copySeeded(source, 'lifecycle-backup', workRoot);
+    const output = path.join(dir, 'backup.db');
+    const server = await startOne(copy.url, workRoot);
+    let result: BackupResult;
+    let stopOk = false;
+    try {
+      log(`lifecycle: backup: ${options.connections} connections of webhooks, then webhook-inbox backup while they go on`);
+      result = await backupUnderLoad(server, pool, {
+        connections: options.connections,
+        warmupSeconds: options.warmup,
+        durationSeconds: options.duration,
+        output,
+        log,
+      });
+    } finally {
+      stopOk = await stoppedCleanly(server);
+      await copy.dispose();
+    }
+    rmSync(output, { force: true });
+    log(
+      `  backup ${result.run.seconds.toFixed(1)} s (exit ${result.run.code}); integrity ${result.integrity}; ${result.acknowledgedBefore - result.missing}/` +
+        `${result.acknowledgedBefore} acknowledged before it in the copy (${formatCount(result.copyRows)} rows); webhook p99 before ` +
+        `${formatMs(result.before.p99Ms)} (${formatCount(result.before.okPerSecond)}/s), during ${formatMs(result.during.p99Ms)} ` +
+        `(${formatCount(result.during.okPerSecond)}/s)`,
+    );
+    add(
+      `Backup under load: \`webhook-inbox backup\` while ${options.connections} connections send webhooks`,
+      `One server on a copy of the seeded database; ${options.connections} connections of autocannon send distinct signed webhooks ` +
+        `(as in the ingest phase) for ${options.warmup} s of warm-up and ${options.duration} s ("before"), then \`webhook-inbox backup ` +
+        '--output F` (the compiled command line, in a process of its own, with the same DATABASE_URL) runs while they go on ' +
+        '("during": the requests sent after the command started and answered before it exited), and the load stops a second ' +
+        'after it. Each answer is kept with the message it acknowledges, so the copy is checked for every webhook answered 200 ' +
+        'before the command started; then PRAGMA integrity_check runs on the copy again here. Latency is from the moment each ' +
+        'request was built, just before it was written, to its answer.',
+      lifecycleBackupTable({ result, stopOk }),
+    );
+  }
+
+  // Retention: half the rows received long ago, a purge of them by RETENTION_DAYS while webhooks arrive.
+  if (parts.has('retention')) {
+    const retentionDir = path.join(dir, 'retention');
+    mkdirSync(retentionDir, { recursive: true });
+    log(`lifecycle: retention: building ${formatCount(options.messages)} messages, half of them received long ago`);
+    const progress = createProgress('retention database', options.messages);
+    let database: RetentionDatabase;
+    try {
+      database = await buildRetentionDatabase(
+        path.join(retentionDir, 'template.db'),
+        { rows: options.messages, senders: options.senders, seed: options.seed },
+        (done) => progress.update(done),
+      );
+    } finally {
+      progress.finish();
+    }
+    log(`  built in ${database.seconds.toFixed(1)} s; RETENTION_DAYS=${database.days} puts the cutoff between the halves`);
+    const pool = lifecyclePool(options, 2 * (options.warmup + options.duration) + 240, 6000);
+    const retentionOptions = {
+      connections: options.connections,
+      warmupSeconds: options.warmup,
+      durationSeconds: options.duration,
+      log,
+    };
+    // Without RETENTION_DAYS: the webhooks' baseline on the same database.
+    const aloneFile = copyDatabaseFile(database.file, path.join(retentionDir, 'alone'), 'inbox.db');
+    const aloneServer = await startOne(`sqlite:///${aloneFile}`, workRoot);
+    let alone: Awaited<ReturnType<typeof webhooksAlone>>;
+    let aloneStopOk = false;
+    try {
+      const total = await totalMessages(aloneServer);
+      if (total !== database.rows) throw new Error(`the retention database holds ${total} messages, not ${database.rows}`);
+      alone = await webhooksAlone(aloneServer, pool, 0, retentionOptions);
+    } finally {
+      aloneStopOk = await stoppedCleanly(aloneServer);
+      rmSync(path.dirname(aloneFile), { recursive: true, force: true });
+    }
+    log(`  without RETENTION_DAYS: webhook p99 ${formatMs(alone.window.p99Ms)}, ${formatCount(alone.window.okPerSecond)}/s`);
+    // With RETENTION_DAYS: the first pass starts with the server; webhooks from then on.
+    const purgeFile = copyDatabaseFile(database.file, path.join(retentionDir, 'purge'), 'inbox.db');
+    rmSync(database.file, { force: true });
+    const purgeServer = await startOne(`sqlite:///${purgeFile}`, workRoot, { RETENTION_DAYS: String(database.days) });
+    let purge: Awaited<ReturnType<typeof webhooksDuringPurge>>;
+    let statsTotal = Number.NaN;
+    let purgeStopOk = false;
+    try {
+      purge = await webhooksDuringPurge(purgeServer, pool, alone.nextIndex, retentionOptions);
+      // Whatever the load left in flight is committed by now.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      statsTotal = await totalMessages(purgeServer);
+    } finally {
+      purgeStopOk = await stoppedCleanly(purgeServer);
+    }
+    const cutoff = purge.pass?.before ?? new Date(Date.now() - database.days * 86_400_000).toISOString();
+    const counts = countAfterPurge(purgeFile, database, cutoff);
+    rmSync(retentionDir, { recursive: true, force: true });
+    const retention: LifecycleRetention = {
+      database,
+      alone: alone.window,
+      aloneErrors: alone.errors,
+      pass: purge.pass,
+      during: purge.during,
+      after: purge.after,
+      errors: purge.errors,
+      acknowledged: purge.answers.acknowledged,
+      webhooksStored: counts.webhooks,
+      statsTotal,
+      expectedTotal: database.rows - database.old + counts.webhooks,
+      oldLeft: counts.oldLeft,
+      recentKept: counts.recentKept,
+      stopOk: aloneStopOk && purgeStopOk,
+    };
+    log(
+      `  purge: ${purge.pass === null ? 'no pass logged' : `${formatCount(purge.pass.messages)} messages in ${(purge.pass.durationMs / 1000).toFixed(1)} s, ${purge.pass.batches} batches, ${purge.pass.outcome}`}; ` +
+        `webhook p99 during ${formatMs(purge.during?.p99Ms ?? Number.NaN)} (${formatCount(purge.during?.okPerSecond ?? Number.NaN)}/s), after ` +
+        `${formatMs(purge.after?.p99Ms ?? Number.NaN)}; old left ${counts.oldLeft}, recent kept ${formatCount(counts.recentKept)}, /stats ${formatCount(statsTotal)} ` +
+        `(expected ${formatCount(retention.expectedTotal)})`,
+    );
+    add(
+      `Retention: RETENTION_DAYS purging ${formatCount(database.old)} of ${formatCount(database.rows)} messages while ${options.connections} connections send webhooks`,
+      `A database of ${formatCount(database.rows)} synthetic messages (the seeded ones: same seed, senders and year of ts), stored ` +
+        "through the store's importMessages so that each keeps the received_at it is given: the older half was received at its own ts " +
+        `(half a year ago and more), the newer half in the minutes before the run (built in ${database.seconds.toFixed(0)} s). ` +
+        `RETENTION_DAYS=${database.days} puts the cutoff between the halves. Without it, a server on a copy takes ${options.connections} ` +
+        `connections of webhooks for ${options.warmup} s of warm-up and ${options.duration} s measured ("without"). Then a server on ` +
+        'another copy starts with RETENTION_DAYS, so its first retention pass begins as it starts (500 rows a batch, a pause as long ' +
+        'as each batch after it), and the same webhooks arrive from then on: "during" are the requests sent after the warm-up and ' +
+        "answered before the pass's end (its start and end from its log line); the load goes on until the checkpoint after the last " +
+        `batch is due and ${options.duration} s more ("after the purge"). Then the file is counted: nothing received before the ` +
+        'cutoff may be left, every recent row must be, and /stats must agree.',
+      lifecycleRetentionTable(retention),
+    );
+  }
+  return { markdown: `${heading}\n\n${sections.join('\n\n')}`, passed, clean };
+}
+
 function reproduceCommand(options: Options): string {
   const args = [
     `--messages ${options.messages}`,
@@ -1049,6 +1371,9 @@ function reproduceCommand(options: Options): string {
   if (options.fanoutPostgresSubscribers !== 100) args.push(`--fanout-postgres-subscribers ${options.fanoutPostgresSubscribers}`);
   if (options.fanoutPostgresRate !== 500) args.push(`--fanout-postgres-rate ${options.fanoutPostgresRate}`);
   if (options.phases.size < PHASES.length) args.push(`--only ${[...options.phases].join(',')}`);
+  if (options.phases.has('lifecycle') && options.lifecycleParts.size < LIFECYCLE_PARTS.length) {
+    args.push(`--lifecycle-parts ${[...options.lifecycleParts].join(',')}`);
+  }
   if (options.out !== null) args.push(`--out ${path.relative(PROJECT_ROOT, path.resolve(options.out))}`);
   return `npm run bench -- ${args.join(' ')}`;
 }
@@ -1063,6 +1388,7 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   const workRoot = mkdtempSync(path.join(os.tmpdir(), 'webhook-inbox-bench-'));
   const cleanup = async (): Promise<void> => {
+    stopCommands();
     await stopAll();
     await embeddedPostgres?.destroy();
     embeddedPostgres = null;
@@ -1086,6 +1412,7 @@ async function main(): Promise<void> {
       mixed: mixedPhase,
       'slow-clients': slowClientsPhase,
       fanout: fanoutPhase,
+      lifecycle: lifecyclePhase,
       dashboard: dashboardPhase,
     };
     for (const phase of PHASES) {
@@ -1103,7 +1430,7 @@ async function main(): Promise<void> {
     [
       '# Benchmark results',
       '',
-      `Written by \`npm run bench\` (bench/run.ts); targets from issue 3 (ingest, reads), the hardening issue (mixed load, slow clients), the inbox issue (order, until, to, type, conversations, timeseries) issue 13 (event-stream fan-out) and issue 15 (the dashboard). ${passed ? 'Every target was met.' : 'Some targets were missed (marked FAIL).'}`,
+      `Written by \`npm run bench\` (bench/run.ts); targets from issue 3 (ingest, reads), the hardening issue (mixed load, slow clients), the inbox issue (order, until, to, type, conversations, timeseries), issue 13 (event-stream fan-out), issue 14 (export, import, backup and retention) and issue 15 (the dashboard). ${passed ? 'Every target was met.' : 'Some targets were missed (marked FAIL).'}`,
       '',
       environmentSection(
         machine,
@@ -1132,6 +1459,7 @@ async function main(): Promise<void> {
               }
             : {}),
           phases: [...options.phases].join(','),
+          ...(options.phases.has('lifecycle') ? { 'lifecycle-parts': [...options.lifecycleParts].join(',') } : {}),
         },
         reproduceCommand(options),
       ),
