@@ -4,6 +4,7 @@
 
 import { type Command, InvalidArgumentError } from 'commander';
 import { instantKey } from '../ingest/timestamp.js';
+import { nextBatchSize, RETENTION_BATCH_MS, RETENTION_FIRST_BATCH } from '../retention/task.js';
 import type { MessageStore, Removal } from '../store/store.js';
 import {
   CliError,
@@ -22,7 +23,11 @@ interface PurgeOptions extends DatabaseOptions {
   readonly yes?: boolean;
 }
 
-/** Rows one transaction removes at most: small, so that webhooks never wait long for the writer. */
+/**
+ * Rows one transaction removes at most. Each batch is sized as RETENTION_DAYS sizes its own, to take
+ * about RETENTION_BATCH_MS, and followed by a pause as long as it took: webhooks that the service
+ * stores meanwhile never wait long for the writer.
+ */
 export const PURGE_BATCH = 500;
 /** How long to wait for another process that holds the retention lock (PostgreSQL) before giving up. */
 const LOCK_WAIT_MS = 60_000;
@@ -58,8 +63,10 @@ const rows = (r: Removal): string =>
 async function purgeAll(store: MessageStore, before: string, onBatch: (removed: Removal) => void): Promise<Removal> {
   const removed = { messages: 0, statuses: 0, deadLetters: 0 };
   let waitingSince: number | undefined;
+  let size = RETENTION_FIRST_BATCH;
   for (;;) {
-    const batch = await store.purge(before, PURGE_BATCH);
+    const started = performance.now();
+    const batch = await store.purge(before, size);
     if (batch === null) {
       waitingSince ??= Date.now();
       if (Date.now() - waitingSince > LOCK_WAIT_MS) {
@@ -76,6 +83,9 @@ async function purgeAll(store: MessageStore, before: string, onBatch: (removed: 
     removed.statuses += batch.statuses;
     removed.deadLetters += batch.deadLetters;
     onBatch(removed);
+    const took = performance.now() - started;
+    size = nextBatchSize(size, batch, took, RETENTION_BATCH_MS, PURGE_BATCH);
+    await sleep(took);
   }
 }
 

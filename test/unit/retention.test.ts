@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
-import { RetentionTask } from '../../src/retention/task.js';
+import { nextBatchSize, RETENTION_MIN_BATCH, RetentionTask } from '../../src/retention/task.js';
 import type { Removal } from '../../src/store/store.js';
 
 const DAY_MS = 86_400_000;
@@ -60,7 +60,9 @@ describe('RetentionTask.runPass', () => {
     const task = new RetentionTask({ store, days: 30, logger, metrics, batchSize: 500, pauseMs: 1, now: () => NOW });
     const pass = await task.runPass();
     const before = new Date(NOW - 30 * DAY_MS).toISOString();
-    expect(store.calls.map((c) => [c.before, c.limit])).toEqual(Array(4).fill([before, 500]));
+    // The clock stands still, so every batch looks instant: the first asks for 50 rows, each next
+    // one for twice as many (never more at once), until a batch finds fewer than it asked for.
+    expect(store.calls.map((c) => [c.before, c.limit])).toEqual([50, 100, 200, 200].map((limit) => [before, limit]));
     expect(pass).toEqual({ before, batches: 4, removed: removal(1042, 201, 5), outcome: 'done' });
     expect(await deleted(metrics)).toEqual({ messages: 1042, statuses: 201, dead_letters: 5 });
     const logged = lines.filter((l) => l.msg === 'retention pass');
@@ -76,6 +78,37 @@ describe('RetentionTask.runPass', () => {
         dead_letters: 5,
       }),
     ]);
+  });
+
+  it('sizes each batch to take about batchMs, from the rate of the one before', async () => {
+    // A backlog of 1,000 rows, each costing 0.5 ms of the clock to remove: 40 rows fit in 20 ms.
+    let clock = NOW;
+    let left = 1000;
+    const limits: number[] = [];
+    const store = {
+      purge: async (_before: string, limit: number): Promise<Removal> => {
+        limits.push(limit);
+        const rows = Math.min(limit, left);
+        left -= rows;
+        clock += rows * 0.5;
+        return removal(rows);
+      },
+    };
+    const { logger } = capture();
+    const task = new RetentionTask({
+      store,
+      days: 1,
+      logger,
+      metrics: createMetrics(),
+      batchMs: 20,
+      pauseMs: 0,
+      now: () => clock,
+    });
+    const pass = await task.runPass();
+    expect(pass).toMatchObject({ removed: removal(1000), outcome: 'done' });
+    // 50 rows took 25 ms: 40 from then on, then what is left, then the empty batch that ends it.
+    expect(limits).toEqual([50, ...Array(23).fill(40), 40, 40]);
+    expect(left).toBe(0);
   });
 
   it('logs an idle pass at DEBUG only, and counts nothing', async () => {
@@ -184,3 +217,24 @@ async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe('nextBatchSize', () => {
+  const rows = (n: number) => removal(n);
+  it('keeps the rate of the last batch over the target duration', () => {
+    expect(nextBatchSize(100, rows(100), 50, 20, 500)).toBe(40);
+    expect(nextBatchSize(100, rows(100), 20, 20, 500)).toBe(100);
+  });
+  it('grows at most twofold, and never past the most a batch may remove', () => {
+    expect(nextBatchSize(100, rows(100), 1, 20, 500)).toBe(200);
+    expect(nextBatchSize(400, rows(400), 1, 20, 500)).toBe(500);
+  });
+  it('never goes under the smallest batch, however slow the last one was', () => {
+    expect(nextBatchSize(50, rows(50), 10_000, 20, 500)).toBe(RETENTION_MIN_BATCH);
+  });
+  it('keeps the size after a batch that found fewer rows than it asked for (the end of the backlog)', () => {
+    expect(nextBatchSize(100, rows(7), 1, 20, 500)).toBe(100);
+  });
+  it('counts statuses and dead letters with the messages', () => {
+    expect(nextBatchSize(100, removal(50, 40, 10), 50, 20, 500)).toBe(40);
+  });
+});
