@@ -8,11 +8,11 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sqliteMigrations } from '../../src/store/sqlite/migrations.js';
 import { OLDEST_RECEIVED_AT } from '../../src/store/sqlite/reads.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/store.js';
-import { PURGE_CANDIDATES, SqliteWriter } from '../../src/store/sqlite/writer.js';
+import { PURGE_CANDIDATES } from '../../src/store/sqlite/writer.js';
 import { foldCase, type IncomingMessage } from '../../src/store/store.js';
+import { fileAtRelease } from '../helpers/sqlite-release.js';
 import { tempDir } from '../helpers/tmp.js';
 import { compiledWriterUrl } from '../helpers/writer.js';
 import { incoming, pick, seededRandom, statusOf, whatsappOrigin } from './contract.js';
@@ -261,37 +261,26 @@ describe('SQLite rows by age', () => {
 });
 
 describe('SQLite migration 7', () => {
-  it('brings a file at schema 6 to 7: old rows found by age, erased from the index for good, searches exact', async () => {
+  it('brings a file at schema 6 to the current one: old rows found by age, erased from the index for good, searches exact', async () => {
     const tmp = tempDir('webhook-inbox-migrate-');
     cleanups.push(tmp.cleanup);
     const file = path.join(tmp.dir, 'messages.db');
     // The file as release 6 left it: its migrations, rows its writer stored and indexed.
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    for (const migration of sqliteMigrations.filter((m) => m.version <= 6)) {
-      db.exec(migration.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
-        migration.version,
-        migration.name,
-        '2025-01-01T00:00:00.000Z',
-      );
-    }
-    const writer = new SqliteWriter(db);
     const random = seededRandom(6);
     const old = Array.from({ length: 60 }, (_, i) =>
       incoming(`old${i}`, { from: pick(random, ['+1', '+2', '+3']), to: '+9', text: secret(i).text }),
     );
-    writer.write(old.slice(0, 30), '2025-01-01T00:00:00.000Z');
-    writer.write(old.slice(30), '2025-01-02T00:00:00.000Z');
-    writer.indexText(1000);
-    db.close();
+    fileAtRelease(file, 6, (writer) => {
+      writer.write(old.slice(0, 30), '2025-01-01T00:00:00.000Z');
+      writer.write(old.slice(30), '2025-01-02T00:00:00.000Z');
+      writer.indexText(1000);
+    });
 
     const store = await SqliteStore.open({ path: file, writerThread: compiledWriterUrl, checkpointDelayMs: 100 });
     cleanups.push(() => store.close());
     await expect(store.checkHealth()).resolves.toBeUndefined();
     expect(onConnection(file, (c) => c.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all())).toEqual([
-      1, 2, 3, 4, 5, 6, 7,
+      1, 2, 3, 4, 5, 6, 7, 8,
     ]);
     expect(
       onConnection(file, (c) => c.prepare("SELECT v FROM messages_trigrams_config WHERE k = 'secure-delete'").pluck().get()),

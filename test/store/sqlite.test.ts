@@ -11,12 +11,14 @@ import { SQLITE_SCHEMA_VERSION, sqliteMigrations } from '../../src/store/sqlite/
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/store.js';
 import { messagesPart, SqliteWriter } from '../../src/store/sqlite/writer.js';
 import { foldCase, type IncomingMessage, type MessageFilter } from '../../src/store/store.js';
+import { fileAtRelease } from '../helpers/sqlite-release.js';
 import { tempDir } from '../helpers/tmp.js';
 import { compiledReaderUrl, compiledWriterUrl } from '../helpers/writer.js';
 import {
   deadLetterOf,
   deliveryOf,
   describeStoreContract,
+  detailed,
   expectUpgradedStoreWorks,
   ID_CHARS,
   incoming,
@@ -394,7 +396,7 @@ describe('SQLite migrations', () => {
   ] as const)(
     'bring a file at schema version %i to the current version, keeping its rows and making their aggregates (%s)',
     async (version, _, writerThread) => {
-      expect(SQLITE_SCHEMA_VERSION).toBe(7);
+      expect(SQLITE_SCHEMA_VERSION).toBe(8);
       const tmp = tempDir('webhook-inbox-migrate-');
       try {
         const file = path.join(tmp.dir, 'messages.db');
@@ -410,7 +412,7 @@ describe('SQLite migrations', () => {
         } finally {
           await store.close();
         }
-        expect(appliedVersions(file)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+        expect(appliedVersions(file)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       } finally {
         tmp.cleanup();
       }
@@ -539,6 +541,103 @@ describe('SQLite migrations', () => {
         );
       } finally {
         await store.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('SQLite migration 8', () => {
+  it('brings a file at schema 7 to the current one: each message event names its row, every event reads back whole', async () => {
+    const tmp = tempDir('webhook-inbox-migrate-');
+    try {
+      const file = path.join(tmp.dir, 'messages.db');
+      const at = (day: number) => `2025-01-0${day}T00:00:00.000Z`;
+      const a = incoming('a', { from: '+1', to: '+9', text: 'first' });
+      const b = incoming('b', { from: '+2', to: '+9', text: 'second' });
+      const c = incoming('c', { from: '+1', to: '+9', text: 'third' });
+      const d = incoming('d', { from: '+2', to: '+9', text: 'erased' });
+      const e = incoming('e', { from: '+1', to: '+9', text: 'in the erased one’s place' });
+      const f = incoming('f', { from: '+1', to: '+9', text: 'after the upgrade' });
+      fileAtRelease(file, 7, (writer) => {
+        writer.commit([
+          {
+            ...deliveryOf({
+              messages: [a, b],
+              statuses: [statusOf('a', 'sent'), statusOf('ghost', 'read')],
+              deadLetters: [deadLetterOf('x')],
+            }),
+            createdAt: at(1),
+          },
+        ]);
+        writer.write([c, d], at(2));
+        // The newest message erased: the next one takes its rowid again, under an event of its own.
+        writer.remove({ kind: 'message', messageId: 'd' });
+        writer.write([e], at(3));
+      });
+
+      const store = await SqliteStore.open({
+        path: file,
+        writerThread: compiledWriterUrl,
+        readWorkers: 1,
+        readerThread: compiledReaderUrl,
+      });
+      try {
+        await store.insertMany([f]);
+        const feed = await store.readFeed({ after: 0, limit: 100 });
+        expect(
+          feed.map((event) => [
+            event.position,
+            event.type,
+            event.type === 'message.created'
+              ? event.message.messageId
+              : event.type === 'status.created'
+                ? event.messageId
+                : event.deadLetter.itemId,
+          ]),
+        ).toEqual([
+          [1, 'message.created', 'a'],
+          [2, 'message.created', 'b'],
+          [3, 'status.created', 'a'],
+          [4, 'status.created', 'ghost'],
+          [5, 'dead_letter.created', 'x'],
+          [6, 'message.created', 'c'],
+          [8, 'message.created', 'e'],
+          [9, 'message.created', 'f'],
+        ]);
+        const messages = feed.flatMap((event) => (event.type === 'message.created' ? [event.message] : []));
+        expect(messages.slice(0, 4)).toEqual([detailed(a, at(1)), detailed(b, at(1)), detailed(c, at(2)), detailed(e, at(3))]);
+        expect(messages[4]?.messageId).toBe('f');
+        expect((await store.readFeed({ after: 0, limit: 100, from: '+1' })).map((event) => event.position)).toEqual([1, 6, 8, 9]);
+      } finally {
+        await store.close();
+      }
+      const db = new Database(file, { readonly: true });
+      try {
+        expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual([
+          1, 2, 3, 4, 5, 6, 7, 8,
+        ]);
+        // Old events and new ones alike name the rowid of their message; the others name none.
+        expect(
+          db
+            .prepare(
+              'SELECT e.position, e.message_row, m.message_id FROM events AS e LEFT JOIN messages AS m ON m.event = e.position ORDER BY e.position',
+            )
+            .raw()
+            .all(),
+        ).toEqual([
+          [1, 1, 'a'],
+          [2, 2, 'b'],
+          [3, null, null],
+          [4, null, null],
+          [5, null, null],
+          [6, 3, 'c'],
+          [8, 4, 'e'],
+          [9, 5, 'f'],
+        ]);
+      } finally {
+        db.close();
       }
     } finally {
       tmp.cleanup();

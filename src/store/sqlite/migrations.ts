@@ -255,6 +255,24 @@ export const sqliteMigrations: readonly Migration[] = [
       INSERT INTO messages_trigrams (messages_trigrams, rank) VALUES ('secure-delete', 1);
     `,
   },
+  {
+    version: 8,
+    name: 'feed events name their message by rowid',
+    sql: `
+      -- A message.created event keeps the rowid of its message (messages.id), so a page of the
+      -- feed reads its messages by rowid: consecutive events name consecutive rowids (the writer
+      -- hands out both in commit order), so a page reads a few neighbouring pages of the table.
+      -- By message_id it went through the unique index first, one lookup at a random place per
+      -- event. message_id stays: status events need it, and removals find events by position.
+      -- Null for the other types (a dead letter's rowid is in dead_letter already; statuses have
+      -- no rowid). The rowid of a removed row may be handed out again, but its event goes in the
+      -- same transaction, so no event names a row it did not create.
+      ALTER TABLE events ADD COLUMN message_row INTEGER;
+      -- Each message names its event (migration 6): walk the messages, find each event by its
+      -- position, the events' rowid.
+      UPDATE events SET message_row = m.id FROM messages AS m WHERE m.event = events.position;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -233,8 +233,12 @@ function toFeedEvent(row: FeedRow): FeedEvent {
 
 /**
  * The events at the positions `p` lists (a WITH clause of the query; see #feedPlan) with the rows
- * they name. Each LEFT JOIN matches for one type only, by the row's key; the columns are renamed
- * where two tables share a name. CROSS JOIN keeps p as the outer loop.
+ * they name. Each LEFT JOIN matches for one type only: messages and dead letters by the rowid the
+ * event keeps (null for the other types), statuses by their key. A page's messages are found by
+ * rowid rather than by message_id: they were written one after another, so they sit on a few
+ * neighbouring pages, where the message_id index would be entered at a random place for each
+ * (migration 8). The columns are renamed where two tables share a name. CROSS JOIN keeps p as the
+ * outer loop.
  */
 const FEED_SELECT = `
   SELECT e.position, e.type AS event_type, e.received_at AS event_received_at, e.message_id AS event_message_id,
@@ -244,9 +248,9 @@ const FEED_SELECT = `
          d.id AS dead_letter_id, d.received_at AS dead_letter_received_at, d.source AS dead_letter_source,
          d.kind, d.reason, d.item, d.item_id
   FROM p CROSS JOIN events AS e ON e.position = p.position
-  LEFT JOIN messages AS m ON e.type = 'message.created' AND m.message_id = e.message_id
+  LEFT JOIN messages AS m ON m.id = e.message_row
   LEFT JOIN delivery_statuses AS s ON e.type = 'status.created' AND s.message_id = e.message_id AND s.status = e.status
-  LEFT JOIN dead_letters AS d ON e.type = 'dead_letter.created' AND d.id = e.dead_letter`;
+  LEFT JOIN dead_letters AS d ON d.id = e.dead_letter`;
 
 interface ListStatements {
   readonly rows: Database.Statement;
@@ -782,7 +786,7 @@ export class SqliteReads {
       }
       return {
         key: `walk ${party.join()}`,
-        positions: `SELECT e.position FROM events AS e JOIN messages AS m ON m.message_id = e.message_id
+        positions: `SELECT e.position FROM events AS e JOIN messages AS m ON m.id = e.message_row
                      WHERE e.position > @after AND e.type = 'message.created' AND ${party.map((c) => `m.${c}`).join(' AND ')}
                      ORDER BY e.position LIMIT @limit`,
         params,

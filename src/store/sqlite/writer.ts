@@ -187,7 +187,7 @@ export class SqliteWriter {
     // writer, so no one else takes a position meanwhile.
     const lastPosition = db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)").pluck();
     const addEvent = db.prepare(
-      'INSERT INTO events (position, type, message_id, status, dead_letter, received_at) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO events (position, type, message_id, status, dead_letter, message_row, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     const insertDeadLetter = db.prepare(
       `INSERT INTO dead_letters (received_at, source, kind, reason, item, item_hash, item_id, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -222,13 +222,14 @@ export class SqliteWriter {
           );
           if (info.changes === 0) return 'duplicate';
           created.push(m);
-          addEvent.run(position++, 'message.created', m.messageId, null, null, receivedAt);
+          // The message's rowid, which the feed reads it by (migration 8).
+          addEvent.run(position++, 'message.created', m.messageId, null, null, info.lastInsertRowid, receivedAt);
           return 'created';
         });
         const statuses = part.statuses.map((s): InsertOutcome => {
           const info = insertStatus.run(s.messageId, s.status, s.ts, s.tsKey, s.recipientId, s.errors, part.createdAt, position);
           if (info.changes === 0) return 'duplicate';
-          addEvent.run(position++, 'status.created', s.messageId, s.status, null, part.createdAt);
+          addEvent.run(position++, 'status.created', s.messageId, s.status, null, null, part.createdAt);
           return 'created';
         });
         const deadLetters = part.deadLetters.map((d): InsertOutcome => {
@@ -243,7 +244,7 @@ export class SqliteWriter {
             position,
           );
           if (info.changes === 0) return 'duplicate';
-          addEvent.run(position++, 'dead_letter.created', null, null, info.lastInsertRowid, part.createdAt);
+          addEvent.run(position++, 'dead_letter.created', null, null, info.lastInsertRowid, null, part.createdAt);
           return 'created';
         });
         return { messages, statuses, deadLetters };

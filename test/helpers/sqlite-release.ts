@@ -1,0 +1,34 @@
+// A SQLite file as an earlier release of the schema left it, for the tests of upgrades: the
+// migrations up to that version applied, and rows written by the store's writer.
+
+import Database from 'better-sqlite3';
+import { sqliteMigrations } from '../../src/store/sqlite/migrations.js';
+import { SqliteWriter } from '../../src/store/sqlite/writer.js';
+
+/**
+ * Makes `file` at schema `version` (6 or later) and lets `write` store rows with a writer on it.
+ * Releases 6 and 7 wrote the rows today's writer writes, without the rowid a message event keeps
+ * since migration 8: below 8 the column is added while `write` runs, then dropped again, so the
+ * file holds exactly what the release wrote.
+ */
+export function fileAtRelease(file: string, version: number, write: (writer: SqliteWriter) => void): void {
+  if (version < 6) throw new Error('test bug: releases before 6 wrote other rows (see fileAtVersion in sqlite.test.ts)');
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const migration of sqliteMigrations.filter((m) => m.version <= version)) {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        migration.version,
+        migration.name,
+        '2025-01-01T00:00:00.000Z',
+      );
+    }
+    if (version < 8) db.exec('ALTER TABLE events ADD COLUMN message_row INTEGER');
+    write(new SqliteWriter(db));
+    if (version < 8) db.exec('ALTER TABLE events DROP COLUMN message_row');
+  } finally {
+    db.close();
+  }
+}
