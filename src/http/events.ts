@@ -14,7 +14,7 @@ import type { Parsed, ValidationIssue } from '../ingest/issues.js';
 import type { FeedEvent, FeedQuery } from '../store/store.js';
 import type { ReadRoutesOptions } from './auth.js';
 import { DetailError, ValidationFailed } from './errors.js';
-import { FEED_FILTER_QUERY, feedFilters, feedItem } from './feed.js';
+import { FEED_FILTER_QUERY, feedFilters, feedItemJson } from './feed.js';
 import { READ_SECURITY } from './openapi.js';
 import { type Query, single } from './query.js';
 import { detail, unauthorizedRead, validationError } from './schemas.js';
@@ -55,11 +55,12 @@ const NOT_ACCEPTABLE = Type.Object(
 );
 
 /**
- * An event as an SSE frame: `id`, `event`, and its feed item as one `data` line (JSON text holds
- * no line break: JSON.stringify escapes them), then the blank line that ends the event.
+ * An event as an SSE frame: `id`, `event`, and its feed item as one `data` line (its JSON text
+ * holds no line break: JSON.stringify escapes them, in the stored texts too), then the blank line
+ * that ends the event.
  */
 export function sseFrame(event: FeedEvent): string {
-  return `id: ${event.position}\nevent: ${event.type}\ndata: ${JSON.stringify(feedItem(event))}\n\n`;
+  return `id: ${event.position}\nevent: ${event.type}\ndata: ${feedItemJson(event)}\n\n`;
 }
 
 /** Writes a batch's bytes; resolves once the socket has taken them (at once, or at 'drain'). */

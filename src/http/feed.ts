@@ -1,11 +1,10 @@
 // GET /feed: every stored message, delivery status and dead letter as an event with its position,
 // in commit order. The shapes of the events are shared with GET /events (Server-Sent Events).
 
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { type Static, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
-import { messageObject, storedJson } from '../store/export-format.js';
+import { jsonText, messageJson, storedJsonText } from '../store/export-format.js';
 import { FEED_EVENT_TYPES, type FeedEvent, type FeedEventType, type FeedQuery } from '../store/store.js';
 import type { ReadRoutesOptions } from './auth.js';
 import { ValidationFailed } from './errors.js';
@@ -81,41 +80,33 @@ export const FeedItem = Type.Object(
   { additionalProperties: false },
 );
 
-export type FeedItemBody = Static<typeof FeedItem>;
-
-/** A stored event as the feed and the event stream give it. */
-export function feedItem(event: FeedEvent): FeedItemBody {
-  const base = { position: event.position, received_at: event.receivedAt, type: event.type };
+/**
+ * A stored event as the feed and the event stream give it, as JSON text: the FeedItem schema's
+ * keys in its order, exactly what the response serialiser would write. Written here, and not by
+ * the serialiser, because at 100 events a page it was most of what the event loop did for a
+ * read: the serialiser checks each `data` against the branches of its oneOf in turn (a message
+ * against every pattern and date-time format of MessageEvent), and every raw, errors and item was
+ * parsed from its stored text only to be written out again (see storedJsonText).
+ */
+export function feedItemJson(event: FeedEvent): string {
+  const head = `{"position":${event.position},"received_at":${JSON.stringify(event.receivedAt)},"type":"${event.type}","data":`;
   switch (event.type) {
     case 'message.created':
-      return { ...base, data: messageObject(event.message) };
+      return `${head}${messageJson(event.message)}}`;
     case 'status.created': {
       const s = event.status;
-      return {
-        ...base,
-        data: {
-          message_id: event.messageId,
-          status: s.status,
-          ts: s.ts,
-          recipient_id: s.recipientId,
-          errors: storedJson(s.errors),
-        },
-      };
+      return (
+        `${head}{"message_id":${JSON.stringify(event.messageId)},"status":${JSON.stringify(s.status)},` +
+        `"ts":${JSON.stringify(s.ts)},"recipient_id":${jsonText(s.recipientId)},"errors":${storedJsonText(s.errors)}}}`
+      );
     }
     case 'dead_letter.created': {
       const d = event.deadLetter;
-      return {
-        ...base,
-        data: {
-          id: d.id,
-          received_at: d.receivedAt,
-          source: d.source,
-          kind: d.kind,
-          reason: d.reason,
-          item_id: d.itemId,
-          item: storedJson(d.item),
-        },
-      };
+      return (
+        `${head}{"id":${d.id},"received_at":${JSON.stringify(d.receivedAt)},"source":${JSON.stringify(d.source)},` +
+        `"kind":${JSON.stringify(d.kind)},"reason":${JSON.stringify(d.reason)},"item_id":${jsonText(d.itemId)},` +
+        `"item":${storedJsonText(d.item)}}}`
+      );
     }
   }
 }
@@ -169,7 +160,9 @@ export const FEED_FILTER_QUERY = {
 };
 
 export async function feedRoutes(app: FastifyInstance, { store, auth }: ReadRoutesOptions): Promise<void> {
-  app.withTypeProvider<TypeBoxTypeProvider>().get(
+  // Without the TypeBox type provider: the handler sends the page as JSON text (see feedItemJson),
+  // which the schema's type would refuse; the schema still documents it.
+  app.get(
     '/feed',
     {
       onRequest: auth,
@@ -187,11 +180,15 @@ export async function feedRoutes(app: FastifyInstance, { store, auth }: ReadRout
         response: { 200: FeedPage, 401: unauthorizedRead, 422: validationError(), 503: unavailable },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const parsed = parseFeedQuery(request.query as Query);
       if (!parsed.ok) throw new ValidationFailed(parsed.issues);
       const events = await store.readFeed(parsed.value);
-      return { data: events.map(feedItem), next_after: events.at(-1)?.position ?? parsed.value.after };
+      const nextAfter = events.at(-1)?.position ?? parsed.value.after;
+      // A string with a JSON content type goes out as it is: the serialiser does not run.
+      return reply
+        .type('application/json; charset=utf-8')
+        .send(`{"data":[${events.map(feedItemJson).join(',')}],"next_after":${nextAfter}}`);
     },
   );
 }

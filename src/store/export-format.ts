@@ -28,6 +28,22 @@ export function storedJson(text: string | null): unknown {
   }
 }
 
+/**
+ * The same JSON as storedJson gives, written out as JSON text without parsing it: the stored text
+ * itself. The stores hold only what JSON.stringify wrote of a value that JSON.parse made (ingest:
+ * boundedJsonText; import: JSON.stringify; the core form's body, rebuilt by the store likewise),
+ * and such a text is exactly what JSON.stringify(JSON.parse(text)) gives back: JSON.parse keeps
+ * the keys in the order they are written, and every number and string comes out as it went in.
+ */
+export function storedJsonText(text: string | null): string {
+  return text ?? 'null';
+}
+
+/** JSON text of a string or null, as JSON.stringify writes it. */
+export function jsonText(value: string | null): string {
+  return value === null ? 'null' : JSON.stringify(value);
+}
+
 /** A message as GET /messages/{message_id} gives it, without `statuses` (the MessageEvent schema). */
 export interface MessageObject {
   message_id: string;
@@ -178,4 +194,19 @@ export function formatChunk(messages: Iterable<DetailedMessage>, format: ExportF
     if (batch.length > 0) out.write(csvRecords(batch));
   }
   return { bytes: out.bytes, rows, last: last === undefined ? null : { tsKey: last.tsKey, messageId: last.messageId } };
+}
+
+/**
+ * JSON.stringify(messageObject(m)), written directly: the stored raw goes in as its text (see
+ * storedJsonText) instead of being parsed and written out again.
+ */
+export function messageJson(m: DetailedMessage): string {
+  const d = m.details;
+  return (
+    `{"message_id":${JSON.stringify(m.messageId)},"from":${JSON.stringify(m.from)},"to":${JSON.stringify(m.to)},` +
+    `"ts":${JSON.stringify(m.ts)},"text":${jsonText(m.text)},"type":${jsonText(m.type ?? null)},` +
+    `"source":${JSON.stringify(d.source)},"received_at":${JSON.stringify(d.receivedAt)},` +
+    `"contact_name":${jsonText(d.contactName)},"reply_to":${jsonText(d.replyTo)},` +
+    `"phone_number_id":${jsonText(d.phoneNumberId)},"raw":${storedJsonText(d.raw)}}`
+  );
 }
