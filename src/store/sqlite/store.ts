@@ -37,7 +37,7 @@ import { RemovalCheckpoint } from './checkpoint.js';
 import { BULK_WRITER_CACHE_KIB, OpenedFiles, openConnection } from './connection.js';
 import { SQLITE_SCHEMA_VERSION } from './migrations.js';
 import { SqliteReaderPool } from './reader-pool.js';
-import { type ReadAnswers, type ReadKind, type ReadRequest, SqliteReads, ThreadReads, toFeedEvent } from './reads.js';
+import { type ReadAnswers, type ReadKind, type ReadRequest, SqliteReads, ThreadReads, toFeedEvents } from './reads.js';
 import { messagesPart, type RemovalRequest, SqliteWriter, type WritePart } from './writer.js';
 import { SqliteWriterThread } from './writer-thread.js';
 
@@ -222,9 +222,9 @@ export class SqliteStore implements MessageStore {
     return this.#reads.answer({ kind: 'message', messageId });
   }
 
-  /** The rows are read (on a reader thread when there are some) as plain arrays, and made events here. */
+  /** The rows are read (on a reader thread when there are some) as JSON texts, and made events here. */
   async readFeed(query: FeedQuery): Promise<FeedEvent[]> {
-    return (await this.#read({ kind: 'feed', query })).map(toFeedEvent);
+    return toFeedEvents(await this.#read({ kind: 'feed', query }));
   }
 
   /** Here: one lookup at the end of an index. */
