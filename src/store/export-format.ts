@@ -109,10 +109,10 @@ const csvFields = (m: DetailedMessage) => [
   m.details.receivedAt,
 ];
 
-/** One NDJSON line per message: the GET /messages/{message_id} object without statuses. */
+/** One NDJSON line per message: the GET /messages/{message_id} object without statuses (messageJson). */
 export function ndjsonLines(messages: readonly DetailedMessage[]): string {
   let text = '';
-  for (const m of messages) text += `${JSON.stringify(messageObject(m))}\n`;
+  for (const m of messages) text += `${messageJson(m)}\n`;
   return text;
 }
 
@@ -175,7 +175,7 @@ export function formatChunk(messages: Iterable<DetailedMessage>, format: ExportF
   let last: DetailedMessage | undefined;
   if (format === 'ndjson') {
     for (const m of messages) {
-      out.write(JSON.stringify(messageObject(m)));
+      out.write(messageJson(m));
       out.write('\n');
       rows++;
       last = m;
