@@ -83,9 +83,9 @@ async function purgeAll(store: MessageStore, before: string, onBatch: (removed: 
     removed.statuses += batch.statuses;
     removed.deadLetters += batch.deadLetters;
     onBatch(removed);
-    const took = performance.now() - started;
-    size = nextBatchSize(size, batch, took, RETENTION_BATCH_MS, PURGE_BATCH);
-    await sleep(took);
+    const held = batch.writerMs ?? performance.now() - started;
+    size = nextBatchSize(size, batch, held, RETENTION_BATCH_MS, PURGE_BATCH);
+    await sleep(held);
   }
 }
 

@@ -172,9 +172,11 @@ export class RetentionTask {
           lastProgressLog = this.now();
           logger.info({ retention_days: days, before, batches, ...fields(removed) }, 'retention pass in progress');
         }
-        const took = this.now() - batchStarted;
-        size = nextBatchSize(size, batch, took, this.batchMs, this.batchSize);
-        await this.pause(Math.max(this.pauseMs, took));
+        // The time the batch held the writer, where the store knows it: under load most of the call
+        // is its wait for a turn between webhook commits, which a smaller batch would not shorten.
+        const held = batch.writerMs ?? this.now() - batchStarted;
+        size = nextBatchSize(size, batch, held, this.batchMs, this.batchSize);
+        await this.pause(Math.max(this.pauseMs, held));
       }
     } catch (error) {
       outcome = 'failed';

@@ -7,6 +7,11 @@ import type { Removal } from './store.js';
 /** Nothing removed. */
 export const NOTHING_REMOVED: Removal = { messages: 0, statuses: 0, deadLetters: 0 };
 
+/** The counts of a removal alone (a PurgeBatch without its timing). */
+export function removalCounts(removal: Removal): Removal {
+  return { messages: removal.messages, statuses: removal.statuses, deadLetters: removal.deadLetters };
+}
+
 /**
  * The instant a client gave (a cutoff, an imported received_at), as the stores write their own
  * server times: ISO-8601 UTC with milliseconds and Z. Both stores compare received_at in that

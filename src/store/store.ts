@@ -247,6 +247,16 @@ export interface Removal {
   readonly deadLetters: number;
 }
 
+/** One batch of retention (MessageStore.purge). */
+export interface PurgeBatch extends Removal {
+  /**
+   * How long the batch's transaction ran, in milliseconds, when the store has one writer that
+   * webhooks wait for meanwhile (SQLite): without the time the batch itself waited for its turn,
+   * which under load is most of the time the call takes. Retention sizes its batches by it.
+   */
+  readonly writerMs?: number;
+}
+
 /**
  * A message read back from an export, to be stored again (the `import` command): insertMany's
  * fields with the origin it was stored with, and the server time it was first received.
@@ -328,7 +338,7 @@ export interface MessageStore {
    * with it, every aggregate adjusted. Called again until it removes nothing. Null when another
    * process holds the retention lock (PostgreSQL replicas: one at a time).
    */
-  purge(before: string, limit: number): Promise<Removal | null>;
+  purge(before: string, limit: number): Promise<PurgeBatch | null>;
   /** The oldest received_at still kept (message, status or dead letter); null when there is none. */
   oldestReceivedAt(): Promise<string | null>;
   /** Resolves when the database answers a query on the applied schema; rejects with the reason otherwise. */

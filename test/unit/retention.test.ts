@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { nextBatchSize, RETENTION_MIN_BATCH, RetentionTask } from '../../src/retention/task.js';
-import type { Removal } from '../../src/store/store.js';
+import type { PurgeBatch, Removal } from '../../src/store/store.js';
 
 const DAY_MS = 86_400_000;
 const NOW = Date.parse('2025-06-01T12:00:00.000Z');
@@ -109,6 +109,36 @@ describe('RetentionTask.runPass', () => {
     // 50 rows took 25 ms: 40 from then on, then what is left, then the empty batch that ends it.
     expect(limits).toEqual([50, ...Array(23).fill(40), 40, 40]);
     expect(left).toBe(0);
+  });
+
+  it('sizes batches by the time the store says each held its writer, not by the wait for its turn', async () => {
+    // Each call waits 100 ms of the clock for the writer (webhook commits ahead of it), then holds
+    // it 0.1 ms a row: sized by the whole call the batches would shrink to the fewest rows.
+    let clock = NOW;
+    let left = 2000;
+    const limits: number[] = [];
+    const store = {
+      purge: async (_before: string, limit: number): Promise<PurgeBatch> => {
+        limits.push(limit);
+        const rows = Math.min(limit, left);
+        left -= rows;
+        clock += 100 + rows * 0.1;
+        return { ...removal(rows), writerMs: rows * 0.1 };
+      },
+    };
+    const { logger } = capture();
+    const task = new RetentionTask({
+      store,
+      days: 1,
+      logger,
+      metrics: createMetrics(),
+      batchMs: 20,
+      pauseMs: 0,
+      now: () => clock,
+    });
+    expect(await task.runPass()).toMatchObject({ removed: removal(2000), outcome: 'done' });
+    // 200 rows fit in 20 ms: 50, 100, 200, then 200 a batch.
+    expect(limits.slice(0, 5)).toEqual([50, 100, 200, 200, 200]);
   });
 
   it('logs an idle pass at DEBUG only, and counts nothing', async () => {

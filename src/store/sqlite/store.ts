@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { isStorableId, messagesOnly } from '../delivery-rows.js';
 import type { ExportChunk, ExportFormat } from '../export-format.js';
-import { NOTHING_REMOVED, storedInstant } from '../retention.js';
+import { NOTHING_REMOVED, removalCounts, storedInstant } from '../retention.js';
 import {
   type BucketCount,
   type ConversationFilter,
@@ -28,6 +28,7 @@ import {
   type MessageStore,
   type Page,
   type Position,
+  type PurgeBatch,
   type Removal,
   type Stats,
   type StoredMessage,
@@ -91,7 +92,7 @@ export class SqliteStore implements MessageStore {
   /** Commits a part (a batch or a delivery): inline on this thread, or on the writer thread. */
   readonly #commit: (part: WritePart) => DeliveryOutcome | Promise<DeliveryOutcome>;
   /** Runs a removal: inline on this thread, or on the writer thread (which checkpoints after it). */
-  readonly #remove: (removal: RemovalRequest) => Removal | Promise<Removal>;
+  readonly #remove: (removal: RemovalRequest) => PurgeBatch | Promise<PurgeBatch>;
   /** Inline writes only: the checkpoint after removals, which the writer thread runs otherwise. */
   readonly #checkpoint: RemovalCheckpoint | null;
   /** Reader threads, or null when reads run here, on #reads. */
@@ -143,9 +144,10 @@ export class SqliteStore implements MessageStore {
       );
       this.#checkpoint = checkpoint;
       this.#remove = (removal) => {
+        const started = performance.now();
         const removed = inline.remove(removal);
         if (removed.messages + removed.statuses + removed.deadLetters > 0) checkpoint.removed();
-        return removed;
+        return { ...removed, writerMs: performance.now() - started };
       };
       this.#commit = (part) => {
         const [outcome] = inline.commit([part]);
@@ -271,13 +273,15 @@ export class SqliteStore implements MessageStore {
   async eraseMessage(messageId: string): Promise<Removal> {
     if (this.#closed) throw new Error('the store is closed');
     if (!isStorableId(messageId)) return NOTHING_REMOVED;
-    return this.#remove({ kind: 'message', messageId });
+    return removalCounts(await this.#remove({ kind: 'message', messageId }));
   }
 
   async eraseConversation(filter: { readonly from: string; readonly to?: string }): Promise<Removal> {
     if (this.#closed) throw new Error('the store is closed');
     if (filter.from.includes('\0') || filter.to?.includes('\0')) return NOTHING_REMOVED;
-    return this.#remove({ kind: 'conversation', from: filter.from, ...(filter.to !== undefined ? { to: filter.to } : {}) });
+    return removalCounts(
+      await this.#remove({ kind: 'conversation', from: filter.from, ...(filter.to !== undefined ? { to: filter.to } : {}) }),
+    );
   }
 
   async countPurge(before: string): Promise<Removal> {
@@ -285,7 +289,7 @@ export class SqliteStore implements MessageStore {
   }
 
   /** One batch through the writer, between the webhook commits queued there. */
-  async purge(before: string, limit: number): Promise<Removal | null> {
+  async purge(before: string, limit: number): Promise<PurgeBatch | null> {
     if (this.#closed) throw new Error('the store is closed');
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`a purge batch holds at least 1 row, not ${limit}`);
     return this.#remove({ kind: 'purge', before: storedInstant(before, 'the retention cutoff'), limit });

@@ -19,7 +19,8 @@ export type WriterRequest =
  */
 export type WriterAnswer =
   | { readonly id: number; readonly outcome: DeliveryOutcome }
-  | { readonly id: number; readonly removed: Removal }
+  /** writerMs: how long the removal's transaction ran on the thread (see PurgeBatch). */
+  | { readonly id: number; readonly removed: Removal; readonly writerMs: number }
   | { readonly id: number; readonly error: string; readonly unavailable: boolean };
 
 /** What the thread is started with: the path, the files the main thread opened on it, and its settings. */

@@ -3,7 +3,7 @@
 // acknowledged), but never once the database files are gone from their path.
 
 import { Worker } from 'node:worker_threads';
-import { type DeliveryOutcome, type Removal, StoreUnavailable } from '../store.js';
+import { type DeliveryOutcome, type PurgeBatch, StoreUnavailable } from '../store.js';
 import type { OpenedFiles } from './connection.js';
 import type { RemovalRequest, WritePart } from './writer.js';
 import type { WriterAnswer, WriterData, WriterReply, WriterRequest } from './writer-protocol.js';
@@ -94,11 +94,14 @@ export class SqliteWriterThread {
     return reply.outcome;
   }
 
-  /** Runs the removal on the thread, in a transaction of its own between commits; resolves once committed. */
-  async remove(removal: RemovalRequest): Promise<Removal> {
+  /**
+   * Runs the removal on the thread, in a transaction of its own between commits; resolves once
+   * committed, with how long that transaction ran there (writerMs).
+   */
+  async remove(removal: RemovalRequest): Promise<PurgeBatch> {
     const reply = await this.#request((id) => ({ type: 'remove', id, removal }));
     if (!('removed' in reply)) throw new Error('the writer answered a removal with no count of what it removed');
-    return reply.removed;
+    return { ...reply.removed, writerMs: reply.writerMs };
   }
 
   /** Posts the request `make` builds with a fresh id; resolves with the thread's answer to it. */

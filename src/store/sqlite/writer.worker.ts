@@ -117,8 +117,9 @@ function commit(requests: CommitRequest[]): void {
 function remove(request: RemoveRequest): void {
   let answer: WriterAnswer;
   try {
+    const started = performance.now();
     const removed = writer.remove(request.removal);
-    answer = { id: request.id, removed };
+    answer = { id: request.id, removed, writerMs: performance.now() - started };
     if (removed.messages + removed.statuses + removed.deadLetters > 0) checkpoint.removed();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
