@@ -13,8 +13,8 @@ import {
   type ImportResult,
   type NdjsonCheck,
   PURGE_P99_RATIO_TARGET,
-  type PurgePass,
   type RetentionDatabase,
+  type RetentionRun,
   type WebhookWindow,
 } from './lifecycle.js';
 import type { SlowReadResult } from './mixed.js';
@@ -596,20 +596,9 @@ export interface LifecycleBackup {
 }
 
 /** The retention part: webhooks alone on one copy, then during the purge on another. */
-export interface LifecycleRetention {
+export interface LifecycleRetention extends RetentionRun {
   readonly database: RetentionDatabase;
-  readonly alone: WebhookWindow;
   readonly aloneErrors: number;
-  readonly pass: PurgePass | null;
-  readonly during: WebhookWindow | null;
-  readonly after: WebhookWindow | null;
-  readonly errors: number;
-  readonly acknowledged: number;
-  readonly webhooksStored: number;
-  readonly statsTotal: number;
-  readonly expectedTotal: number;
-  readonly oldLeft: number;
-  readonly recentKept: number;
   readonly stopOk: boolean;
 }
 

@@ -52,6 +52,30 @@ async function deleted(metrics: Metrics): Promise<Record<string, number>> {
   return Object.fromEntries(values.map((v) => [String(v.labels.kind), v.value]));
 }
 
+/**
+ * A task (batches of about 20 ms, no pause) over a store holding `rows` old rows, on a clock that
+ * each purge call moves by `waitMs` (its wait for the writer) plus `rowMs` a row removed; with
+ * `reportsWriterMs` the store also says how long the removal itself held the writer.
+ */
+function clockedBacklog(rows: number, cost: { rowMs: number; waitMs?: number; reportsWriterMs?: boolean }) {
+  let clock = NOW;
+  let left = rows;
+  const limits: number[] = [];
+  const store = {
+    purge: async (_before: string, limit: number): Promise<PurgeBatch> => {
+      limits.push(limit);
+      const removed = Math.min(limit, left);
+      left -= removed;
+      const writerMs = removed * cost.rowMs;
+      clock += (cost.waitMs ?? 0) + writerMs;
+      return cost.reportsWriterMs === true ? { ...removal(removed), writerMs } : removal(removed);
+    },
+  };
+  const { logger } = capture();
+  const task = new RetentionTask({ store, days: 1, logger, metrics: createMetrics(), batchMs: 20, pauseMs: 0, now: () => clock });
+  return { task, limits, left: () => left };
+}
+
 describe('RetentionTask.runPass', () => {
   it('removes batch after batch until one removes nothing, with the cutoff RETENTION_DAYS before now', async () => {
     const store = fakeStore([removal(500, 120, 3), removal(500, 80), removal(42, 1, 2)]);
@@ -82,63 +106,21 @@ describe('RetentionTask.runPass', () => {
 
   it('sizes each batch to take about batchMs, from the rate of the one before', async () => {
     // A backlog of 1,000 rows, each costing 0.5 ms of the clock to remove: 40 rows fit in 20 ms.
-    let clock = NOW;
-    let left = 1000;
-    const limits: number[] = [];
-    const store = {
-      purge: async (_before: string, limit: number): Promise<Removal> => {
-        limits.push(limit);
-        const rows = Math.min(limit, left);
-        left -= rows;
-        clock += rows * 0.5;
-        return removal(rows);
-      },
-    };
-    const { logger } = capture();
-    const task = new RetentionTask({
-      store,
-      days: 1,
-      logger,
-      metrics: createMetrics(),
-      batchMs: 20,
-      pauseMs: 0,
-      now: () => clock,
-    });
-    const pass = await task.runPass();
+    const backlog = clockedBacklog(1000, { rowMs: 0.5 });
+    const pass = await backlog.task.runPass();
     expect(pass).toMatchObject({ removed: removal(1000), outcome: 'done' });
     // 50 rows took 25 ms: 40 from then on, then what is left, then the empty batch that ends it.
-    expect(limits).toEqual([50, ...Array(23).fill(40), 40, 40]);
-    expect(left).toBe(0);
+    expect(backlog.limits).toEqual([50, ...Array(23).fill(40), 40, 40]);
+    expect(backlog.left()).toBe(0);
   });
 
   it('sizes batches by the time the store says each held its writer, not by the wait for its turn', async () => {
     // Each call waits 100 ms of the clock for the writer (webhook commits ahead of it), then holds
     // it 0.1 ms a row: sized by the whole call the batches would shrink to the fewest rows.
-    let clock = NOW;
-    let left = 2000;
-    const limits: number[] = [];
-    const store = {
-      purge: async (_before: string, limit: number): Promise<PurgeBatch> => {
-        limits.push(limit);
-        const rows = Math.min(limit, left);
-        left -= rows;
-        clock += 100 + rows * 0.1;
-        return { ...removal(rows), writerMs: rows * 0.1 };
-      },
-    };
-    const { logger } = capture();
-    const task = new RetentionTask({
-      store,
-      days: 1,
-      logger,
-      metrics: createMetrics(),
-      batchMs: 20,
-      pauseMs: 0,
-      now: () => clock,
-    });
-    expect(await task.runPass()).toMatchObject({ removed: removal(2000), outcome: 'done' });
+    const backlog = clockedBacklog(2000, { rowMs: 0.1, waitMs: 100, reportsWriterMs: true });
+    expect(await backlog.task.runPass()).toMatchObject({ removed: removal(2000), outcome: 'done' });
     // 200 rows fit in 20 ms: 50, 100, 200, then 200 a batch.
-    expect(limits.slice(0, 5)).toEqual([50, 100, 200, 200, 200]);
+    expect(backlog.limits.slice(0, 5)).toEqual([50, 100, 200, 200, 200]);
   });
 
   it('logs an idle pass at DEBUG only, and counts nothing', async () => {
