@@ -7,8 +7,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { removalCounts } from '../../src/store/retention.js';
+import { RemovalCheckpoint } from '../../src/store/sqlite/checkpoint.js';
 import { OLDEST_RECEIVED_AT } from '../../src/store/sqlite/reads.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/store.js';
 import { PURGE_CANDIDATES } from '../../src/store/sqlite/writer.js';
@@ -204,6 +205,63 @@ describe('SQLite checkpoint after an erasure', () => {
     reader.close();
     await until(() => walSize(file) === 0, 'the log is cut', 10_000);
     expect(fileBytes(file).includes(Buffer.from(secret(42).marker))).toBe(false);
+  });
+});
+
+describe('SQLite checkpoints during a stream of removals', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('come delayMs after a lone removal, and at most one per spacingMs while removals keep coming', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const tmp = tempDir('webhook-inbox-checkpoint-');
+    cleanups.push(tmp.cleanup);
+    const file = path.join(tmp.dir, 'log.db');
+    const db = new Database(file);
+    cleanups.push(() => {
+      if (db.open) db.close();
+    });
+    db.pragma('journal_mode = WAL');
+    db.pragma('wal_autocheckpoint = 0');
+    db.exec('CREATE TABLE t (x TEXT)');
+    let now = 1_000_000;
+    const checkpoint = new RemovalCheckpoint(db, { delayMs: 5000, spacingMs: 20_000, now: () => now });
+    /** A removal: a row goes (the log grows), then the checkpoint hears of it. */
+    const remove = () => {
+      db.prepare('INSERT INTO t VALUES (?)').run('x'.repeat(5000));
+      db.exec('DELETE FROM t');
+      checkpoint.removed();
+    };
+    const wait = (ms: number) => {
+      now += ms;
+      vi.advanceTimersByTime(ms);
+    };
+
+    remove();
+    wait(4999);
+    expect(walSize(file), 'before delayMs').toBeGreaterThan(0);
+    wait(1);
+    expect(walSize(file), 'delayMs after a lone removal').toBe(0);
+
+    // A retention pass: a batch every 100 ms for a minute.
+    const cut: number[] = [];
+    for (let t = 0; t < 60_000; t += 100) {
+      remove();
+      wait(100);
+      if (walSize(file) === 0) cut.push(t);
+    }
+    // Spaced by 20 s from the one at the start (5 s in): cut at 19.9 s and 39.9 s of the pass
+    // (the batches before each having grown the log again), where delayMs alone would have cut
+    // it every 5 s.
+    expect(cut).toEqual([19_900, 39_900, 59_900]);
+
+    // Quiet for longer than the spacing: a lone removal is delayMs away again.
+    wait(30_000);
+    remove();
+    wait(5000);
+    expect(walSize(file)).toBe(0);
+    checkpoint.close();
   });
 });
 

@@ -2,6 +2,13 @@
 // after, so that the removed text, which the log's older frames still hold, is gone from the
 // files. With secure_delete (see writer.ts) the pages copied back into the database file hold
 // zeros where the rows were; TRUNCATE then cuts the log to nothing.
+//
+// The promise is a minute (the text can no longer be read from the files within it). A lone
+// erasure is checkpointed after a few seconds; a stream of removals (a retention pass, which runs
+// batch after batch for many minutes on a large backlog) is checkpointed at most every
+// DEFAULT_CHECKPOINT_SPACING_MS. Each checkpoint copies the whole log back on the connection that
+// commits webhooks, which wait meanwhile: at one every five seconds during a long purge this was
+// a pause that came back far more often than the promise needs.
 
 import type Database from 'better-sqlite3';
 
@@ -12,11 +19,20 @@ export interface RemovalCheckpointOptions {
    * this much, plus the retries.
    */
   readonly delayMs: number;
+  /**
+   * The least time from one checkpoint to the next: a removal that follows a checkpoint sooner
+   * than this waits until then (and never less than delayMs).
+   */
+  readonly spacingMs: number;
   /** The wait before trying again when readers held the log. */
   readonly retryMs: number;
+  /** The clock (tests move it). */
+  readonly now: () => number;
 }
 
 export const DEFAULT_CHECKPOINT_DELAY_MS = 5_000;
+/** Leaves room within the minute for the retries while a long read holds the log. */
+export const DEFAULT_CHECKPOINT_SPACING_MS = 20_000;
 const DEFAULT_RETRY_MS = 1_000;
 
 /**
@@ -36,19 +52,29 @@ export class RemovalCheckpoint {
   readonly #options: RemovalCheckpointOptions;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** When the last checkpoint that cut the log ended (-Infinity: none yet). */
+  #lastDone = Number.NEGATIVE_INFINITY;
 
   constructor(db: Database.Database, options: Partial<RemovalCheckpointOptions> = {}) {
     this.#db = db;
     this.#options = {
       delayMs: options.delayMs ?? DEFAULT_CHECKPOINT_DELAY_MS,
+      // A delay chosen without a spacing (a store opened with checkpointDelayMs, as tests do)
+      // spaces the checkpoints by that delay too.
+      spacingMs: options.spacingMs ?? options.delayMs ?? DEFAULT_CHECKPOINT_SPACING_MS,
       retryMs: options.retryMs ?? DEFAULT_RETRY_MS,
+      now: options.now ?? Date.now,
     };
   }
 
-  /** Rows were removed: a checkpoint follows, unless one is already due (it is not put off). */
+  /**
+   * Rows were removed: a checkpoint follows after delayMs, or spacingMs after the last one if that
+   * is later, unless one is already due (it is not put off).
+   */
   removed(): void {
     if (this.#closed || this.#timer !== null) return;
-    this.#schedule(this.#options.delayMs);
+    const { delayMs, spacingMs, now } = this.#options;
+    this.#schedule(Math.max(delayMs, this.#lastDone + spacingMs - now()));
   }
 
   /** Whether a checkpoint is due (removals not yet checkpointed). */
@@ -72,7 +98,8 @@ export class RemovalCheckpoint {
   #schedule(ms: number): void {
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      if (!this.#attempt() && !this.#closed) this.#schedule(this.#options.retryMs);
+      if (this.#attempt()) this.#lastDone = this.#options.now();
+      else if (!this.#closed) this.#schedule(this.#options.retryMs);
     }, ms);
   }
 

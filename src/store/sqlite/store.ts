@@ -65,7 +65,8 @@ export interface SqliteStoreOptions {
   readonly maxWaitingReads?: number;
   /**
    * How long after a removal (an erasure, a retention batch) the log is checkpointed and cut, so
-   * that what was removed is gone from the files; see RemovalCheckpoint. 5 seconds when omitted.
+   * that what was removed is gone from the files, and the least time between two such checkpoints;
+   * see RemovalCheckpoint. When omitted: 5 seconds after a removal, at most one every 20 seconds.
    */
   readonly checkpointDelayMs?: number;
   /**
