@@ -1,151 +1,27 @@
 // GET /events against the real server over real HTTP: the text/event-stream is read and parsed
-// here, as a browser's EventSource would. Each event carries its position as id, its type as event
-// and the GET /feed item as data; the stream starts at the current end, or resumes after ?after=
-// or Last-Event-ID (the header wins); a bad start or filter is a 422 before any stream;
-// SSE_MAX_CLIENTS bounds the subscribers; heartbeats keep an idle stream open; a client that
-// leaves leaves nothing behind; SIGTERM ends every stream and the process exits 0.
+// by client.ts's EventStream, as a browser's EventSource would, its field lines and comments kept.
+// Each event carries its position as id, its type as event and the GET /feed item as data; the
+// stream starts at the current end, or resumes after ?after= or Last-Event-ID (the header wins); a
+// bad start or filter is a 422 before any stream; SSE_MAX_CLIENTS bounds the subscribers;
+// heartbeats keep an idle stream open; a client that leaves leaves nothing behind; SIGTERM ends
+// every stream and the process exits 0.
 
-import { type ClientRequest, type IncomingHttpHeaders, request } from 'node:http';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLines, type RunningServer, startServer, waitFor } from '../helpers/server.js';
 import { metaSignature } from '../helpers/sign.js';
 import { tempDir } from '../helpers/tmp.js';
 import { whatsappEnvelope } from '../helpers/whatsapp.js';
-import { getJson, message, metricValue, postWebhook } from './client.js';
+import { EventStream, getJson, message, metricValue, postWebhook, type ServerSentEvent } from './client.js';
 
 const SECRET = 'e2e-events-secret';
 const APP_SECRET = 'e2e-events-meta-secret';
-
-interface ServerSentEvent {
-  readonly id: string | undefined;
-  readonly event: string | undefined;
-  readonly data: string;
-  /** The field lines of the event exactly as received, without the blank line that ends it. */
-  readonly lines: readonly string[];
-}
 
 interface FeedItem {
   position: number;
   type: string;
   received_at: string;
   data: Record<string, unknown>;
-}
-
-/**
- * One GET /events request with its own connection. The body is parsed as text/event-stream is
- * specified: lines end with CRLF, LF or CR; a line starting with ':' is a comment; `field: value`
- * (one space after the colon dropped); a blank line dispatches the event, if it has data.
- */
-class EventStream {
-  status = 0;
-  headers: IncomingHttpHeaders = {};
-  /** The whole body, when the answer is not a stream. */
-  body = '';
-  readonly events: ServerSentEvent[] = [];
-  readonly comments: string[] = [];
-  /** True once the server ended the response (or the connection closed). */
-  ended = false;
-  readonly #request: ClientRequest;
-  #pending = '';
-  #lines: string[] = [];
-  #fields: { id?: string; event?: string; data: string[] } = { data: [] };
-
-  private constructor(request: ClientRequest) {
-    this.#request = request;
-  }
-
-  /** Resolves once the response head has arrived. */
-  static open(baseUrl: string, urlPath: string, headers: Record<string, string> = {}): Promise<EventStream> {
-    const url = new URL(urlPath, baseUrl);
-    return new Promise((resolve, reject) => {
-      const req = request(url, { agent: false, headers: { accept: 'text/event-stream', ...headers } });
-      const stream = new EventStream(req);
-      req.on('error', (error) => {
-        if (stream.status === 0) reject(error);
-        stream.ended = true;
-      });
-      req.on('response', (res) => {
-        stream.status = res.statusCode ?? 0;
-        stream.headers = res.headers;
-        res.setEncoding('utf8');
-        const isStream = String(res.headers['content-type']).startsWith('text/event-stream');
-        res.on('data', (chunk: string) => {
-          if (isStream) stream.#parse(chunk);
-          else stream.body += chunk;
-        });
-        const end = () => {
-          stream.ended = true;
-        };
-        res.on('end', end);
-        res.on('close', end);
-        res.on('error', end);
-        resolve(stream);
-      });
-      req.end();
-    });
-  }
-
-  #parse(chunk: string): void {
-    this.#pending += chunk;
-    // A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
-    const cut = this.#pending.endsWith('\r') ? this.#pending.length - 1 : this.#pending.length;
-    const parts = this.#pending.slice(0, cut).split(/\r\n|\r|\n/);
-    this.#pending = (parts.pop() ?? '') + this.#pending.slice(cut);
-    for (const line of parts) this.#line(line);
-  }
-
-  #line(line: string): void {
-    if (line === '') {
-      if (this.#fields.data.length > 0) {
-        this.events.push({
-          id: this.#fields.id,
-          event: this.#fields.event,
-          data: this.#fields.data.join('\n'),
-          lines: this.#lines,
-        });
-      }
-      this.#fields = { data: [] };
-      this.#lines = [];
-      return;
-    }
-    if (line.startsWith(':')) {
-      this.comments.push(line.slice(1).trim());
-      return;
-    }
-    this.#lines.push(line);
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') this.#fields.data.push(value);
-    else if (field === 'id') this.#fields.id = value;
-    else if (field === 'event') this.#fields.event = value;
-  }
-
-  /** The events' ids, as numbers. */
-  get ids(): number[] {
-    return this.events.map((event) => Number(event.id));
-  }
-
-  /** Waits until at least `count` events have arrived. */
-  async waitForEvents(count: number, what = `${count} events`): Promise<ServerSentEvent[]> {
-    await waitFor(what, () => this.events.length >= count || (this.ended && 'ended'));
-    if (this.events.length < count) throw new Error(`the stream ended after ${this.events.length} events, waiting for ${what}`);
-    return this.events.slice(0, count);
-  }
-
-  /** Sends the request and goes away at once, without waiting for any answer. */
-  static abandon(baseUrl: string, urlPath: string): void {
-    const req = request(new URL(urlPath, baseUrl), { agent: false, headers: { accept: 'text/event-stream' } });
-    req.on('error', () => {});
-    req.end(() => setImmediate(() => req.destroy()));
-  }
-
-  /** The client goes away: the connection is destroyed mid-stream. */
-  close(): void {
-    this.#request.destroy();
-  }
 }
 
 /** Every event of the feed after `after` (with optional filters), read page by page. */

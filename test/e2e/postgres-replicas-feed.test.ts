@@ -6,15 +6,13 @@
 // and a stream dropped half-way and resumed on the other replica with Last-Event-ID misses nothing
 // and repeats nothing.
 
-import { type ClientRequest, request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { jsonLines, type RunningServer, startServer, waitFor } from '../helpers/server.js';
 import { hmacHex, metaSignature } from '../helpers/sign.js';
 import { whatsappEnvelope } from '../helpers/whatsapp.js';
-import { getJson, message, metricValue, runPool } from './client.js';
+import { EventStream, getJson, message, metricValue, runPool, type ServerSentEvent } from './client.js';
 
 const SECRET = 'e2e-replicas-feed-secret';
 const APP_SECRET = 'e2e-replicas-feed-meta-secret';
@@ -57,80 +55,8 @@ async function feedHead(baseUrl: string): Promise<number> {
   return (await feedAfter(baseUrl, 0)).at(-1)?.position ?? 0;
 }
 
-/**
- * One GET /events request on its own connection, read with eventsource-parser. Once `close()` is
- * called nothing more is recorded, so the last id kept is the last event the client had whole.
- */
-class EventStream {
-  status = 0;
-  body = '';
-  readonly events: EventSourceMessage[] = [];
-  ended = false;
-  #closed = false;
-  readonly #request: ClientRequest;
-
-  private constructor(req: ClientRequest) {
-    this.#request = req;
-  }
-
-  /** Resolves once the response head has arrived. */
-  static open(baseUrl: string, urlPath: string, headers: Record<string, string> = {}): Promise<EventStream> {
-    return new Promise((resolve, reject) => {
-      const req = request(new URL(urlPath, baseUrl), {
-        agent: false,
-        headers: { accept: 'text/event-stream', ...AUTH, ...headers },
-      });
-      const stream = new EventStream(req);
-      const parser = createParser({
-        onEvent: (event) => {
-          if (!stream.#closed) stream.events.push(event);
-        },
-      });
-      req.on('error', (error) => {
-        if (stream.status === 0) reject(error);
-        stream.ended = true;
-      });
-      req.on('response', (res) => {
-        stream.status = res.statusCode ?? 0;
-        const isStream = String(res.headers['content-type']).startsWith('text/event-stream');
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          if (isStream) parser.feed(chunk);
-          else stream.body += chunk;
-        });
-        const end = () => {
-          stream.ended = true;
-        };
-        res.on('end', end);
-        res.on('close', end);
-        res.on('error', end);
-        resolve(stream);
-      });
-      req.end();
-    });
-  }
-
-  get lastId(): number | undefined {
-    const id = this.events.at(-1)?.id;
-    return id === undefined ? undefined : Number(id);
-  }
-
-  /** Waits until the stream has delivered the event at `position` (or more). */
-  async waitForPosition(position: number, what: string): Promise<void> {
-    await waitFor(what, () => (this.lastId ?? 0) >= position || (this.ended && 'ended'), ARRIVAL_TIMEOUT_MS);
-    if ((this.lastId ?? 0) < position) {
-      throw new Error(`the stream ended at id ${this.lastId} (status ${this.status}) waiting for ${what}: ${this.body}`);
-    }
-  }
-
-  close(): void {
-    this.#closed = true;
-    this.#request.destroy();
-  }
-}
-
 /** What a stream delivered, in the form of the feed: each event's id, event name and parsed data. */
-function asFeed(events: readonly EventSourceMessage[]): { id: number; event: string | undefined; item: FeedItem }[] {
+function asFeed(events: readonly ServerSentEvent[]): { id: number; event: string | undefined; item: FeedItem }[] {
   return events.map((e) => ({ id: Number(e.id), event: e.event, item: JSON.parse(e.data) as FeedItem }));
 }
 
@@ -285,7 +211,7 @@ describe('the feed across two servers on one PostgreSQL database', () => {
   let b: RunningServer;
   const streams: EventStream[] = [];
   const open = async (server: RunningServer, urlPath: string, headers: Record<string, string> = {}) => {
-    const stream = await EventStream.open(server.baseUrl, urlPath, headers);
+    const stream = await EventStream.open(server.baseUrl, urlPath, { ...AUTH, ...headers });
     streams.push(stream);
     return stream;
   };
@@ -324,7 +250,7 @@ describe('the feed across two servers on one PostgreSQL database', () => {
     const [feedA, feedB] = await Promise.all([feedAfter(a.baseUrl, head), feedAfter(b.baseUrl, head)]);
     expect(feedB).toEqual(feedA);
     const newest = feedA.at(-1)?.position ?? 0;
-    await stream.waitForPosition(newest, 'the newest event on the stream');
+    await stream.waitForPosition(newest, 'the newest event on the stream', ARRIVAL_TIMEOUT_MS);
 
     expect(isStrictlyIncreasing(stream.events.map((e) => Number(e.id)))).toBe(true);
     expect(asFeed(stream.events)).toEqual(expectedFromFeed(feedA));
@@ -423,7 +349,7 @@ describe('the feed across two servers on one PostgreSQL database', () => {
     const final = await feedAfter(a.baseUrl, start);
     const newest = final.at(-1)?.position ?? 0;
     expect(lastId).toBeLessThan(newest);
-    await resumed.waitForPosition(newest, 'the newest event on the resumed stream');
+    await resumed.waitForPosition(newest, 'the newest event on the resumed stream', ARRIVAL_TIMEOUT_MS);
 
     const both = [...first.events, ...resumed.events];
     expect(isStrictlyIncreasing(both.map((e) => Number(e.id)))).toBe(true);
