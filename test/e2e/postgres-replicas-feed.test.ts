@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../helpers/postgres.js';
-import { jsonLines, type RunningServer, startServer, waitFor } from '../helpers/server.js';
+import { jsonLines, type RunningServer, startServer } from '../helpers/server.js';
 import { hmacHex, metaSignature } from '../helpers/sign.js';
 import { whatsappEnvelope } from '../helpers/whatsapp.js';
 import { EventStream, getJson, message, metricValue, runPool, type ServerSentEvent } from './client.js';
