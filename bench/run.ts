@@ -1337,8 +1337,9 @@ async function lifecyclePhase(
         `(half a year ago and more), the newer half in the minutes before the run (built in ${database.seconds.toFixed(0)} s). ` +
         `RETENTION_DAYS=${database.days} puts the cutoff between the halves. Without it, a server on a copy takes ${options.connections} ` +
         `connections of webhooks for ${options.warmup} s of warm-up and ${options.duration} s measured ("without"). Then a server on ` +
-        'another copy starts with RETENTION_DAYS, so its first retention pass begins as it starts (500 rows a batch, a pause as long ' +
-        'as each batch after it), and the same webhooks arrive from then on: "during" are the requests sent after the warm-up and ' +
+        'another copy starts with RETENTION_DAYS, so its first retention pass begins as it starts (batches sized to hold the writer ' +
+        'about 20 ms, 10 to 500 rows, each followed by a pause at least as long, and of 50 ms at least), and the same webhooks ' +
+        'arrive from then on: "during" are the requests sent after the warm-up and ' +
         "answered before the pass's end (its start and end from its log line); the load goes on until the checkpoint after the last " +
         `batch is due and ${options.duration} s more ("after the purge"). Then the file is counted: nothing received before the ` +
         'cutoff may be left, every recent row must be, and /stats must agree.',
