@@ -4,8 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
-import { jsonText, messageJson, storedJsonText } from '../store/export-format.js';
-import { FEED_EVENT_TYPES, type FeedEvent, type FeedEventType, type FeedQuery } from '../store/store.js';
+import { FEED_EVENT_TYPES, type FeedEventType, type FeedQuery } from '../store/store.js';
 import type { ReadRoutesOptions } from './auth.js';
 import { ValidationFailed } from './errors.js';
 import { READ_SECURITY } from './openapi.js';
@@ -80,37 +79,6 @@ export const FeedItem = Type.Object(
   { additionalProperties: false },
 );
 
-/**
- * A stored event as the feed and the event stream give it, as JSON text: the FeedItem schema's
- * keys in its order, exactly what the response serialiser would write. Written here, and not by
- * the serialiser, because at 100 events a page it was most of what the event loop did for a
- * read: the serialiser checks each `data` against the branches of its oneOf in turn (a message
- * against every pattern and date-time format of MessageEvent), and every raw, errors and item was
- * parsed from its stored text only to be written out again (see storedJsonText).
- */
-export function feedItemJson(event: FeedEvent): string {
-  const head = `{"position":${event.position},"received_at":${JSON.stringify(event.receivedAt)},"type":"${event.type}","data":`;
-  switch (event.type) {
-    case 'message.created':
-      return `${head}${messageJson(event.message)}}`;
-    case 'status.created': {
-      const s = event.status;
-      return (
-        `${head}{"message_id":${JSON.stringify(event.messageId)},"status":${JSON.stringify(s.status)},` +
-        `"ts":${JSON.stringify(s.ts)},"recipient_id":${jsonText(s.recipientId)},"errors":${storedJsonText(s.errors)}}}`
-      );
-    }
-    case 'dead_letter.created': {
-      const d = event.deadLetter;
-      return (
-        `${head}{"id":${d.id},"received_at":${JSON.stringify(d.receivedAt)},"source":${JSON.stringify(d.source)},` +
-        `"kind":${JSON.stringify(d.kind)},"reason":${JSON.stringify(d.reason)},"item_id":${jsonText(d.itemId)},` +
-        `"item":${storedJsonText(d.item)}}}`
-      );
-    }
-  }
-}
-
 const FeedPage = Type.Object(
   {
     data: Type.Array(FeedItem, { description: 'Oldest first.' }),
@@ -160,8 +128,9 @@ export const FEED_FILTER_QUERY = {
 };
 
 export async function feedRoutes(app: FastifyInstance, { store, auth }: ReadRoutesOptions): Promise<void> {
-  // Without the TypeBox type provider: the handler sends the page as JSON text (see feedItemJson),
-  // which the schema's type would refuse; the schema still documents it.
+  // Without the TypeBox type provider: the handler sends the page as JSON text, which the schema's
+  // type would refuse; the schema still documents it. The store writes each event's text (see
+  // readFeedJson and feedItemJson), so nothing here parses, builds or validates an event.
   app.get(
     '/feed',
     {
@@ -183,12 +152,11 @@ export async function feedRoutes(app: FastifyInstance, { store, auth }: ReadRout
     async (request, reply) => {
       const parsed = parseFeedQuery(request.query as Query);
       if (!parsed.ok) throw new ValidationFailed(parsed.issues);
-      const events = await store.readFeed(parsed.value);
-      const nextAfter = events.at(-1)?.position ?? parsed.value.after;
+      const page = await store.readFeedJson(parsed.value);
       // A string with a JSON content type goes out as it is: the serialiser does not run.
       return reply
         .type('application/json; charset=utf-8')
-        .send(`{"data":[${events.map(feedItemJson).join(',')}],"next_after":${nextAfter}}`);
+        .send(`{"data":[${page.items}],"next_after":${page.last ?? parsed.value.after}}`);
     },
   );
 }

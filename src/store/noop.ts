@@ -10,6 +10,7 @@ import type {
   DeliveryOutcome,
   FeedEvent,
   FeedHead,
+  FeedJson,
   IncomingMessage,
   InsertOutcome,
   MessageDetail,
@@ -44,6 +45,9 @@ export class NoopStore implements MessageStore {
   }
   async readFeed(): Promise<FeedEvent[]> {
     return [];
+  }
+  async readFeedJson(): Promise<FeedJson> {
+    return { items: '', count: 0, last: null };
   }
   async feedHead(): Promise<FeedHead> {
     return { position: 0, receivedAt: null };

@@ -232,6 +232,19 @@ export interface FeedQuery {
   readonly to?: string;
 }
 
+/**
+ * A page of the feed as JSON text, written by the store: what GET /feed answers in `data`, without
+ * the brackets. The calling thread then has nothing to parse or build per event.
+ */
+export interface FeedJson {
+  /** Each event as its feed item's JSON text (the FeedItem schema, keys in its order), oldest first, joined by commas. */
+  readonly items: string;
+  /** How many events `items` holds. */
+  readonly count: number;
+  /** The position of the last event; null when there is none. */
+  readonly last: number | null;
+}
+
 /** The newest event: where a subscriber that starts "now" starts. */
 export interface FeedHead {
   /** 0 when the feed is empty. */
@@ -293,6 +306,8 @@ export interface MessageStore {
   listDeadLetters(page: { readonly limit: number; readonly offset: number }): Promise<DeadLetterPage>;
   /** Stored events after a position, oldest first (see FeedEvent). */
   readFeed(query: FeedQuery): Promise<FeedEvent[]>;
+  /** The same events as readFeed, as JSON text (what feedItemJson writes of each). */
+  readFeedJson(query: FeedQuery): Promise<FeedJson>;
   feedHead(): Promise<FeedHead>;
   /**
    * Calls `onAdvance` soon after other processes sharing the database commit events (PostgreSQL

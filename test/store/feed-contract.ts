@@ -5,8 +5,11 @@
 // it on each store; postgres.test.ts also proves the order across replicas writing at once.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { boundedJsonText } from '../../src/ingest/json-text.js';
+import { feedJsonOf } from '../../src/store/feed-json.js';
 import type { FeedEvent, FeedQuery, MessageStore } from '../../src/store/store.js';
 import {
+  bodyOriginOf,
   deadLetterOf,
   deliveryOf,
   detailed,
@@ -163,6 +166,95 @@ export function describeFeedContract(name: string, open: OpenStore): void {
       expectIncreasing(events);
     });
 
+    it('writes the events as JSON text, byte for byte what feedItemJson writes of the events readFeed gives', async () => {
+      // Provider JSON as ingest stores it (parsed, then written by JSON.stringify), and some as
+      // another writer might have stored it: numbers and escapes JSON.stringify would write otherwise.
+      const providerTexts = [
+        '{"x":1.0,"y":1e21,"z":-0,"w":0.1,"v":123456789012345678901234567890,"u":5e-324,"t":-1.5E-7,"b":1,"a":2,"10":3}',
+        '{"text":"line\\nbreak \\u2028 \\u2029 tab\\t \\"quoted\\" back\\\\slash \\u0000 \\u001f \\u00e9 é 😀 \\ud83d\\ude00 \\ud800 \\/"}',
+        `{"deep":${'{"a":['.repeat(40)}1${']}'.repeat(40)},"__proto__":{"p":true},"empty":{},"list":[]}`,
+        '[]',
+        '"just a string"',
+      ];
+      const stored = providerTexts.map((text) => boundedJsonText(JSON.parse(text)).text);
+      const asSent = [
+        '{"x":1.0,"y":1e5,"z":-0.0,"big":123456789012345678901234567890,"e":"\\u00e9\\/"}',
+        '{ "spaced" : [ 1 , 2 ] }',
+      ];
+      // No U+0000: ingest refuses it in any field (PostgreSQL text cannot hold it).
+      const awkward = 'quote " backslash \\ newline \n tab \t controls \u0001 \u001f sep \u2028 é 😀 \u007f';
+      const messages = [
+        ...[...stored, ...asSent].map((raw, i) => {
+          const m = incoming(`wamid.${i} "odd" \\ id ${awkward}`, {
+            from: `+${i + 1}`,
+            to: '+100',
+            text: i % 2 === 0 ? `${awkward} ${i}` : null,
+            ...(i % 3 === 0 ? {} : { type: i % 3 === 1 ? 'text' : 'interactive' }),
+          });
+          const origin = whatsappOrigin(m, {
+            contactName: i % 2 === 0 ? `Asha ${awkward}` : null,
+            replyTo: i % 4 === 1 ? 'wamid.0' : null,
+          });
+          return { ...m, origin: { ...origin, raw } };
+        }),
+        // The core form: its body is not kept but rebuilt from the row's own fields.
+        ...[null, awkward, ''].map((text, i) => {
+          const m = incoming(`core.${i}`, { from: '+7', text, ts: '2025-01-15T10:00:00.123456Z' });
+          return { ...m, origin: bodyOriginOf(m, i === 1 ? 'standard' : 'spec') };
+        }),
+        // A signed body with more than the core fields is kept as sent.
+        (() => {
+          const m = incoming('spec.extra', { from: '+7', text: awkward });
+          return { ...m, origin: bodyOriginOf(m, 'standard', { extra: { n: 1.5, big: 1e21, s: awkward } }) };
+        })(),
+        incoming('no.origin', { text: null }),
+      ];
+      const statuses = [
+        statusOf('wamid.0', 'sent'),
+        statusOf('wamid.0', 'delivered', { recipientId: null }),
+        statusOf(`odd "id" ${awkward}`, 'read', { recipientId: awkward }),
+        ...[...stored, ...asSent].map((errors, i) =>
+          statusOf(`out.${i}`, 'failed', { errors, recipientId: i % 2 === 0 ? null : '1' }),
+        ),
+      ];
+      const deadLetters = [...stored, ...asSent].map((item, i) => ({
+        kind: (['entry', 'change', 'message', 'status'] as const)[i % 4] ?? 'message',
+        reason: `from: field required ${awkward} ${i}`,
+        item,
+        itemId: i % 2 === 0 ? null : `bad.${i} ${awkward}`,
+      }));
+      await store.storeDelivery(deliveryOf({ messages, statuses, deadLetters }));
+      clock += 1000;
+      await store.insertMany([incoming('later', { text: awkward })]);
+      // Erased rows leave no event, and nothing of them in the text.
+      const erased = messages[1]?.messageId ?? '';
+      expect((await store.eraseMessage(erased)).messages).toBe(1);
+      expect((await store.eraseMessage('core.0')).messages).toBe(1);
+
+      const all = await store.readFeed({ after: 0, limit: 1000 });
+      expect(new Set(all.map((e) => e.type))).toEqual(new Set(['message.created', 'status.created', 'dead_letter.created']));
+      expect(all).toHaveLength(messages.length - 2 + 1 + statuses.length + deadLetters.length);
+      const whole = await store.readFeedJson({ after: 0, limit: 1000 });
+      expect(whole).toEqual(feedJsonOf(all));
+      expect(whole.items).not.toContain(JSON.stringify(erased).slice(1, -1));
+      expect(JSON.parse(`[${whole.items}]`)).toHaveLength(all.length);
+      for (const query of [
+        { after: 0, limit: 1 },
+        { after: all[3]?.position ?? 0, limit: 7 },
+        { after: 0, limit: 100, types: ['status.created', 'dead_letter.created'] as const },
+        { after: 0, limit: 100, from: '+1' },
+        { after: 0, limit: 100, from: '+7', to: '+14155550100' },
+        { after: all.at(-1)?.position ?? 0, limit: 10 },
+      ]) {
+        expect(await store.readFeedJson(query), JSON.stringify(query)).toEqual(feedJsonOf(await store.readFeed(query)));
+      }
+      expect(await store.readFeedJson({ after: all.at(-1)?.position ?? 0, limit: 10 })).toEqual({
+        items: '',
+        count: 0,
+        last: null,
+      });
+    });
+
     it('gives the events after a position, oldest first, at most limit of them', async () => {
       for (let i = 0; i < 7; i++) {
         clock += 1000;
@@ -276,6 +368,7 @@ export function describeFeedContract(name: string, open: OpenStore): void {
             for (const after of afters) {
               for (const limit of [1, 3, 50]) {
                 const answer = await store.readFeed({ ...query, after, limit });
+                expect(await store.readFeedJson({ ...query, after, limit })).toEqual(feedJsonOf(answer));
                 expect(answer.map(eventKey), JSON.stringify({ ...query, after, limit })).toEqual(
                   expected
                     .filter((e) => e.position > after)

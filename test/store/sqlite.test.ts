@@ -6,6 +6,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
+import { feedJsonOf } from '../../src/store/feed-json.js';
 import { openConnection } from '../../src/store/sqlite/connection.js';
 import { SQLITE_SCHEMA_VERSION, sqliteMigrations } from '../../src/store/sqlite/migrations.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/store.js';
@@ -15,6 +16,7 @@ import { fileAtRelease } from '../helpers/sqlite-release.js';
 import { tempDir } from '../helpers/tmp.js';
 import { compiledReaderUrl, compiledWriterUrl } from '../helpers/writer.js';
 import {
+  bodyOriginOf,
   deadLetterOf,
   deliveryOf,
   describeStoreContract,
@@ -86,6 +88,71 @@ for (const [name, open] of variants) {
   describeFeedContract(name, open);
   describeRemovalContract(name, open);
 }
+
+describe('SQLite feed as JSON text', () => {
+  // SQLite writes each event's text (readFeedJson) where readFeed builds objects: rows that the
+  // store's own writes never leave must come out the same way in both, or be refused by both.
+  it('writes what feedItemJson writes for rows of every source kept or not, and refuses what readFeed refuses', async () => {
+    const tmp = tempDir('webhook-inbox-feed-json-');
+    const file = path.join(tmp.dir, 'messages.db');
+    const store = await SqliteStore.open({
+      path: file,
+      writerThread: compiledWriterUrl,
+      readWorkers: 1,
+      readerThread: compiledReaderUrl,
+    });
+    try {
+      const typed = incoming('typed', { type: 'image', text: null });
+      const plain = incoming('plain', { text: 'x' });
+      const standard = incoming('standard', { text: 'y' });
+      await store.storeDelivery(
+        deliveryOf({
+          messages: [typed, plain, { ...standard, origin: bodyOriginOf(standard, 'standard') }],
+          statuses: [statusOf('typed', 'read')],
+          deadLetters: [deadLetterOf('bad')],
+        }),
+      );
+      const db = new Database(file);
+      const check = async (): Promise<void> => {
+        const feed = await store.readFeed({ after: 0, limit: 10 });
+        expect(await store.readFeedJson({ after: 0, limit: 10 })).toEqual(feedJsonOf(feed));
+      };
+      try {
+        await check();
+        // As a release before sources were kept left them, with and without a raw text; and a
+        // raw in another writer's spelling, which goes out as it is (json() would respace it).
+        db.prepare("UPDATE messages SET source = NULL, raw = NULL WHERE message_id IN ('typed', 'plain')").run();
+        db.prepare(`UPDATE messages SET raw = '{ "x" : 1.0, "y" : 1e5, "z" : -0.0 }' WHERE message_id = 'standard'`).run();
+        await check();
+        db.prepare(`UPDATE messages SET raw = '{"kept":true}' WHERE message_id = 'plain'`).run();
+        await check();
+        // Values the domain does not know are refused by both reads, not written out.
+        for (const [sql, undo] of [
+          [
+            "UPDATE messages SET source = 'pigeon' WHERE message_id = 'plain'",
+            "UPDATE messages SET source = 'spec' WHERE message_id = 'plain'",
+          ],
+          [
+            "UPDATE delivery_statuses SET status = 'lost'; UPDATE events SET status = 'lost' WHERE type = 'status.created'",
+            "UPDATE delivery_statuses SET status = 'read'; UPDATE events SET status = 'read' WHERE type = 'status.created'",
+          ],
+          ["UPDATE dead_letters SET kind = 'odd'", "UPDATE dead_letters SET kind = 'message'"],
+        ] as const) {
+          db.exec(sql);
+          await expect(store.readFeed({ after: 0, limit: 10 })).rejects.toThrow();
+          await expect(store.readFeedJson({ after: 0, limit: 10 })).rejects.toThrow(/feed event \d+/);
+          db.exec(undo);
+          await check();
+        }
+      } finally {
+        db.close();
+      }
+    } finally {
+      await store.close();
+      tmp.cleanup();
+    }
+  });
+});
 
 describe('SQLite text index built behind the writes', () => {
   const texts = ['Needle in a haystack', 'no match here', 'NEEDLES everywhere', null, 'a neeDle', 'needl', 'ne'];
@@ -435,6 +502,13 @@ describe('SQLite migrations', () => {
           [3, 'message.created', '2025-01-16T00:00:03.000Z'],
         ]);
         expect(feed.map((e) => (e.type === 'message.created' ? e.message.messageId : null))).toEqual(['old3', 'old2', 'old1']);
+        // Rows kept without a source: the text SQLite writes of them is what feedItemJson writes.
+        expect(feed.map((e) => (e.type === 'message.created' ? e.message.details.source : null))).toEqual([
+          'whatsapp',
+          'spec',
+          'spec',
+        ]);
+        expect(await store.readFeedJson({ after: 0, limit: 10 })).toEqual(feedJsonOf(feed));
         await store.insertMany([incoming('new', { from: '+1', to: '+2' })]);
         expect(await store.feedHead()).toMatchObject({ position: 4 });
       } finally {

@@ -5,10 +5,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { sseFrame } from '../../src/http/events.js';
-import { FeedItem, feedItemJson } from '../../src/http/feed.js';
+import { FeedItem } from '../../src/http/feed.js';
 import { DeadLetterItem, MessageEvent, StatusEvent } from '../../src/http/schemas.js';
 import { boundedJsonText } from '../../src/ingest/json-text.js';
 import { storedJson, storedJsonText } from '../../src/store/export-format.js';
+import { feedItemJson } from '../../src/store/feed-json.js';
 import type { FeedEvent } from '../../src/store/store.js';
 
 /** What providers send, as they send it: ingest parses it and stores boundedJsonText of it. */

@@ -13,6 +13,7 @@ import type {
   DeliveryOutcome,
   FeedEvent,
   FeedHead,
+  FeedJson,
   InsertOutcome,
   MessageDetail,
   MessagePage,
@@ -72,6 +73,9 @@ class FakeStore implements MessageStore {
     return Promise.reject(new Error('not used by GroupCommitter'));
   }
   readFeed(): Promise<FeedEvent[]> {
+    return Promise.reject(new Error('not used by GroupCommitter'));
+  }
+  readFeedJson(): Promise<FeedJson> {
     return Promise.reject(new Error('not used by GroupCommitter'));
   }
   exportMessages(): Promise<StoredMessage[]> {

@@ -10,6 +10,7 @@ import type { Logger } from '../../observability/logger.js';
 import { aggregateDeltas, type ConversationDelta, type RemovedMessage, removalDeltas } from '../aggregates.js';
 import { deadLetterHash, isStorableId, messagesOnly, rawToStore } from '../delivery-rows.js';
 import { detailed, type ExportChunk, type ExportFormat, formatChunk } from '../export-format.js';
+import { feedJsonOf } from '../feed-json.js';
 import { NOTHING_REMOVED, type PurgeCandidate, purgeBatch, storedInstant } from '../retention.js';
 import {
   type BucketCount,
@@ -25,6 +26,7 @@ import {
   type FeedEvent,
   type FeedEventType,
   type FeedHead,
+  type FeedJson,
   type FeedQuery,
   foldCase,
   type ImportedMessage,
@@ -787,6 +789,11 @@ export class PostgresStore implements MessageStore {
     const { text, values } = readFeedQuery(query);
     const result = await this.#pool.read<{ event: unknown }>(text, values);
     return result.rows.map((row) => feedEvent(row.event));
+  }
+
+  /** Written from the events (feedJsonOf): PostgreSQL hands the rows over as objects already. */
+  async readFeedJson(query: FeedQuery): Promise<FeedJson> {
+    return feedJsonOf(await this.readFeed(query));
   }
 
   async feedHead(): Promise<FeedHead> {

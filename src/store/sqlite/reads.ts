@@ -3,6 +3,8 @@
 
 import type Database from 'better-sqlite3';
 import { codePointLength } from '../../ingest/issues.js';
+import { MESSAGE_SOURCES } from '../../ingest/message.js';
+import { DEAD_LETTER_KINDS, DELIVERY_STATUS_NAMES } from '../../ingest/whatsapp.js';
 import { type CountPlan, countPlan, hourKey, hourWindow, type KeyRange } from '../count-plan.js';
 import { asDeadLetterKind, asStatusName, detailsOf, isStorableId, STATUS_ORDER_SQL, withType } from '../delivery-rows.js';
 import { type DetailedMessage, type ExportChunk, type ExportFormat, formatChunk } from '../export-format.js';
@@ -16,6 +18,7 @@ import {
   FEED_EVENT_TYPES,
   type FeedEvent,
   type FeedHead,
+  type FeedJson,
   type FeedQuery,
   foldCase,
   type MessageDetail,
@@ -47,6 +50,7 @@ export interface ReadArguments {
   };
   timeseries: { readonly query: TimeseriesQuery };
   feed: { readonly query: FeedQuery };
+  feedJson: { readonly query: FeedQuery };
   feedHead: object;
   export: { readonly filter: MessageFilter; readonly page: { readonly after?: Position; readonly limit: number } };
   /** `reuse` moves to the thread rather than being copied (see readTransfers). */
@@ -69,6 +73,7 @@ export interface ReadAnswers {
   conversations: ConversationPage;
   timeseries: BucketCount[];
   feed: FeedRows;
+  feedJson: FeedJson;
   feedHead: FeedHead;
   export: StoredMessage[];
   exportChunk: ExportChunk;
@@ -306,6 +311,58 @@ const FEED_SELECT = `
   LEFT JOIN delivery_statuses AS s ON e.type = 'status.created' AND s.message_id = e.message_id AND s.status = e.status
   LEFT JOIN dead_letters AS d ON d.id = e.dead_letter`;
 
+/** A list of names as SQL string literals (names of the code's own, holding no quote). */
+function sqlStrings(names: readonly string[]): string {
+  return names.map((name) => `'${name}'`).join(', ');
+}
+
+/** The JSON text of a text column, or null: json_quote writes it byte for byte as JSON.stringify does. */
+const q = (column: string): string => `json_quote(${column})`;
+
+/** The core form's body, rebuilt from the row's own fields as coreBody (delivery-rows.ts) writes it. */
+const CORE_BODY_SQL = `'{"message_id":' || ${q('m.message_id')} || ',"from":' || ${q('m.from_number')} || ',"to":' || ${q('m.to_number')} || ',"ts":' || ${q('m.ts')} || ',"text":' || ${q('m.text')} || '}'`;
+
+/**
+ * The data of a message.created event: messageJson (export-format.ts) of what detailsOf makes of
+ * the row. A row stored before sources were kept (source null) is "whatsapp" when it has a type,
+ * else "spec", with the raw it has; a spec or standard message whose raw is null (the core body)
+ * gets that body rebuilt. Stored JSON (raw, errors, item) goes in as its text, as storedJsonText
+ * does: json() could write a number differently from the text JSON.stringify wrote.
+ */
+const MESSAGE_DATA_SQL = `'{"message_id":' || ${q('m.message_id')} || ',"from":' || ${q('m.from_number')} ||
+  ',"to":' || ${q('m.to_number')} || ',"ts":' || ${q('m.ts')} || ',"text":' || ${q('m.text')} || ',"type":' || ${q('m.type')} ||
+  ',"source":' || ${q("coalesce(m.source, CASE WHEN m.type IS NULL THEN 'spec' ELSE 'whatsapp' END)")} ||
+  ',"received_at":' || ${q('m.received_at')} || ',"contact_name":' || ${q('m.contact_name')} ||
+  ',"reply_to":' || ${q('m.reply_to')} || ',"phone_number_id":' || ${q('m.phone_number_id')} ||
+  ',"raw":' || coalesce(m.raw, CASE WHEN m.source <> 'whatsapp' THEN ${CORE_BODY_SQL} END, 'null') || '}'`;
+
+const STATUS_DATA_SQL = `'{"message_id":' || ${q('e.message_id')} || ',"status":' || ${q('s.status')} || ',"ts":' || ${q('s.ts')} ||
+  ',"recipient_id":' || ${q('s.recipient_id')} || ',"errors":' || coalesce(s.errors, 'null') || '}'`;
+
+const DEAD_LETTER_DATA_SQL = `'{"id":' || d.id || ',"received_at":' || ${q('d.received_at')} || ',"source":' || ${q('d.source')} ||
+  ',"kind":' || ${q('d.kind')} || ',"reason":' || ${q('d.reason')} || ',"item_id":' || ${q('d.item_id')} ||
+  ',"item":' || d.item || '}'`;
+
+/**
+ * FEED_SELECT's rows as (position, the event's feed item as JSON text): feedItemJson (feed-json.ts)
+ * written in SQL, so that a reader thread hands over a page's text and the calling thread parses
+ * and builds nothing. Where toFeedEvent would refuse the row (the row an event names is missing,
+ * or holds a value the domain does not know), the text is NULL and readFeedJson throws.
+ */
+const FEED_JSON_SELECT = `
+  SELECT e.position,
+         '{"position":' || e.position || ',"received_at":' || ${q('e.received_at')} || ',"type":"' || e.type || '","data":' ||
+         CASE
+           WHEN e.type = 'message.created' AND m.id IS NOT NULL
+                AND (m.source IS NULL OR m.source IN (${sqlStrings(MESSAGE_SOURCES)})) THEN ${MESSAGE_DATA_SQL}
+           WHEN e.type = 'status.created' AND s.status IN (${sqlStrings(DELIVERY_STATUS_NAMES)}) THEN ${STATUS_DATA_SQL}
+           WHEN e.type = 'dead_letter.created' AND d.kind IN (${sqlStrings(DEAD_LETTER_KINDS)}) THEN ${DEAD_LETTER_DATA_SQL}
+         END || '}'
+  FROM p CROSS JOIN events AS e ON e.position = p.position
+  LEFT JOIN messages AS m ON m.id = e.message_row
+  LEFT JOIN delivery_statuses AS s ON e.type = 'status.created' AND s.message_id = e.message_id AND s.status = e.status
+  LEFT JOIN dead_letters AS d ON d.id = e.dead_letter`;
+
 interface ListStatements {
   readonly rows: Database.Statement;
   readonly count: Database.Statement;
@@ -480,6 +537,7 @@ export class SqliteReads {
     conversations: (request) => this.listConversations(request.filter, request.page),
     timeseries: (request) => this.timeseries(request.query),
     feed: (request) => this.readFeed(request.query),
+    feedJson: (request) => this.readFeedJson(request.query),
     feedHead: () => this.feedHead(),
     export: (request) => this.exportMessages(request.filter, request.page),
     exportChunk: (request) => this.exportChunk(request.filter, request.page, request.format, request.reuse),
@@ -802,6 +860,25 @@ export class SqliteReads {
       this.#feedCache.set(plan.key, statement);
     }
     return statement.all({ ...plan.params, after: query.after, limit: query.limit }) as FeedRows;
+  }
+
+  /** The events readFeed answers, each as its feed item's JSON text, written by SQLite (see FEED_JSON_SELECT). */
+  readFeedJson(query: FeedQuery): FeedJson {
+    const plan = this.#feedPlan(query);
+    if (plan === null) return { items: '', count: 0, last: null };
+    const key = `json ${plan.key}`;
+    let statement = this.#feedCache.get(key);
+    if (statement === undefined) {
+      statement = this.#db.prepare(`WITH p (position) AS (${plan.positions}) ${FEED_JSON_SELECT} ORDER BY e.position`).raw();
+      this.#feedCache.set(key, statement);
+    }
+    const rows = statement.all({ ...plan.params, after: query.after, limit: query.limit }) as [number, string | null][];
+    const items: string[] = [];
+    for (const [position, item] of rows) {
+      if (item === null) throw new Error(`feed event ${position} names a row that is missing or holds an unexpected value`);
+      items.push(item);
+    }
+    return { items: items.join(','), count: items.length, last: rows.at(-1)?.[0] ?? null };
   }
 
   /**

@@ -18,6 +18,7 @@ import {
   type DeliveryOutcome,
   type FeedEvent,
   type FeedHead,
+  type FeedJson,
   type FeedQuery,
   type ImportedMessage,
   type IncomingMessage,
@@ -228,6 +229,11 @@ export class SqliteStore implements MessageStore {
   /** The rows are read (on a reader thread when there are some) as JSON texts, and made events here. */
   async readFeed(query: FeedQuery): Promise<FeedEvent[]> {
     return toFeedEvents(await this.#read({ kind: 'feed', query }));
+  }
+
+  /** Written by SQLite, on a reader thread when there are some: one string crosses, nothing is parsed. */
+  readFeedJson(query: FeedQuery): Promise<FeedJson> {
+    return this.#read({ kind: 'feedJson', query });
   }
 
   /** Here: one lookup at the end of an index. */
