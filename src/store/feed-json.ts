@@ -38,5 +38,5 @@ export function feedItemJson(event: FeedEvent): string {
 
 /** A page of events as FeedJson, each written by feedItemJson. */
 export function feedJsonOf(events: readonly FeedEvent[]): FeedJson {
-  return { items: events.map(feedItemJson).join(','), count: events.length, last: events.at(-1)?.position ?? null };
+  return { items: events.map(feedItemJson).join(','), last: events.at(-1)?.position ?? null };
 }

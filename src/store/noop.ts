@@ -47,7 +47,7 @@ export class NoopStore implements MessageStore {
     return [];
   }
   async readFeedJson(): Promise<FeedJson> {
-    return { items: '', count: 0, last: null };
+    return { items: '', last: null };
   }
   async feedHead(): Promise<FeedHead> {
     return { position: 0, receivedAt: null };

@@ -239,8 +239,6 @@ export interface FeedQuery {
 export interface FeedJson {
   /** Each event as its feed item's JSON text (the FeedItem schema, keys in its order), oldest first, joined by commas. */
   readonly items: string;
-  /** How many events `items` holds. */
-  readonly count: number;
   /** The position of the last event; null when there is none. */
   readonly last: number | null;
 }

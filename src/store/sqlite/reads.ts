@@ -865,7 +865,7 @@ export class SqliteReads {
   /** The events readFeed answers, each as its feed item's JSON text, written by SQLite (see FEED_JSON_SELECT). */
   readFeedJson(query: FeedQuery): FeedJson {
     const plan = this.#feedPlan(query);
-    if (plan === null) return { items: '', count: 0, last: null };
+    if (plan === null) return { items: '', last: null };
     const key = `json ${plan.key}`;
     let statement = this.#feedCache.get(key);
     if (statement === undefined) {
@@ -878,7 +878,7 @@ export class SqliteReads {
       if (item === null) throw new Error(`feed event ${position} names a row that is missing or holds an unexpected value`);
       items.push(item);
     }
-    return { items: items.join(','), count: items.length, last: rows.at(-1)?.[0] ?? null };
+    return { items: items.join(','), last: rows.at(-1)?.[0] ?? null };
   }
 
   /**
