@@ -106,7 +106,12 @@ describe.each(MODES)('SQLite erasure and retention $mode', ({ writerThread }) =>
 
   it('leaves no byte of an erased text in the database file or its log once the checkpoint has run', async () => {
     let now = Date.parse('2030-01-01T00:00:00.000Z');
-    const { store, file } = await openStore({ ...threadOption, checkpointDelayMs: 200, now: () => new Date(now) });
+    const { store, file } = await openStore({
+      ...threadOption,
+      checkpointDelayMs: 200,
+      checkpointSpacingMs: 200,
+      now: () => new Date(now),
+    });
     const random = seededRandom(14);
     const messages: IncomingMessage[] = [];
     for (let i = 0; i < 3000; i++) {
@@ -185,7 +190,11 @@ describe.each(MODES)('SQLite erasure and retention $mode', ({ writerThread }) =>
 
 describe('SQLite checkpoint after an erasure', () => {
   it('is tried again while a reader holds the log back, and cuts the log once the reader is done', async () => {
-    const { store, file } = await openStore({ writerThread: compiledWriterUrl, checkpointDelayMs: 100 });
+    const { store, file } = await openStore({
+      writerThread: compiledWriterUrl,
+      checkpointDelayMs: 100,
+      checkpointSpacingMs: 100,
+    });
     await store.insertMany(Array.from({ length: 200 }, (_, i) => incoming(`m${i}`, { text: secret(i).text })));
     await until(() => unindexed(file) === 0, 'the text index has caught up');
 
@@ -336,7 +345,12 @@ describe('SQLite migration 7', () => {
       writer.indexText(1000);
     });
 
-    const store = await SqliteStore.open({ path: file, writerThread: compiledWriterUrl, checkpointDelayMs: 100 });
+    const store = await SqliteStore.open({
+      path: file,
+      writerThread: compiledWriterUrl,
+      checkpointDelayMs: 100,
+      checkpointSpacingMs: 100,
+    });
     cleanups.push(() => store.close());
     await expect(store.checkHealth()).resolves.toBeUndefined();
     expect(onConnection(file, (c) => c.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all())).toEqual([

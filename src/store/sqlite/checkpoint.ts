@@ -30,6 +30,22 @@ export interface RemovalCheckpointOptions {
   readonly now: () => number;
 }
 
+/** A store's or a writer thread's settings of its checkpoints; each left out takes its default. */
+export interface CheckpointSettings {
+  /** RemovalCheckpointOptions.delayMs. */
+  readonly checkpointDelayMs?: number;
+  /** RemovalCheckpointOptions.spacingMs. */
+  readonly checkpointSpacingMs?: number;
+}
+
+/** The options of a RemovalCheckpoint from a store's settings. */
+export function checkpointOptions(settings: CheckpointSettings): Partial<RemovalCheckpointOptions> {
+  return {
+    ...(settings.checkpointDelayMs === undefined ? {} : { delayMs: settings.checkpointDelayMs }),
+    ...(settings.checkpointSpacingMs === undefined ? {} : { spacingMs: settings.checkpointSpacingMs }),
+  };
+}
+
 export const DEFAULT_CHECKPOINT_DELAY_MS = 5_000;
 /** Leaves room within the minute for the retries while a long read holds the log. */
 export const DEFAULT_CHECKPOINT_SPACING_MS = 20_000;
@@ -59,9 +75,7 @@ export class RemovalCheckpoint {
     this.#db = db;
     this.#options = {
       delayMs: options.delayMs ?? DEFAULT_CHECKPOINT_DELAY_MS,
-      // A delay chosen without a spacing (a store opened with checkpointDelayMs, as tests do)
-      // spaces the checkpoints by that delay too.
-      spacingMs: options.spacingMs ?? options.delayMs ?? DEFAULT_CHECKPOINT_SPACING_MS,
+      spacingMs: options.spacingMs ?? DEFAULT_CHECKPOINT_SPACING_MS,
       retryMs: options.retryMs ?? DEFAULT_RETRY_MS,
       now: options.now ?? Date.now,
     };

@@ -35,7 +35,7 @@ import {
   type StoredMessage,
   type TimeseriesQuery,
 } from '../store.js';
-import { RemovalCheckpoint } from './checkpoint.js';
+import { checkpointOptions, RemovalCheckpoint } from './checkpoint.js';
 import { BULK_WRITER_CACHE_KIB, OpenedFiles, openConnection } from './connection.js';
 import { SQLITE_SCHEMA_VERSION } from './migrations.js';
 import { SqliteReaderPool } from './reader-pool.js';
@@ -66,10 +66,11 @@ export interface SqliteStoreOptions {
   readonly maxWaitingReads?: number;
   /**
    * How long after a removal (an erasure, a retention batch) the log is checkpointed and cut, so
-   * that what was removed is gone from the files, and the least time between two such checkpoints;
-   * see RemovalCheckpoint. When omitted: 5 seconds after a removal, at most one every 20 seconds.
+   * that what was removed is gone from the files; see RemovalCheckpoint. 5 seconds when omitted.
    */
   readonly checkpointDelayMs?: number;
+  /** The least time between two such checkpoints; 20 seconds when omitted. */
+  readonly checkpointSpacingMs?: number;
   /**
    * The store is for a bulk load (`webhook-inbox import`): the writer thread's connection keeps a
    * large page cache (BULK_WRITER_CACHE_KIB) rather than the 2 MiB that suits small commits.
@@ -129,6 +130,7 @@ export class SqliteStore implements MessageStore {
     this.#now = options.now ?? (() => new Date());
     const checkpointSettings = {
       ...(options.checkpointDelayMs === undefined ? {} : { checkpointDelayMs: options.checkpointDelayMs }),
+      ...(options.checkpointSpacingMs === undefined ? {} : { checkpointSpacingMs: options.checkpointSpacingMs }),
       ...(options.bulkLoad === true ? { cacheKiB: BULK_WRITER_CACHE_KIB } : {}),
     };
     const thread =
@@ -140,10 +142,7 @@ export class SqliteStore implements MessageStore {
       this.#checkpoint = null;
     } else {
       const inline = new SqliteWriter(this.#db, files);
-      const checkpoint = new RemovalCheckpoint(
-        this.#db,
-        options.checkpointDelayMs === undefined ? {} : { delayMs: options.checkpointDelayMs },
-      );
+      const checkpoint = new RemovalCheckpoint(this.#db, checkpointOptions(options));
       this.#checkpoint = checkpoint;
       this.#remove = (removal) => {
         const started = performance.now();

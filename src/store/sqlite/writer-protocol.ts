@@ -1,6 +1,7 @@
 // Messages between the main thread and the SQLite writer thread.
 
 import type { DeliveryOutcome, Removal } from '../store.js';
+import type { CheckpointSettings } from './checkpoint.js';
 import type { FileIdentities } from './connection.js';
 import type { RemovalRequest, WritePart } from './writer.js';
 
@@ -24,11 +25,9 @@ export type WriterAnswer =
   | { readonly id: number; readonly error: string; readonly unavailable: boolean };
 
 /** What the thread is started with: the path, the files the main thread opened on it, and its settings. */
-export interface WriterData {
+export interface WriterData extends CheckpointSettings {
   readonly file: string;
   readonly opened: FileIdentities;
-  /** See RemovalCheckpointOptions.delayMs; the default when left out. */
-  readonly checkpointDelayMs?: number;
   /** The write connection's page cache, when not the writer role's (see BULK_WRITER_CACHE_KIB). */
   readonly cacheKiB?: number;
 }

@@ -19,7 +19,7 @@ interface Waiting {
 export class SqliteWriterThread {
   readonly #files: OpenedFiles;
   readonly #workerUrl: URL;
-  readonly #settings: Pick<WriterData, 'checkpointDelayMs' | 'cacheKiB'>;
+  readonly #settings: Pick<WriterData, 'checkpointDelayMs' | 'checkpointSpacingMs' | 'cacheKiB'>;
   #worker: Worker | null = null;
   #ready: Promise<void> | null = null;
   #lastError: Error | null = null;
@@ -28,7 +28,11 @@ export class SqliteWriterThread {
   #closed = false;
 
   /** `files`: what the main thread opened; the thread writes into those files or not at all. */
-  constructor(files: OpenedFiles, workerUrl: URL, settings: Pick<WriterData, 'checkpointDelayMs' | 'cacheKiB'> = {}) {
+  constructor(
+    files: OpenedFiles,
+    workerUrl: URL,
+    settings: Pick<WriterData, 'checkpointDelayMs' | 'checkpointSpacingMs' | 'cacheKiB'> = {},
+  ) {
     this.#files = files;
     this.#workerUrl = workerUrl;
     this.#settings = settings;

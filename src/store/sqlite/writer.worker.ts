@@ -6,7 +6,7 @@
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { StoreUnavailable } from '../store.js';
-import { RemovalCheckpoint } from './checkpoint.js';
+import { checkpointOptions, RemovalCheckpoint } from './checkpoint.js';
 import { OpenedFiles, openConnection } from './connection.js';
 import { SqliteWriter } from './writer.js';
 import type { WriterAnswer, WriterData, WriterReply, WriterRequest } from './writer-protocol.js';
@@ -46,7 +46,7 @@ try {
   throw error;
 }
 let closing = false;
-const checkpoint = new RemovalCheckpoint(db, data?.checkpointDelayMs === undefined ? {} : { delayMs: data.checkpointDelayMs });
+const checkpoint = new RemovalCheckpoint(db, checkpointOptions(data ?? {}));
 
 // Text indexing runs between commits. After a commit that leaves a chunk or more unindexed, at
 // least as many rows as it created are indexed at once (its replies are already posted), so the
