@@ -18,14 +18,14 @@ export function detailed(m: StoredMessage): DetailedMessage {
   return { ...m, details: m.details };
 }
 
-/** Provider JSON stored as text (raw, status errors, dead-letter items), given back as JSON. */
+/**
+ * Provider JSON stored as text (raw, status errors, dead-letter items), given back as JSON. Every
+ * such text is JSON that JSON.stringify wrote (see storedJsonText, which the export and the feed
+ * rely on too), so a text that does not parse is a damaged database: it throws, as a read of a
+ * damaged file does, rather than come back as a string that storedJsonText would not give.
+ */
 export function storedJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
+  return text === null ? null : JSON.parse(text);
 }
 
 /**
