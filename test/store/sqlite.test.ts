@@ -89,18 +89,17 @@ for (const [name, open] of variants) {
   describeRemovalContract(name, open);
 }
 
+/** A store on `file` with a writer thread and one reader thread, as the server opens it. */
+const openThreaded = (file: string): Promise<SqliteStore> =>
+  SqliteStore.open({ path: file, writerThread: compiledWriterUrl, readWorkers: 1, readerThread: compiledReaderUrl });
+
 describe('SQLite feed as JSON text', () => {
   // SQLite writes each event's text (readFeedJson) where readFeed builds objects: rows that the
   // store's own writes never leave must come out the same way in both, or be refused by both.
   it('writes what feedItemJson writes for rows of every source kept or not, and refuses what readFeed refuses', async () => {
     const tmp = tempDir('webhook-inbox-feed-json-');
     const file = path.join(tmp.dir, 'messages.db');
-    const store = await SqliteStore.open({
-      path: file,
-      writerThread: compiledWriterUrl,
-      readWorkers: 1,
-      readerThread: compiledReaderUrl,
-    });
+    const store = await openThreaded(file);
     try {
       const typed = incoming('typed', { type: 'image', text: null });
       const plain = incoming('plain', { text: 'x' });
@@ -651,12 +650,7 @@ describe('SQLite migration 8', () => {
         writer.write([e], at(3));
       });
 
-      const store = await SqliteStore.open({
-        path: file,
-        writerThread: compiledWriterUrl,
-        readWorkers: 1,
-        readerThread: compiledReaderUrl,
-      });
+      const store = await openThreaded(file);
       try {
         await store.insertMany([f]);
         const feed = await store.readFeed({ after: 0, limit: 100 });
