@@ -70,6 +70,17 @@ export async function hasRole(page: Page, role: string, name: string): Promise<b
   return (await page.$(`::-p-aria([name=${JSON.stringify(name)}][role=${JSON.stringify(role)}])`)) !== null;
 }
 
+/**
+ * Brings an element to the middle of the window, then clicks it, as a person scrolls to what they
+ * are about to click. The banner stays at the top of the window: an element the page was scrolled
+ * to can sit under it, still "in view" to the browser, and a click at its centre would land on the
+ * banner instead (the thread opens scrolled to its newest message, so its oldest ones do).
+ */
+export async function clickInView(element: ElementHandle): Promise<void> {
+  await element.evaluate((el) => el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' }));
+  await element.click();
+}
+
 /** Clicks the link of the navigation (`<nav aria-label="Views">`) whose text is `name`. */
 export async function clickNav(page: Page, name: string): Promise<void> {
   const link = await navLink(page, name);

@@ -21,6 +21,7 @@ import { waitFor } from '../helpers/server.js';
 import {
   byRole,
   clickButton,
+  clickInView,
   clickNav,
   conversationItems,
   conversationLink,
@@ -179,7 +180,7 @@ describe('the dashboard on a realistic inbox', () => {
 
   it('thread: the messages oldest first, by day, with type badges, captions, places, button replies, quotes and delivery statuses', async () => {
     await openView(page, inbox.baseUrl, '#/', 'Conversations');
-    await (await conversationLink(page, 'Asha Rao')).click();
+    await clickInView(await conversationLink(page, 'Asha Rao'));
     await waitForHeading(page, 'Asha Rao');
     const wanted = showcase.thread.ids;
     await waitInPage(
@@ -256,8 +257,8 @@ describe('the dashboard on a realistic inbox', () => {
       () => (globalThis as unknown as PageGlobals).document.querySelectorAll('ol[aria-label="Messages"] article').length > 0,
     );
     const link = await page.$(`ol[aria-label="Messages"] article[data-message-id="${showcase.readId}"] a[href*="#/m/"]`);
-    expect(link).not.toBeNull();
-    await link?.click();
+    if (link === null) throw new Error(`no link to message ${showcase.readId} in the thread`);
+    await clickInView(link);
     await waitForHeading(page, 'Message');
     await waitInPage(
       page,
