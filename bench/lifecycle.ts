@@ -817,11 +817,18 @@ export interface RetentionRun {
 export interface RetentionOptions {
   readonly connections: number;
   readonly warmupSeconds: number;
+  /** Seconds measured after the warm-up, with the purge running and without it: the same on both copies. */
+  readonly windowSeconds: number;
+  /** Seconds measured after the purge, on its server, when the purge ends inside the window. */
   readonly durationSeconds: number;
   readonly log: (line: string) => void;
 }
 
-/** Webhooks alone on a copy without RETENTION_DAYS: the baseline. */
+/**
+ * Webhooks alone on a copy without RETENTION_DAYS, for the warm-up and the window: the baseline.
+ * The window is as long as the one measured during the purge, so that this copy grows by about as
+ * many webhooks as the other while it is measured (a webhook's latency grows with the database).
+ */
 export async function webhooksAlone(
   server: RunningServer,
   pool: SignedBodyPool,
@@ -831,13 +838,13 @@ export async function webhooksAlone(
   const load = startLoad(server, pool, options.connections, firstIndex);
   let stopped: { errors: number; timeouts: number; nextIndex: number };
   try {
-    await sleep((options.warmupSeconds + options.durationSeconds) * 1000);
+    await sleep((options.warmupSeconds + options.windowSeconds) * 1000);
   } finally {
     stopped = await load.stop();
   }
   const from = load.startedAt + options.warmupSeconds * 1000;
   return {
-    window: load.answers.window(from, from + options.durationSeconds * 1000),
+    window: load.answers.window(from, from + options.windowSeconds * 1000),
     errors: stopped.errors + stopped.timeouts,
     nextIndex: stopped.nextIndex,
   };
@@ -845,7 +852,10 @@ export async function webhooksAlone(
 
 /**
  * On a server started with RETENTION_DAYS (its first pass begins as it starts): webhooks from then
- * until the pass has ended, its last checkpoint is due and `duration` more seconds have gone.
+ * on, for the warm-up and the window. "During" are those sent after the warm-up and answered
+ * before the window's end or the pass's, whichever comes first. A pass that ends inside the window
+ * keeps the load on until its last checkpoint is due and `duration` seconds more ("after"); one
+ * that does not goes on without load to its end, which is waited for (exactness is counted then).
  */
 export async function webhooksDuringPurge(
   server: RunningServer,
@@ -861,31 +871,44 @@ export async function webhooksDuringPurge(
 }> {
   const tail = new LogTail(server.logPath);
   const load = startLoad(server, pool, options.connections, firstIndex);
-  let pass: PurgePass | null = null;
-  let stopped: { errors: number; timeouts: number };
-  try {
-    const deadline = Date.now() + PURGE_LIMIT_MS;
-    let lastReport = Date.now();
-    while (pass === null && Date.now() < deadline) {
+  const windowEnd = load.startedAt + (options.warmupSeconds + options.windowSeconds) * 1000;
+  const deadline = Date.now() + PURGE_LIMIT_MS;
+  let stopped: { errors: number; timeouts: number } | null = null;
+  let lastReport = Date.now();
+  /** The pass's log line, once it is written and `until` has not gone by. */
+  const passBy = async (until: number, loaded: boolean): Promise<PurgePass | null> => {
+    let found: PurgePass | null = null;
+    while (found === null && Date.now() < until) {
       await sleep(500);
-      for (const line of tail.read()) pass ??= purgePass(line);
+      for (const line of tail.read()) found ??= purgePass(line);
       if (Date.now() - lastReport >= 30_000) {
         lastReport = Date.now();
-        options.log(`  retention: purge still running; ${load.answers.acknowledged} webhooks acknowledged so far`);
+        options.log(
+          `  retention: purge still running${loaded ? `; ${load.answers.acknowledged} webhooks acknowledged so far` : ', without load'}`,
+        );
       }
     }
+    return found;
+  };
+  let pass: PurgePass | null;
+  try {
+    pass = await passBy(windowEnd, true);
     if (pass !== null) await sleep(LAST_CHECKPOINT_MS + options.durationSeconds * 1000);
-  } finally {
     stopped = await load.stop();
+    pass ??= await passBy(deadline, false);
+  } finally {
+    stopped ??= await load.stop();
   }
   const { answers, startedAt } = load;
   let during: WebhookWindow | null = null;
   let after: WebhookWindow | null = null;
   if (pass !== null && Number.isFinite(pass.durationMs)) {
     const passStart = pass.endedAt - pass.durationMs;
-    during = answers.window(Math.max(passStart, startedAt + options.warmupSeconds * 1000), pass.endedAt);
-    const afterFrom = pass.endedAt + LAST_CHECKPOINT_MS;
-    after = answers.window(afterFrom, afterFrom + options.durationSeconds * 1000);
+    during = answers.window(Math.max(passStart, startedAt + options.warmupSeconds * 1000), Math.min(pass.endedAt, windowEnd));
+    if (pass.endedAt < windowEnd) {
+      const afterFrom = pass.endedAt + LAST_CHECKPOINT_MS;
+      after = answers.window(afterFrom, afterFrom + options.durationSeconds * 1000);
+    }
   }
   return { pass, during, after, answers, errors: stopped.errors + stopped.timeouts };
 }

@@ -117,6 +117,8 @@ const USAGE = `usage: npm run bench [-- options]
   --fanout-postgres-rate R         webhooks a second in that check (default 500)
   --lifecycle-parts P[,P…]  lifecycle phase: run only these parts: ${LIFECYCLE_PARTS.join(', ')} (default all;
                      import reads the export's file, so it runs the export too)
+  --retention-window S  lifecycle phase, retention: seconds of webhooks measured with the purge running and,
+                     on another copy, without it (default 600: both databases grow alike while measured)
   --out FILE         where the report goes (default bench/RESULTS.md, or RESULTS-postgres….md for --store postgres)
   --only P[,P…]      run only these phases: ${PHASES.join(', ')}
   --skip-ingest, --skip-reads, --skip-mixed, --skip-slow-clients, --skip-fanout, --skip-lifecycle,
@@ -161,6 +163,7 @@ interface Options {
   readonly subscribers: number;
   readonly fanoutRate: number;
   readonly fanoutDuration: number;
+  readonly retentionWindow: number;
   /** Run the fan-out replica check on PostgreSQL as well. */
   readonly fanoutPostgres: boolean;
   readonly fanoutPostgresSubscribers: number;
@@ -197,6 +200,7 @@ function parseOptions(argv: string[]): Options {
       subscribers: { type: 'string' },
       'fanout-rate': { type: 'string' },
       'fanout-duration': { type: 'string' },
+      'retention-window': { type: 'string' },
       'fanout-postgres': { type: 'boolean' },
       'fanout-postgres-subscribers': { type: 'string' },
       'fanout-postgres-rate': { type: 'string' },
@@ -269,6 +273,7 @@ function parseOptions(argv: string[]): Options {
     subscribers: int('subscribers', 1000, 0, 100_000),
     fanoutRate: int('fanout-rate', 2000, 1, 100_000),
     fanoutDuration: int('fanout-duration', 60, 1, 3600),
+    retentionWindow: int('retention-window', 600, 1, 3600),
     fanoutPostgres: values['fanout-postgres'] === true,
     fanoutPostgresSubscribers: int('fanout-postgres-subscribers', 100, 0, 100_000),
     fanoutPostgresRate: int('fanout-postgres-rate', 500, 1, 100_000),
@@ -1269,10 +1274,11 @@ async function lifecyclePhase(
       progress.finish();
     }
     log(`  built in ${database.seconds.toFixed(1)} s; RETENTION_DAYS=${database.days} puts the cutoff between the halves`);
-    const pool = lifecyclePool(options, 2 * (options.warmup + options.duration) + 240, 6000);
+    const pool = lifecyclePool(options, 2 * (options.warmup + options.retentionWindow) + 240, 6000);
     const retentionOptions = {
       connections: options.connections,
       warmupSeconds: options.warmup,
+      windowSeconds: options.retentionWindow,
       durationSeconds: options.duration,
       log,
     };
@@ -1336,13 +1342,15 @@ async function lifecyclePhase(
         "through the store's importMessages so that each keeps the received_at it is given: the older half was received at its own ts " +
         `(half a year ago and more), the newer half in the minutes before the run (built in ${database.seconds.toFixed(0)} s). ` +
         `RETENTION_DAYS=${database.days} puts the cutoff between the halves. Without it, a server on a copy takes ${options.connections} ` +
-        `connections of webhooks for ${options.warmup} s of warm-up and ${options.duration} s measured ("without"). Then a server on ` +
+        `connections of webhooks for ${options.warmup} s of warm-up and ${options.retentionWindow} s measured ("without"). Then a server on ` +
         'another copy starts with RETENTION_DAYS, so its first retention pass begins as it starts (batches sized to hold the writer ' +
         'about 20 ms, 10 to 500 rows, each followed by a pause at least as long, and of 50 ms at least), and the same webhooks ' +
-        'arrive from then on: "during" are the requests sent after the warm-up and ' +
-        "answered before the pass's end (its start and end from its log line); the load goes on until the checkpoint after the last " +
-        `batch is due and ${options.duration} s more ("after the purge"). Then the file is counted: nothing received before the ` +
-        'cutoff may be left, every recent row must be, and /stats must agree.',
+        `arrive from then on for as long: "during" are the requests sent after the warm-up and answered within the ${options.retentionWindow} s ` +
+        "and before the pass's end (its start and end from its log line). Both windows are equally long so that both databases grow by " +
+        "about as many webhooks while measured: a webhook's latency grows with the database, and a baseline taken on a smaller one " +
+        'would charge that growth to the purge. A pass that outlasts the window goes on to its end without load; one that ends inside ' +
+        `it keeps the load on until the checkpoint after its last batch is due and ${options.duration} s more ("after the purge"). ` +
+        'Then the file is counted: nothing received before the cutoff may be left, every recent row must be, and /stats must agree.',
       lifecycleRetentionTable(retention),
     );
   }
@@ -1368,6 +1376,8 @@ function reproduceCommand(options: Options): string {
   if (options.subscribers !== 1000) args.push(`--subscribers ${options.subscribers}`);
   if (options.fanoutRate !== 2000) args.push(`--fanout-rate ${options.fanoutRate}`);
   if (options.fanoutDuration !== 60) args.push(`--fanout-duration ${options.fanoutDuration}`);
+  if (options.retentionWindow !== 600 && options.lifecycleParts.has('retention'))
+    args.push(`--retention-window ${options.retentionWindow}`);
   if (options.fanoutPostgres) args.push('--fanout-postgres');
   if (options.fanoutPostgresSubscribers !== 100) args.push(`--fanout-postgres-subscribers ${options.fanoutPostgresSubscribers}`);
   if (options.fanoutPostgresRate !== 500) args.push(`--fanout-postgres-rate ${options.fanoutPostgresRate}`);
@@ -1453,6 +1463,7 @@ async function main(): Promise<void> {
           subscribers: options.subscribers,
           'fanout-rate': options.fanoutRate,
           'fanout-duration': options.fanoutDuration,
+          'retention-window': options.retentionWindow,
           ...(options.fanoutPostgres
             ? {
                 'fanout-postgres-subscribers': options.fanoutPostgresSubscribers,
