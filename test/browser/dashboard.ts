@@ -151,8 +151,7 @@ export async function fillField(page: Page, name: string, value: string): Promis
 
 /** Clicks the button whose accessible name is `name`. */
 export async function clickButton(page: Page, name: string): Promise<void> {
-  const button = await byRole(page, 'button', name);
-  await button.click();
+  await clickInView(await byRole(page, 'button', name));
 }
 
 /** The link of the conversations list whose text includes `label` (a contact's name or a number). */
