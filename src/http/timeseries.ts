@@ -16,6 +16,8 @@ import { StringEnum, unauthorizedRead, unavailable, validationError } from './sc
 export const MAX_BUCKETS = 10_000;
 const BUCKETS: readonly Bucket[] = ['hour', 'day'];
 const BUCKET_MS: Record<Bucket, number> = { hour: 3_600_000, day: 86_400_000 };
+/** 'THH:00:00' for each hour of a day, by its number. */
+const HOUR_SUFFIXES = Array.from({ length: 24 }, (_v, h) => `T${String(h).padStart(2, '0')}:00:00`);
 /** How far `since` lies before `until` when it is not given. */
 const DEFAULT_SPAN_MS: Record<Bucket, number> = { hour: 24 * 3_600_000, day: 30 * 86_400_000 };
 /** The characters of an instant key that a bucket keeps: 'YYYY-MM-DDTHH' or 'YYYY-MM-DD'. */
@@ -73,8 +75,20 @@ export function parseTimeseriesQuery(query: Query, now: Date): Parsed<Timeseries
   const first = `${sinceKey.slice(0, length)}${FIRST_INSTANT.slice(length)}`;
   const starts: string[] = [];
   // The next start from the previous one's time, not its text: parsing each key again cost more
-  // than the rest of the request at 720 buckets.
+  // than the rest of the request at 720 buckets. An hour's key is its day's (written once a day)
+  // and the hour's text, rather than a date written out 24 times a day.
   let ms = dateOf(first).getTime();
+  let day: { readonly start: number; readonly key: string } | null = null;
+  const next = (at: number): string | null => {
+    if (bucket === 'day') return keyOf(new Date(at));
+    const dayStart = Math.floor(at / BUCKET_MS.day) * BUCKET_MS.day;
+    if (day?.start !== dayStart) {
+      const key = keyOf(new Date(dayStart));
+      if (key === null) return null;
+      day = { start: dayStart, key: key.slice(0, 10) };
+    }
+    return `${day.key}${HOUR_SUFFIXES[(at - dayStart) / BUCKET_MS.hour]}`;
+  };
   for (let start: string | null = first; start !== null && start < untilKey; ) {
     if (starts.length === MAX_BUCKETS) {
       return {
@@ -90,7 +104,7 @@ export function parseTimeseriesQuery(query: Query, now: Date): Parsed<Timeseries
     }
     starts.push(start);
     ms += BUCKET_MS[bucket];
-    start = keyOf(new Date(ms));
+    start = next(ms);
   }
   return { ok: true, value: { bucket, sinceKey, untilKey, starts } };
 }

@@ -4,6 +4,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseTimeseriesQuery } from '../../src/http/timeseries.js';
 import { bucketCounts } from '../../src/store/timeseries.js';
 
 describe('bucketCounts', () => {
@@ -86,6 +87,47 @@ describe('bucketCounts on random hours', () => {
         expect(answer.every((b) => b.count > 0 && b.bucket.length === length)).toBe(true);
         expect(answer.reduce((sum, b) => sum + b.count, 0)).toBe(hours.reduce((sum, h) => sum + h.count, 0));
       }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('parseTimeseriesQuery lays out the buckets', () => {
+  /** Every bucket start from since's bucket while it is before until, each written by Date itself. */
+  function reference(bucket: 'hour' | 'day', since: number, until: number): string[] {
+    const size = bucket === 'hour' ? 3_600_000 : 86_400_000;
+    const starts: string[] = [];
+    for (let at = Math.floor(since / size) * size; at < until; at += size) {
+      const date = new Date(at);
+      if (date.getUTCFullYear() > 9999) break;
+      starts.push(date.toISOString().slice(0, 19));
+    }
+    return starts;
+  }
+  const text = (ms: number): string => `${new Date(ms).toISOString().slice(0, 19)}Z`;
+  const FIRST = Date.parse('0001-01-01T00:00:00Z');
+  const LAST = Date.parse('9999-12-31T23:59:59Z');
+
+  it('as Date writes them, across days, months, leap days, years and the ends of the range', () => {
+    const instant = fc.oneof(
+      fc.integer({ min: Date.UTC(2023, 11, 25), max: Date.UTC(2024, 2, 5) }),
+      fc.integer({ min: FIRST, max: FIRST + 40 * 86_400_000 }),
+      fc.integer({ min: LAST - 40 * 86_400_000, max: LAST }),
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom('hour' as const, 'day' as const),
+        instant,
+        fc.integer({ min: 1, max: 900 * 3_600_000 }),
+        (bucket, since, span) => {
+          const sinceMs = Math.floor(since / 1000) * 1000;
+          const untilMs = Math.min(sinceMs + Math.ceil(span / 1000) * 1000, LAST);
+          if (untilMs <= sinceMs) return;
+          const parsed = parseTimeseriesQuery({ bucket, since: text(sinceMs), until: text(untilMs) }, new Date());
+          expect(parsed.ok).toBe(true);
+          if (parsed.ok) expect(parsed.value.starts).toEqual(reference(bucket, sinceMs, untilMs));
+        },
+      ),
       { numRuns: 300 },
     );
   });
