@@ -1,7 +1,6 @@
 // GET /stats/timeseries: messages per UTC hour or day of their instant, zeros included, from the
 // hourly counts the store keeps in the transaction that inserts each message.
 
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Parsed, ValidationIssue } from '../ingest/issues.js';
@@ -133,7 +132,9 @@ const Timeseries = Type.Object(
 const TIMESTAMP = 'YYYY-MM-DDTHH:MM:SS[.fraction]Z';
 
 export async function timeseriesRoutes(app: FastifyInstance, { store, auth }: ReadRoutesOptions): Promise<void> {
-  app.withTypeProvider<TypeBoxTypeProvider>().get(
+  // Without the TypeBox type provider: the handler sends the buckets as JSON text, which the
+  // schema's type would refuse; the schema still documents it.
+  app.get(
     '/stats/timeseries',
     {
       onRequest: auth,
@@ -152,7 +153,7 @@ export async function timeseriesRoutes(app: FastifyInstance, { store, auth }: Re
         response: { 200: Timeseries, 401: unauthorizedRead, 422: validationError(), 503: unavailable },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const parsed = parseTimeseriesQuery(request.query as Query, new Date());
       if (!parsed.ok) throw new ValidationFailed(parsed.issues);
       const { bucket, sinceKey, untilKey, starts } = parsed.value;
@@ -161,7 +162,12 @@ export async function timeseriesRoutes(app: FastifyInstance, { store, auth }: Re
         for (const b of await store.timeseries({ bucket, sinceKey, untilKey })) counts.set(b.bucket, b.count);
       }
       const length = BUCKET_KEY_LENGTH[bucket];
-      return { bucket, data: starts.map((start) => ({ start: `${start}Z`, count: counts.get(start.slice(0, length)) ?? 0 })) };
+      // Written as JSON text (the Timeseries schema, keys in its order) rather than built as up to
+      // 10,000 objects for the serialiser: every start is 'YYYY-MM-DDTHH:MM:SS' made above, digits
+      // and separators that need no escaping, and every count an integer.
+      const data = starts.map((start) => `{"start":"${start}Z","count":${counts.get(start.slice(0, length)) ?? 0}}`);
+      // A string with a JSON content type goes out as it is: the serialiser does not run.
+      return reply.type('application/json; charset=utf-8').send(`{"bucket":"${bucket}","data":[${data.join(',')}]}`);
     },
   );
 }
