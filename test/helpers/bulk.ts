@@ -27,8 +27,12 @@ const BULK_CONVERSATIONS = `
       ON l.from_number = f.from_number AND l.to_number = f.to_number AND l.r = 1
     WHERE f.r = 1`;
 
-/** Adds `count` messages (bulk-0000001 …) to a SQLite file, which a store may have open. */
-export function bulkInsertSqlite(file: string, count: number): void {
+/**
+ * Adds `count` messages (bulk-0000001 …) to a SQLite file, which a store may have open. `padding`
+ * lengthens each text by that many "0"s, for tests that need large rows; the folded text (and so
+ * the search index) leaves the padding out, which keeps the index as small as without it.
+ */
+export function bulkInsertSqlite(file: string, count: number, { padding = 0 }: { padding?: number } = {}): void {
   const db = openConnection(file, 'reader', { mustExist: true });
   try {
     const insert = db.transaction(() => {
@@ -37,9 +41,10 @@ export function bulkInsertSqlite(file: string, count: number): void {
          INSERT INTO messages (message_id, from_number, to_number, ts, ts_key, text, text_folded, received_at)
          SELECT printf('bulk-%07d', i), '+1555000' || (i % 100), '+14155550100',
            strftime('%Y-%m-%dT%H:%M:%SZ', @first + i, 'unixepoch'), strftime('%Y-%m-%dT%H:%M:%S', @first + i, 'unixepoch'),
-           'hello number ' || i, 'hello number ' || i, '2025-01-15T10:00:00.000Z'
+           'hello number ' || i || substr(hex(zeroblob((@padding + 1) / 2)), 1, @padding), 'hello number ' || i,
+           '2025-01-15T10:00:00.000Z'
          FROM n`,
-      ).run({ count, first: FIRST_SECOND });
+      ).run({ count, first: FIRST_SECOND, padding });
       db.exec(`
         INSERT INTO sender_counts (sender, count)
           SELECT from_number, count(*) FROM messages WHERE message_id LIKE 'bulk-%' GROUP BY from_number
