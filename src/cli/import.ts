@@ -15,6 +15,7 @@ import {
   validateMessage,
 } from '../ingest/message.js';
 import { instantKey } from '../ingest/timestamp.js';
+import { ImportSequence } from '../store/import-sequence.js';
 import type { ImportedMessage, InsertOutcome, MessageStore } from '../store/store.js';
 import {
   CliError,
@@ -171,10 +172,16 @@ class ChunkFailed extends Error {
   }
 }
 
-async function storeChunk(store: MessageStore, chunk: ImportedMessage[], tally: Tally, lastLine: number): Promise<void> {
+async function storeChunk(
+  store: MessageStore,
+  sequence: ImportSequence,
+  chunk: ImportedMessage[],
+  tally: Tally,
+  lastLine: number,
+): Promise<void> {
   let outcomes: InsertOutcome[];
   try {
-    outcomes = await store.importMessages(chunk);
+    outcomes = await store.importMessages(chunk, sequence);
   } catch (error) {
     throw new ChunkFailed(lastLine, error);
   }
@@ -212,8 +219,12 @@ async function importFile(file: string, options: ImportOptions, env: Env): Promi
       let chunk: ImportedMessage[] = [];
       let lineNumber = 0;
       let bytesRead = 0;
-      // The chunk being committed while the next one is read and checked: one at a time, in order, so
-      // a chunk is handed to the store only once every chunk before it is stored.
+      // The chunks of this file, in order: the store refuses one that follows a chunk it failed to
+      // store, so nothing after a failed chunk is ever stored.
+      const sequence = new ImportSequence();
+      // The chunk being committed while the next one is read and checked. Once read, the next is
+      // handed to the store at once, so the writer can take it as soon as it is done with this
+      // one; only then is this one waited for. At most two chunks are in the store's hands.
       let committing: Promise<void> | null = null;
       const committed = async (): Promise<void> => {
         const pending = committing;
@@ -236,16 +247,18 @@ async function importFile(file: string, options: ImportOptions, env: Env): Promi
           }
           chunk.push(read.message);
           if (chunk.length === options.chunk) {
-            await committed();
-            progress.update(tally.added + tally.skipped, bytesRead);
-            committing = storeChunk(store, chunk, tally, lineNumber);
-            // Observed by committed(); until then a failure must not count as unhandled.
-            committing.catch(() => {});
+            const handed = storeChunk(store, sequence, chunk, tally, lineNumber);
+            // Observed by committed() once it is the one committing; a failure meanwhile (or its
+            // refusal, after the chunk before it failed) must not count as unhandled.
+            handed.catch(() => {});
             chunk = [];
+            await committed();
+            committing = handed;
+            progress.update(tally.added + tally.skipped, bytesRead);
           }
         }
         await committed();
-        if (chunk.length > 0) await storeChunk(store, chunk, tally, lineNumber);
+        if (chunk.length > 0) await storeChunk(store, sequence, chunk, tally, lineNumber);
         progress.update(tally.added + tally.skipped, bytesRead);
       } catch (error) {
         if (error instanceof CliError) throw error;

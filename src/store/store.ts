@@ -4,6 +4,7 @@
 import type { IncomingMessage, MessageOrigin, MessageSource } from '../ingest/message.js';
 import type { DeadLetter, DeliveryStatus, DeliveryStatusName } from '../ingest/whatsapp.js';
 import type { ExportChunk, ExportFormat } from './export-format.js';
+import type { ImportSequence } from './import-sequence.js';
 
 export type { DeadLetter, DeliveryStatus, DeliveryStatusName, IncomingMessage, MessageOrigin, MessageSource };
 
@@ -334,8 +335,11 @@ export interface MessageStore {
   /**
    * Stores messages of an export in one transaction, as insertMany does (an id already stored is
    * a duplicate), each keeping its receivedAt and origin. Every one created is a new feed event.
+   * `sequence`: the imports of one file, stored in the order of the calls, each only if every
+   * earlier one of the sequence was (see ImportSequence): the next may be handed over before the
+   * one before it has committed.
    */
-  importMessages(messages: readonly ImportedMessage[]): Promise<InsertOutcome[]>;
+  importMessages(messages: readonly ImportedMessage[], sequence?: ImportSequence): Promise<InsertOutcome[]>;
   /**
    * Erases a message id in one transaction: the message, its statuses, their feed events and its
    * text in every index, with every aggregate adjusted. All zero when the id has neither.

@@ -149,8 +149,9 @@ describe('webhook-inbox import', () => {
   });
 
   it('a chunk the database refuses stops the import with its last line; the chunks before it are stored, none after', async () => {
-    // Chunks are read and checked while the one before is committed: the next is handed over only
-    // once that commit succeeded, so nothing after a refused chunk is stored either.
+    // Chunks are read and checked while the one before is committed, and handed over before that
+    // commit is done: the store refuses those that follow a failed one (an import sequence), so
+    // nothing after a refused chunk is stored either.
     const file = path.join(tmp.dir, 'refused.ndjson');
     writeFileSync(file, `${exportLines(4500, 'refused').join('\n')}\n`);
     const target = path.join(tmp.dir, 'refused.db');

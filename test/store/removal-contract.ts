@@ -9,6 +9,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeliveryStatusName } from '../../src/ingest/whatsapp.js';
 import { csvRecords, detailed, EXPORT_FORMATS, ndjsonLines } from '../../src/store/export-format.js';
+import { IMPORT_REFUSED, ImportSequence } from '../../src/store/import-sequence.js';
 import { removalCounts } from '../../src/store/retention.js';
 import type {
   FeedEvent,
@@ -696,6 +697,31 @@ export function describeRemovalContract(name: string, open: OpenStore): void {
         await expect(target.importMessages([{ ...imported(first), messageId: 'late', receivedAt: 'soon' }])).rejects.toThrow(
           RangeError,
         );
+      });
+
+      it('stores the imports of a sequence in order, and none after one that failed, even those handed over before it failed', async () => {
+        const chunk = (name: string, size: number): ImportedMessage[] =>
+          Array.from({ length: size }, (_, i) => ({
+            ...incoming(`${name}-${i}`, { from: `+1${i % 7}` }),
+            receivedAt: '2025-01-10T08:00:00.000Z',
+          }));
+        await opened[0]?.refuse('messages', 'second-2500');
+        const sequence = new ImportSequence();
+        // Each larger than a writer thread merges into one transaction (4,096 rows), and all three
+        // handed over at once: the third before the second's failure can be known.
+        const first = store.importMessages(chunk('first', 5000), sequence);
+        const second = store.importMessages(chunk('second', 5000), sequence);
+        const third = store.importMessages(chunk('third', 5000), sequence);
+        expect(await first).toEqual(Array(5000).fill('created'));
+        await expect(second).rejects.toThrow('refused by the test');
+        await expect(third).rejects.toThrow(IMPORT_REFUSED);
+        await expect(store.importMessages(chunk('fourth', 3), sequence)).rejects.toThrow(IMPORT_REFUSED);
+        expect(await total()).toBe(5000);
+        expect((await readWholeFeed(store)).length).toBe(5000);
+        // Another sequence, or none, is not held back by it.
+        expect(await store.importMessages(chunk('other', 2), new ImportSequence())).toEqual(['created', 'created']);
+        expect(await store.importMessages(chunk('alone', 1))).toEqual(['created']);
+        expect(await total()).toBe(5003);
       });
     });
 

@@ -11,6 +11,7 @@ import { aggregateDeltas, type ConversationDelta, type RemovedMessage, removalDe
 import { deadLetterHash, isStorableId, messagesOnly, rawToStore } from '../delivery-rows.js';
 import { detailed, type ExportChunk, type ExportFormat, formatChunk } from '../export-format.js';
 import { feedJsonOf } from '../feed-json.js';
+import { type ImportSequence, ImportSequences } from '../import-sequence.js';
 import { NOTHING_REMOVED, type PurgeCandidate, purgeBatch, storedInstant } from '../retention.js';
 import {
   type BucketCount,
@@ -251,6 +252,7 @@ export class PostgresStore implements MessageStore {
   /** The VACUUM running, which close() waits for. */
   #vacuuming: Promise<void> | null = null;
   #closed = false;
+  readonly #sequences = new ImportSequences();
 
   /** Connects, checks the database, applies the migrations, and returns the store; rejects when any step fails. */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
@@ -465,8 +467,13 @@ export class PostgresStore implements MessageStore {
    * Like a batch (the same statements and lock order), each message at its own received_at, which
    * its feed event takes too.
    */
-  async importMessages(messages: readonly ImportedMessage[]): Promise<InsertOutcome[]> {
+  async importMessages(messages: readonly ImportedMessage[], sequence?: ImportSequence): Promise<InsertOutcome[]> {
     if (this.#closed) throw new Error('the store is closed');
+    // Two imports could run side by side on two connections: those of a sequence wait their turn.
+    return this.#sequences.run(sequence, () => this.#importMessages(messages), { ordered: true });
+  }
+
+  async #importMessages(messages: readonly ImportedMessage[]): Promise<InsertOutcome[]> {
     if (messages.length === 0) return [];
     const receivedAt = messages.map((m) => storedInstant(m.receivedAt, `receivedAt of ${m.messageId}`));
     const at = new Map<IncomingMessage, string>(messages.map((m, i) => [m, receivedAt[i] ?? '']));

@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import { isStorableId, messagesOnly } from '../delivery-rows.js';
 import type { ExportChunk, ExportFormat } from '../export-format.js';
+import { type ImportSequence, ImportSequences } from '../import-sequence.js';
 import { NOTHING_REMOVED, removalCounts, storedInstant } from '../retention.js';
 import {
   type BucketCount,
@@ -20,6 +21,7 @@ import {
   type FeedHead,
   type FeedJson,
   type FeedQuery,
+  foldCase,
   type ImportedMessage,
   type IncomingMessage,
   type InsertOutcome,
@@ -92,8 +94,12 @@ export class SqliteStore implements MessageStore {
   readonly #files: OpenedFiles | null;
   readonly #now: () => Date;
   readonly #thread: SqliteWriterThread | null;
-  /** Commits a part (a batch or a delivery): inline on this thread, or on the writer thread. */
-  readonly #commit: (part: WritePart) => DeliveryOutcome | Promise<DeliveryOutcome>;
+  /**
+   * Commits a part (a batch, a delivery or an import): inline on this thread, or on the writer
+   * thread. `sequence`: an import's ImportSequence id (see importMessages).
+   */
+  readonly #commit: (part: WritePart, sequence?: number) => DeliveryOutcome | Promise<DeliveryOutcome>;
+  readonly #sequences = new ImportSequences();
   /** Runs a removal: inline on this thread, or on the writer thread (which checkpoints after it). */
   readonly #remove: (removal: RemovalRequest) => PurgeBatch | Promise<PurgeBatch>;
   /** Inline writes only: the checkpoint after removals, which the writer thread runs otherwise. */
@@ -137,7 +143,7 @@ export class SqliteStore implements MessageStore {
       options.writerThread && files !== null ? new SqliteWriterThread(files, options.writerThread, checkpointSettings) : null;
     this.#thread = thread;
     if (thread !== null) {
-      this.#commit = (part) => thread.commit(part);
+      this.#commit = (part, sequence) => thread.commit(part, sequence);
       this.#remove = (removal) => thread.remove(removal);
       this.#checkpoint = null;
     } else {
@@ -265,15 +271,29 @@ export class SqliteStore implements MessageStore {
     return this.#read({ kind: 'exportChunk', filter, page, format, ...(reuse !== undefined ? { reuse } : {}) });
   }
 
-  /** Through the writer like a batch (merged with what else is queued there), each message at its own received_at. */
-  async importMessages(messages: readonly ImportedMessage[]): Promise<InsertOutcome[]> {
+  /**
+   * Through the writer like a batch (merged with what else is queued there), each message at its
+   * own received_at. Its texts are folded here, which the writer would do otherwise: an import
+   * keeps the writer busy, and this thread has time to spare meanwhile. With a writer thread, the
+   * imports of a sequence keep their order there (requests are taken in the order posted), and
+   * the thread refuses those that follow a failure, so the next import is posted at once; inline,
+   * each waits for the one before it.
+   */
+  async importMessages(messages: readonly ImportedMessage[], sequence?: ImportSequence): Promise<InsertOutcome[]> {
     if (this.#closed) throw new Error('the store is closed');
-    if (messages.length === 0) return [];
-    const receivedAt = messages.map((m) => storedInstant(m.receivedAt, `receivedAt of ${m.messageId}`));
-    // Only the IncomingMessage fields travel to the writer.
-    const plain = messages.map(({ receivedAt: _, ...m }): IncomingMessage => m);
-    const part: WritePart = { ...messagesPart(plain, this.#now().toISOString()), receivedAt };
-    return (await this.#commit(part)).messages;
+    return this.#sequences.run(
+      sequence,
+      async () => {
+        if (messages.length === 0) return [];
+        const receivedAt = messages.map((m) => storedInstant(m.receivedAt, `receivedAt of ${m.messageId}`));
+        // Only the IncomingMessage fields travel to the writer.
+        const plain = messages.map(({ receivedAt: _, ...m }): IncomingMessage => m);
+        const folded = messages.map((m) => (m.text === null ? null : foldCase(m.text)));
+        const part: WritePart = { ...messagesPart(plain, this.#now().toISOString()), receivedAt, folded };
+        return (await this.#commit(part, sequence?.id)).messages;
+      },
+      { ordered: this.#thread === null },
+    );
   }
 
   async eraseMessage(messageId: string): Promise<Removal> {

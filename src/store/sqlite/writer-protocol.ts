@@ -10,7 +10,8 @@ import type { RemovalRequest, WritePart } from './writer.js';
  * itself; an erasure or a retention batch as what it removes.
  */
 export type WriterRequest =
-  | { readonly type: 'commit'; readonly id: number; readonly part: WritePart }
+  /** `sequence`: the id of the ImportSequence an import belongs to. */
+  | { readonly type: 'commit'; readonly id: number; readonly part: WritePart; readonly sequence?: number }
   | { readonly type: 'remove'; readonly id: number; readonly removal: RemovalRequest }
   | { readonly type: 'close' };
 

@@ -91,9 +91,13 @@ export class SqliteWriterThread {
     return this.#ready;
   }
 
-  /** Commits the part on the thread (merged with whatever else is queued there); resolves once committed. */
-  async commit(part: WritePart): Promise<DeliveryOutcome> {
-    const reply = await this.#request((id) => ({ type: 'commit', id, part }));
+  /**
+   * Commits the part on the thread (merged with whatever else is queued there); resolves once
+   * committed. `sequence`: an import's ImportSequence id; the thread refuses it, unwritten, once
+   * an earlier request of that sequence has failed.
+   */
+  async commit(part: WritePart, sequence?: number): Promise<DeliveryOutcome> {
+    const reply = await this.#request((id) => ({ type: 'commit', id, part, ...(sequence === undefined ? {} : { sequence }) }));
     if (!('outcome' in reply)) throw new Error('the writer answered a commit with no outcome');
     return reply.outcome;
   }

@@ -32,6 +32,8 @@ export interface WritePart extends Delivery {
    * feed events take it too).
    */
   readonly receivedAt?: readonly string[];
+  /** An import: each message's text folded (foldCase), by position, made by the caller. */
+  readonly folded?: readonly (string | null)[];
 }
 
 /** What one removal transaction takes away (see MessageStore's eraseMessage, eraseConversation and purge). */
@@ -189,18 +191,27 @@ export class SqliteWriter {
     const addEvent = db.prepare(
       'INSERT INTO events (position, type, message_id, status, dead_letter, message_row, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
+    // The events of the messages a transaction created, in one statement at its end rather than
+    // one call per message: they are the rows past the largest id before it (a new row's id is
+    // one more than the largest there is), each naming its event's position already.
+    const lastMessageId = db.prepare('SELECT coalesce(max(id), 0) FROM messages').pluck();
+    const addMessageEvents = db.prepare(
+      `INSERT INTO events (position, type, message_id, status, dead_letter, message_row, received_at)
+       SELECT event, 'message.created', message_id, NULL, NULL, id, received_at FROM messages WHERE id > ? ORDER BY id`,
+    );
     const insertDeadLetter = db.prepare(
       `INSERT INTO dead_letters (received_at, source, kind, reason, item, item_hash, item_id, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (source, kind, item_hash) DO NOTHING`,
     );
     this.#commit = db.transaction((parts: readonly WritePart[]) => {
       const created: IncomingMessage[] = [];
+      const idBefore = lastMessageId.get();
       let position = Number(lastPosition.get()) + 1;
       // Parts in the order they came: a message_id or (message_id, status) pair that several of
       // them carry is created by the first, exactly as if they had been committed one by one.
       const outcomes = parts.map((part): DeliveryOutcome => {
         const messages = part.messages.map((m, i): InsertOutcome => {
-          const folded = m.text === null ? null : foldCase(m.text);
+          const folded = part.folded === undefined ? (m.text === null ? null : foldCase(m.text)) : (part.folded[i] ?? null);
           const receivedAt = part.receivedAt?.[i] ?? part.createdAt;
           const o = m.origin;
           const info = insert.run(
@@ -222,8 +233,9 @@ export class SqliteWriter {
           );
           if (info.changes === 0) return 'duplicate';
           created.push(m);
-          // The message's rowid, which the feed reads it by (migration 8).
-          addEvent.run(position++, 'message.created', m.messageId, null, null, info.lastInsertRowid, receivedAt);
+          // Its event, which names the message's rowid (the feed reads it by that; migration 8),
+          // is added with the others below.
+          position++;
           return 'created';
         });
         const statuses = part.statuses.map((s): InsertOutcome => {
@@ -264,6 +276,7 @@ export class SqliteWriter {
           if (addConversation.get(conversationParams(c)) === c.count) newConversations++;
         }
         addTotals.run(created.length, newSenders, newConversations);
+        addMessageEvents.run(idBefore);
       }
       // Last, as close to COMMIT as it gets: a throw here rolls everything back, so nothing is
       // acknowledged into a file that is gone from its path. Two stat calls per transaction.

@@ -5,6 +5,7 @@
 // in the order they came among the commits, and are followed by a truncating checkpoint.
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { IMPORT_REFUSED } from '../import-sequence.js';
 import { StoreUnavailable } from '../store.js';
 import { checkpointOptions, RemovalCheckpoint } from './checkpoint.js';
 import { OpenedFiles, openConnection } from './connection.js';
@@ -93,6 +94,22 @@ function rowsOf({ part }: CommitRequest): number {
   return part.messages.length + part.statuses.length + part.deadLetters.length;
 }
 
+/**
+ * The import sequences of which a request failed: their later requests are refused unwritten,
+ * even those posted before the failure was answered (see ImportSequence).
+ */
+const failedSequences = new Set<number>();
+
+/** Whether the request belongs to a sequence that has failed; if so, answers it as refused. */
+function refused(request: CommitRequest): boolean {
+  if (request.sequence === undefined || !failedSequences.has(request.sequence)) return false;
+  port?.postMessage({
+    type: 'answers',
+    answers: [{ id: request.id, error: IMPORT_REFUSED, unavailable: false }],
+  } satisfies WriterReply);
+  return true;
+}
+
 /** Commits the requests in one transaction and answers them all in one message. */
 function commit(requests: CommitRequest[]): void {
   let answers: WriterAnswer[];
@@ -109,6 +126,7 @@ function commit(requests: CommitRequest[]): void {
     const reason = error instanceof Error ? error.message : String(error);
     const unavailable = error instanceof StoreUnavailable;
     answers = requests.map((request) => ({ id: request.id, error: reason, unavailable }));
+    for (const { sequence } of requests) if (sequence !== undefined) failedSequences.add(sequence);
   }
   port?.postMessage({ type: 'answers', answers } satisfies WriterReply);
 }
@@ -138,7 +156,7 @@ port.on('message', (first: WriterRequest) => {
       closing = true;
     } else if (request.type === 'remove') {
       remove(request);
-    } else {
+    } else if (!refused(request)) {
       const batch: CommitRequest[] = [request];
       let rows = rowsOf(request);
       // Take whatever else is already waiting, batches and deliveries alike, without yielding to
@@ -150,6 +168,7 @@ port.on('message', (first: WriterRequest) => {
           next = waiting;
           break;
         }
+        if (refused(waiting)) continue;
         batch.push(waiting);
         rows += rowsOf(waiting);
       }
