@@ -148,6 +148,21 @@ describe('webhook-inbox import', () => {
     expect(storedCount(target)).toBe(2000);
   });
 
+  it('starts with a chunk of 1,000 lines, each next one twice as large up to --chunk', async () => {
+    const lines = exportLines(3500, 'ramp');
+    lines[3199] = lines[3199]?.replace('"ts":"2025-05-01T08:00:00Z"', '"ts":"2025-05-01 08:00:00"') ?? '';
+    const file = path.join(tmp.dir, 'ramp.ndjson');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const target = path.join(tmp.dir, 'ramp.db');
+    // Chunks of lines 1-1000, 1001-3000, then 3001-7000, which holds the bad line.
+    const run = await runCli(['import', file, '--database-url', `sqlite:///${target}`]);
+    expect(run.code).toBe(1);
+    expect(errorLine(run, 'import')).toMatch(
+      /: line 3200 is not a valid message: ts: .*; lines 1-3000 were stored \(3,000 added, 0 skipped\) and nothing after them$/,
+    );
+    expect(storedCount(target)).toBe(3000);
+  });
+
   it('a chunk the database refuses stops the import with its last line; the chunks before it are stored, none after', async () => {
     // Chunks are read and checked while the one before is committed, and handed over before that
     // commit is done: the store refuses those that follow a failed one (an import sequence), so
