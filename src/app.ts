@@ -123,7 +123,18 @@ export async function buildApp({
   // Each resource is a plugin. Stored data is read with a bearer token when API_TOKEN is set, and
   // erased only with ADMIN_TOKEN's; health, metrics and the API description stay open.
   const auth = requireBearerToken(config.apiTokens);
-  await app.register(webhookRoutes, { config, committer, store, metrics, onStored: () => hub.wake() });
+  // Webhook writes begun so far: a retention pass pauses between its batches only while they come.
+  let webhookWrites = 0;
+  await app.register(webhookRoutes, {
+    config,
+    committer,
+    store,
+    metrics,
+    onStored: () => hub.wake(),
+    onWrite: () => {
+      webhookWrites++;
+    },
+  });
   await app.register(messagesRoutes, { store, auth });
   await app.register(exportRoutes, { store, auth, metrics, recordEnded: requestLog.record });
   await app.register(erasureRoutes, { store, adminAuth: requireAdminToken(config.adminTokens), metrics });
@@ -141,7 +152,9 @@ export async function buildApp({
   // RETENTION_DAYS: removal in the background for as long as the app is open. Stopped when it
   // closes (after its current batch), before server.ts closes the store.
   const retention =
-    config.retentionDays === null ? null : new RetentionTask({ store, days: config.retentionDays, logger, metrics });
+    config.retentionDays === null
+      ? null
+      : new RetentionTask({ store, days: config.retentionDays, logger, metrics, webhookWrites: () => webhookWrites });
   if (retention !== null) {
     app.addHook('onClose', async () => {
       await retention.stop();

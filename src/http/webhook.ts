@@ -42,6 +42,8 @@ export interface WebhookRouteOptions {
   readonly now?: () => number;
   /** Called after a delivery stored something new: the feed has moved. */
   readonly onStored?: () => void;
+  /** Called as a delivery is handed to the store to be written (retention gives way while they come). */
+  readonly onWrite?: () => void;
 }
 
 /** The longest hub.challenge echoed back; Meta's are short numbers. */
@@ -191,6 +193,7 @@ const WEBHOOK_RESPONSES = {
 export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
   const { config, committer, store, metrics } = options;
   const onStored = options.onStored ?? (() => {});
+  const onWrite = options.onWrite ?? (() => {});
   const now = options.now ?? Date.now;
   const notConfigured = unconfiguredScheme(now);
 
@@ -210,6 +213,7 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteO
     const message: IncomingMessage = { ...parsed.value, origin: bodyOrigin(source, json.value) };
     let outcome: Awaited<ReturnType<GroupCommitter['submit']>>;
     try {
+      onWrite();
       outcome = await committer.submit(message);
     } catch (error) {
       request.log.error({ err: error, message_id: message.messageId }, 'storing the message failed');
@@ -247,6 +251,7 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteO
     const contents = read.value;
     let stored: DeliveryOutcome;
     try {
+      onWrite();
       stored = await store.storeDelivery({
         messages: contents.messages,
         statuses: contents.statuses,

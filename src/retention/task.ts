@@ -39,6 +39,12 @@ export interface RetentionOptions {
   /** The duration batches aim at (RETENTION_BATCH_MS); their size follows it, between RETENTION_MIN_BATCH and batchSize. */
   readonly batchMs?: number;
   readonly pauseMs?: number;
+  /**
+   * How many webhook writes this process has begun so far. While it stays put, no webhook waits
+   * for the writer, and a pass goes on from batch to batch without the pause; left out, every
+   * batch is followed by the pause.
+   */
+  readonly webhookWrites?: () => number;
   /** The clock (tests move it). */
   readonly now?: () => number;
 }
@@ -77,7 +83,10 @@ export function nextBatchSize(size: number, removed: Removal, tookMs: number, ta
  * batch it pauses at least as long as the batch took (and RETENTION_PAUSE_MS), and each batch is
  * sized to take about RETENTION_BATCH_MS (nextBatchSize): on SQLite a batch holds the one writer,
  * so retention takes at most about half of its time, the group commits of webhooks run in between,
- * and none waits long behind a batch. Passes never overlap; stop() ends the current one after its batch.
+ * and none waits long behind a batch. The pause is for webhooks: when none began since the check
+ * before (webhookWrites), nothing waits for the writer, and the next batch follows at once; the
+ * first webhook to come waits for one batch at most, as it would during any batch. Passes never
+ * overlap; stop() ends the current one after its batch.
  */
 export class RetentionTask {
   private readonly intervalMs: number;
@@ -152,6 +161,8 @@ export class RetentionTask {
     let outcome: RetentionPass['outcome'] = 'done';
     let lastProgressLog = started;
     let size = Math.min(RETENTION_FIRST_BATCH, this.batchSize);
+    const webhookWrites = this.options.webhookWrites;
+    let writesSeen = webhookWrites?.();
     try {
       for (;;) {
         if (this.stopped) {
@@ -176,7 +187,11 @@ export class RetentionTask {
         // is its wait for a turn between webhook commits, which a smaller batch would not shorten.
         const held = batch.writerMs ?? this.now() - batchStarted;
         size = nextBatchSize(size, batch, held, this.batchMs, this.batchSize);
-        await this.pause(Math.max(this.pauseMs, held));
+        // Quiet: no webhook write began during the last pause or this batch.
+        const writes = webhookWrites?.();
+        const quiet = writes !== undefined && writes === writesSeen;
+        writesSeen = writes;
+        await this.pause(quiet ? 0 : Math.max(this.pauseMs, held));
       }
     } catch (error) {
       outcome = 'failed';

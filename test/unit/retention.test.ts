@@ -146,6 +146,39 @@ describe('RetentionTask.runPass', () => {
     }
   });
 
+  it('goes on from batch to batch without the pause while no webhook write begins, and pauses again once one does', async () => {
+    const answers = [removal(500), removal(500), removal(500), removal(500), removal(10)];
+    let writes = 0;
+    const store = fakeStore(answers);
+    const purge = store.purge;
+    // A webhook write begins during the second batch, and none after it.
+    const withWrite = {
+      purge: (before: string, limit: number) => {
+        if (store.calls.length === 1) writes++;
+        return purge(before, limit);
+      },
+    };
+    const { logger } = capture();
+    const task = new RetentionTask({
+      store: withWrite,
+      days: 1,
+      logger,
+      metrics: createMetrics(),
+      pauseMs: 400,
+      webhookWrites: () => writes,
+    });
+    const pass = await task.runPass();
+    expect(pass.removed.messages).toBe(2010);
+    const gaps = store.calls.slice(1).map((call, i) => call.at - (store.calls[i]?.at ?? 0));
+    expect(gaps).toHaveLength(5);
+    // After the first batch: quiet. After the second: the write met, the 400 ms pause (timers may
+    // fire a millisecond early). After the third: quiet again since that check, so no pause.
+    expect(gaps[0]).toBeLessThan(400);
+    expect(gaps[1]).toBeGreaterThanOrEqual(398);
+    expect(gaps[2]).toBeLessThan(400);
+    expect(gaps[3]).toBeLessThan(400);
+  });
+
   it('gives way when another process holds the retention lock', async () => {
     const store = fakeStore([removal(500), null, removal(500)]);
     const { lines, logger } = capture();
