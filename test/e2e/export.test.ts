@@ -27,17 +27,18 @@ function get(url: string): Promise<IncomingMessage> {
   });
 }
 
+/** The service in a process of its own (node, as in production) on the SQLite `file`. */
+function serverOn(dir: string, file: string): Promise<RunningServer> {
+  return startServer({ runner: 'node', cwd: dir, env: { WEBHOOK_SECRET: SECRET, DATABASE_URL: `sqlite:///${file}` } });
+}
+
 describe('a large export over TCP', () => {
   const tmp = tempDir();
   const file = path.join(tmp.dir, 'export.db');
   let server: RunningServer;
 
   beforeAll(async () => {
-    server = await startServer({
-      runner: 'node',
-      cwd: tmp.dir,
-      env: { WEBHOOK_SECRET: SECRET, DATABASE_URL: `sqlite:///${file}` },
-    });
+    server = await serverOn(tmp.dir, file);
     // The schema exists once the server has started; the rows go straight into the file.
     bulkInsertSqlite(file, ROWS);
     expect((await postWebhook(server.baseUrl, SECRET, message('webhook-1'))).status).toBe(200);
@@ -109,11 +110,7 @@ describe('an export to a client that stops reading', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    server = await startServer({
-      runner: 'node',
-      cwd: tmp.dir,
-      env: { WEBHOOK_SECRET: SECRET, DATABASE_URL: `sqlite:///${file}` },
-    });
+    server = await serverOn(tmp.dir, file);
     bulkInsertSqlite(file, rows, { padding: PADDING });
   });
   afterAll(async () => {
