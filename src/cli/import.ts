@@ -36,8 +36,9 @@ import { type Progress, startProgress } from './progress.js';
  * once, and the message_id and sender indexes are touched all over, so a larger transaction
  * writes each such page once for more rows: importing the benchmark's export of 1,000,000
  * messages (with the bulk load's page cache, before the hand-over of the next chunk during a
- * commit) took 51-57 s at 20,000 lines, 58 s at 10,000 and 61-64 s at 5,000. Each transaction holds the database's write lock for its commit, about a
- * second at 20,000 lines: a service running on the database makes its webhooks wait that long.
+ * commit) took 51-57 s at 20,000 lines, 58 s at 10,000 and 61-64 s at 5,000. Each transaction
+ * holds the database's write lock for its commit, about a second at 20,000 lines: a service
+ * running on the database makes its webhooks wait that long.
  */
 export const IMPORT_CHUNK_LINES = 20_000;
 

@@ -192,12 +192,11 @@ export class SqliteWriter {
       'INSERT INTO events (position, type, message_id, status, dead_letter, message_row, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     // The events of the messages a transaction created, in one statement at its end rather than
-    // one call per message: they are the rows past the largest id before it (a new row's id is
+    // one call per message: they are the rows from the first one it created on (a new row's id is
     // one more than the largest there is), each naming its event's position already.
-    const lastMessageId = db.prepare('SELECT coalesce(max(id), 0) FROM messages').pluck();
     const addMessageEvents = db.prepare(
       `INSERT INTO events (position, type, message_id, status, dead_letter, message_row, received_at)
-       SELECT event, 'message.created', message_id, NULL, NULL, id, received_at FROM messages WHERE id > ? ORDER BY id`,
+       SELECT event, 'message.created', message_id, NULL, NULL, id, received_at FROM messages WHERE id >= ? ORDER BY id`,
     );
     const insertDeadLetter = db.prepare(
       `INSERT INTO dead_letters (received_at, source, kind, reason, item, item_hash, item_id, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -205,7 +204,8 @@ export class SqliteWriter {
     );
     this.#commit = db.transaction((parts: readonly WritePart[]) => {
       const created: IncomingMessage[] = [];
-      const idBefore = lastMessageId.get();
+      /** The rowid of the first message created, from which every one created follows. */
+      let firstCreatedRow: number | bigint | null = null;
       let position = Number(lastPosition.get()) + 1;
       // Parts in the order they came: a message_id or (message_id, status) pair that several of
       // them carry is created by the first, exactly as if they had been committed one by one.
@@ -233,6 +233,7 @@ export class SqliteWriter {
           );
           if (info.changes === 0) return 'duplicate';
           created.push(m);
+          firstCreatedRow ??= info.lastInsertRowid;
           // Its event, which names the message's rowid (the feed reads it by that; migration 8),
           // is added with the others below.
           position++;
@@ -276,7 +277,7 @@ export class SqliteWriter {
           if (addConversation.get(conversationParams(c)) === c.count) newConversations++;
         }
         addTotals.run(created.length, newSenders, newConversations);
-        addMessageEvents.run(idBefore);
+        addMessageEvents.run(firstCreatedRow);
       }
       // Last, as close to COMMIT as it gets: a throw here rolls everything back, so nothing is
       // acknowledged into a file that is gone from its path. Two stat calls per transaction.
