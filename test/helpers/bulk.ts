@@ -56,6 +56,11 @@ export function bulkInsertSqlite(file: string, count: number, { padding = 0 }: {
           SELECT to_number, count(*) FROM messages WHERE message_id LIKE 'bulk-%' GROUP BY to_number
           ON CONFLICT (recipient) DO UPDATE SET count = count + excluded.count;
         ${BULK_CONVERSATIONS};
+        INSERT INTO conversation_order (last_ts_key, from_number, to_number)
+          SELECT last_ts_key, from_number, to_number FROM conversations WHERE first_message_id LIKE 'bulk-%';
+        INSERT INTO conversation_order_by_recipient (to_number, last_ts_key, from_number)
+          SELECT to_number, last_ts_key, from_number FROM conversations WHERE first_message_id LIKE 'bulk-%';
+        UPDATE recipient_counts SET conversations = (SELECT count(*) FROM conversations WHERE to_number = recipient);
         UPDATE totals SET messages = (SELECT count(*) FROM messages), senders = (SELECT count(*) FROM sender_counts),
           conversations = (SELECT count(*) FROM conversations);
         INSERT INTO messages_trigrams (messages_trigrams) VALUES ('rebuild');

@@ -9,7 +9,9 @@ import { SqliteWriter } from '../../src/store/sqlite/writer.js';
  * Makes `file` at schema `version` (6 or later) and lets `write` store rows with a writer on it.
  * Releases 6 and 7 wrote the rows today's writer writes, without the rowid a message event keeps
  * since migration 8: below 8 the column is added while `write` runs, then dropped again, so the
- * file holds exactly what the release wrote.
+ * file holds exactly what the release wrote. Likewise below 9, the tables of the conversations'
+ * order and the recipients' conversation counts: the release kept its order in indexes of
+ * conversations, which are there until 9 and kept by SQLite itself.
  */
 export function fileAtRelease(file: string, version: number, write: (writer: SqliteWriter) => void): void {
   if (version < 6) throw new Error('test bug: releases before 6 wrote other rows (see fileAtVersion in sqlite.test.ts)');
@@ -26,8 +28,24 @@ export function fileAtRelease(file: string, version: number, write: (writer: Sql
       );
     }
     if (version < 8) db.exec('ALTER TABLE events ADD COLUMN message_row INTEGER');
+    if (version < 9) {
+      db.exec(`
+        CREATE TABLE conversation_order (last_ts_key, from_number, to_number, PRIMARY KEY (last_ts_key, from_number, to_number)) WITHOUT ROWID;
+        CREATE TABLE conversation_order_by_recipient (to_number, last_ts_key, from_number, PRIMARY KEY (to_number, last_ts_key, from_number)) WITHOUT ROWID;
+        CREATE TABLE conversation_order_stale (id INTEGER PRIMARY KEY, last_ts_key, from_number, to_number);
+        ALTER TABLE recipient_counts ADD COLUMN conversations INTEGER NOT NULL DEFAULT 0;
+      `);
+    }
     write(new SqliteWriter(db));
     if (version < 8) db.exec('ALTER TABLE events DROP COLUMN message_row');
+    if (version < 9) {
+      db.exec(`
+        DROP TABLE conversation_order;
+        DROP TABLE conversation_order_by_recipient;
+        DROP TABLE conversation_order_stale;
+        ALTER TABLE recipient_counts DROP COLUMN conversations;
+      `);
+    }
   } finally {
     db.close();
   }

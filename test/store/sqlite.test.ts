@@ -6,9 +6,11 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
+import { instantKey } from '../../src/ingest/timestamp.js';
 import { feedJsonOf } from '../../src/store/feed-json.js';
 import { openConnection } from '../../src/store/sqlite/connection.js';
 import { SQLITE_SCHEMA_VERSION, sqliteMigrations } from '../../src/store/sqlite/migrations.js';
+import { SqliteReads } from '../../src/store/sqlite/reads.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/store.js';
 import { messagesPart, SqliteWriter } from '../../src/store/sqlite/writer.js';
 import { foldCase, type IncomingMessage, type MessageFilter } from '../../src/store/store.js';
@@ -462,7 +464,7 @@ describe('SQLite migrations', () => {
   ] as const)(
     'bring a file at schema version %i to the current version, keeping its rows and making their aggregates (%s)',
     async (version, _, writerThread) => {
-      expect(SQLITE_SCHEMA_VERSION).toBe(8);
+      expect(SQLITE_SCHEMA_VERSION).toBe(9);
       const tmp = tempDir('webhook-inbox-migrate-');
       try {
         const file = path.join(tmp.dir, 'messages.db');
@@ -478,7 +480,7 @@ describe('SQLite migrations', () => {
         } finally {
           await store.close();
         }
-        expect(appliedVersions(file)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+        expect(appliedVersions(file)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
       } finally {
         tmp.cleanup();
       }
@@ -684,7 +686,7 @@ describe('SQLite migration 8', () => {
       const db = new Database(file, { readonly: true });
       try {
         expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual([
-          1, 2, 3, 4, 5, 6, 7, 8,
+          1, 2, 3, 4, 5, 6, 7, 8, 9,
         ]);
         // Old events and new ones alike name the rowid of their message; the others name none.
         expect(
@@ -709,6 +711,157 @@ describe('SQLite migration 8', () => {
       }
     } finally {
       tmp.cleanup();
+    }
+  });
+});
+
+describe('SQLite migration 9: the conversations in order of their last message', () => {
+  /** Rows of the order's tables and of the stale list, each sorted. */
+  function orderTables(db: Database.Database): { order: unknown[]; byRecipient: unknown[]; stale: unknown[] } {
+    return {
+      order: db.prepare('SELECT last_ts_key, from_number, to_number FROM conversation_order ORDER BY 1, 2, 3').raw().all(),
+      byRecipient: db
+        .prepare('SELECT to_number, last_ts_key, from_number FROM conversation_order_by_recipient ORDER BY 1, 2, 3')
+        .raw()
+        .all(),
+      stale: db.prepare('SELECT last_ts_key, from_number, to_number FROM conversation_order_stale ORDER BY id').raw().all(),
+    };
+  }
+
+  it('brings a file at schema 8 to the current one: each conversation entered once, recipients counting theirs', async () => {
+    const tmp = tempDir('webhook-inbox-migrate-');
+    try {
+      const file = path.join(tmp.dir, 'messages.db');
+      const random = seededRandom(9);
+      const parties = ['+1', '+2', '+3', '+4'];
+      const times = ['2025-01-15T10:00:00Z', '2025-01-15T10:00:00.5Z', '2025-01-15T11:00:00Z', '2025-01-16T00:00:00Z'];
+      const written = Array.from({ length: 80 }, (_, n) =>
+        incoming(`m${n}`, { from: pick(random, parties), to: pick(random, parties.slice(0, 2)), ts: pick(random, times) }),
+      );
+      const erased = new Set(['m3', 'm10', 'm11', 'm40']);
+      fileAtRelease(file, 8, (writer) => {
+        for (let i = 0; i < written.length; i += 20) writer.write(written.slice(i, i + 20), '2025-01-16T12:00:00.000Z');
+        for (const id of erased) writer.remove({ kind: 'message', messageId: id });
+      });
+      const rows = written.filter((m) => !erased.has(m.messageId)).map((m) => ({ m, receivedAt: '2025-01-16T12:00:00.000Z' }));
+
+      const store = await openThreaded(file);
+      try {
+        for (const filter of [{}, { to: '+1' }, { to: '+2' }, { to: '+3' }, { from: '+4' }, { from: '+1', to: '+2' }]) {
+          const expected = referenceConversationList(rows, filter);
+          // Two at a time, through the cursor, and all at once.
+          const paged: unknown[] = [];
+          let after: { lastTsKey: string; from: string; to: string } | undefined;
+          for (;;) {
+            const page = await store.listConversations(filter, { limit: 2, ...(after === undefined ? {} : { after }) });
+            expect(page.total, JSON.stringify(filter)).toBe(expected.length);
+            paged.push(...page.data);
+            const last = page.data[page.data.length - 1];
+            if (!page.hasMore || last === undefined) break;
+            after = { lastTsKey: last.lastTsKey, from: last.from, to: last.to };
+          }
+          expect(paged, JSON.stringify(filter)).toEqual(expected);
+        }
+      } finally {
+        await store.close();
+      }
+      const db = new Database(file, { readonly: true });
+      try {
+        const conversations = referenceConversationList(rows, {});
+        const tables = orderTables(db);
+        expect(tables.order).toEqual(
+          conversations
+            .map((c) => [c.lastTsKey, c.from, c.to])
+            .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+        );
+        expect(tables.byRecipient).toHaveLength(conversations.length);
+        expect(tables.stale).toEqual([]);
+        expect(db.prepare('SELECT recipient, conversations FROM recipient_counts ORDER BY recipient').raw().all()).toEqual(
+          ['+1', '+2'].map((to) => [to, conversations.filter((c) => c.to === to).length]),
+        );
+        // The indexes the tables replace are gone.
+        expect(db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'conversations_by_%'").pluck().all()).toEqual([]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('skips an entry its conversation has left until the sweep deletes it, and keeps one it has come back to', () => {
+    const db = openConnection(':memory:', 'writer');
+    try {
+      const writer = new SqliteWriter(db);
+      const reads = new SqliteReads(db);
+      const at = (hour: number) => `2025-01-15T${String(hour).padStart(2, '0')}:00:00Z`;
+      const list = (filter: { from?: string; to?: string }, limit = 10) =>
+        reads.listConversations(filter, { limit }).data.map((c) => [c.from, c.to, c.lastTs, c.messages]);
+
+      writer.write(
+        [incoming('a', { from: '+1', to: '+9', ts: at(10) }), incoming('b', { from: '+2', to: '+9', ts: at(11) })],
+        at(12),
+      );
+      // +1's conversation moves from 10:00 to 13:00: its entry at 10:00 is stale from now on.
+      writer.write([incoming('c', { from: '+1', to: '+9', ts: at(13) })], at(13));
+      expect(orderTables(db).order).toHaveLength(3);
+      expect(orderTables(db).stale).toEqual([[instantKey(at(10)), '+1', '+9']]);
+      for (const filter of [{}, { to: '+9' }]) {
+        expect(list(filter)).toEqual([
+          ['+1', '+9', at(13), 2],
+          ['+2', '+9', at(11), 1],
+        ]);
+        // A page of one, then the next from its position: no conversation twice.
+        const [first] = reads.listConversations(filter, { limit: 1 }).data;
+        if (first === undefined) throw new Error('no first page');
+        const next = reads.listConversations(filter, {
+          limit: 5,
+          after: { lastTsKey: first.lastTsKey, from: first.from, to: first.to },
+        });
+        expect(next.data.map((c) => c.from)).toEqual(['+2']);
+        expect(next.total).toBe(2);
+      }
+
+      // The sweep (with the text index) deletes the stale entry.
+      writer.indexText(Number.MAX_SAFE_INTEGER);
+      expect(orderTables(db)).toEqual({
+        order: [
+          [instantKey(at(11)), '+2', '+9'],
+          [instantKey(at(13)), '+1', '+9'],
+        ],
+        byRecipient: [
+          ['+9', instantKey(at(11)), '+2'],
+          ['+9', instantKey(at(13)), '+1'],
+        ],
+        stale: [],
+      });
+
+      // +1 moves on to 14:00, then that message is erased: back at 13:00, whose entry the sweep keeps.
+      writer.write([incoming('d', { from: '+1', to: '+9', ts: at(14) })], at(14));
+      writer.remove({ kind: 'message', messageId: 'd' });
+      writer.write([incoming('e', { from: '+3', to: '+9', ts: at(9) })], at(15));
+      writer.indexText(Number.MAX_SAFE_INTEGER);
+      expect(list({})).toEqual([
+        ['+1', '+9', at(13), 2],
+        ['+2', '+9', at(11), 1],
+        ['+3', '+9', at(9), 1],
+      ]);
+      expect(orderTables(db).order).toEqual([
+        [instantKey(at(9)), '+3', '+9'],
+        [instantKey(at(11)), '+2', '+9'],
+        [instantKey(at(13)), '+1', '+9'],
+      ]);
+
+      // A conversation erased whole leaves no entry; its recipient counts one conversation less.
+      writer.remove({ kind: 'conversation', from: '+2' });
+      expect(list({ to: '+9' }).map(([from]) => from)).toEqual(['+1', '+3']);
+      expect(reads.listConversations({ to: '+9' }, { limit: 10 }).total).toBe(2);
+      expect(orderTables(db).byRecipient).toEqual([
+        ['+9', instantKey(at(9)), '+3'],
+        ['+9', instantKey(at(13)), '+1'],
+      ]);
+    } finally {
+      db.close();
     }
   });
 });

@@ -438,6 +438,59 @@ function toConversation(row: ConversationRow): Conversation {
   };
 }
 
+/**
+ * The statements of a page of conversations and of its total, most recent first, then from and to
+ * ascending: after a position come the older conversations, and those of the same instant with a
+ * greater (from, to).
+ *
+ * Without a sender, the order's tables (migration 9) are walked from the position on, each entry
+ * joined to its conversation and kept only while the conversation's last instant is still the
+ * entry's (a stale entry, which the writer's sweep has not deleted yet, is skipped). With a sender,
+ * its few conversations are read through the primary key and sorted. Each position is written with
+ * a plain bound on last_ts_key first, so the walk is entered at it.
+ */
+function conversationStatements(db: Database.Database, filter: ConversationFilter, paged: boolean): ListStatements {
+  const after = (table: string) =>
+    paged
+      ? [
+          `${table}.last_ts_key <= @afterKey`,
+          `(${table}.last_ts_key < @afterKey OR (${table}.from_number, ${table}.to_number) > (@afterFrom, @afterTo))`,
+        ]
+      : [];
+  const columns = CONVERSATION_COLUMNS.split(', ')
+    .map((c) => `c.${c}`)
+    .join(', ');
+  const order = (table: string) => `ORDER BY ${table}.last_ts_key DESC, ${table}.from_number, ${table}.to_number`;
+  if (filter.from !== undefined) {
+    const where = ['from_number = @from', ...(filter.to !== undefined ? ['to_number = @to'] : [])];
+    return {
+      rows: db.prepare(
+        `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE ${[...where, ...after('conversations')].join(' AND ')}
+         ${order('conversations')} LIMIT @limit`,
+      ),
+      count: db.prepare(`SELECT count(*) FROM conversations WHERE ${where.join(' AND ')}`).pluck(),
+    };
+  }
+  const walked = filter.to === undefined ? 'conversation_order' : 'conversation_order_by_recipient';
+  const where = [...(filter.to !== undefined ? ['o.to_number = @to'] : []), ...after('o')];
+  return {
+    rows: db.prepare(
+      `SELECT ${columns} FROM ${walked} AS o
+         JOIN conversations AS c
+           ON c.from_number = o.from_number AND c.to_number = o.to_number AND c.last_ts_key = o.last_ts_key
+       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+       ${order('o')} LIMIT @limit`,
+    ),
+    count: db
+      .prepare(
+        filter.to === undefined
+          ? 'SELECT conversations FROM totals WHERE id = 1'
+          : 'SELECT coalesce((SELECT conversations FROM recipient_counts WHERE recipient = @to), 0)',
+      )
+      .pluck(),
+  };
+}
+
 /** `fromKey <= ts_key < toKey` for the i-th range of a window, with its parameters. */
 function rangeSql(i: number): string {
   return `(SELECT count(*) FROM messages WHERE ts_key >= @range${i}From AND ts_key < @range${i}To)`;
@@ -754,34 +807,7 @@ export class SqliteReads {
     const key = [filter.from !== undefined, filter.to !== undefined, page.after !== undefined].join();
     let statements = this.#conversationCache.get(key);
     if (statements === undefined) {
-      const where: string[] = [];
-      if (filter.from !== undefined) where.push('from_number = @from');
-      if (filter.to !== undefined) where.push('to_number = @to');
-      const filtered = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-      // Most recent first, then from and to ascending: after a position come the older
-      // conversations, and those of the same instant with a greater (from, to). Written with a
-      // plain bound on last_ts_key first, so the index is entered at the position.
-      const paged =
-        page.after === undefined
-          ? where
-          : [
-              ...where,
-              'last_ts_key <= @afterKey',
-              '(last_ts_key < @afterKey OR (from_number, to_number) > (@afterFrom, @afterTo))',
-            ];
-      statements = {
-        rows: this.#db.prepare(
-          `SELECT ${CONVERSATION_COLUMNS} FROM conversations ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
-           ORDER BY last_ts_key DESC, from_number, to_number LIMIT @limit`,
-        ),
-        count: this.#db
-          .prepare(
-            where.length === 0
-              ? 'SELECT conversations FROM totals WHERE id = 1'
-              : `SELECT count(*) FROM conversations ${filtered}`,
-          )
-          .pluck(),
-      };
+      statements = conversationStatements(this.#db, filter, page.after !== undefined);
       this.#conversationCache.set(key, statements);
     }
     const params: Record<string, string | number> = {};

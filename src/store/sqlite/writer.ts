@@ -93,7 +93,7 @@ function takeWhen(condition: string, columns: readonly string[]): string {
 /**
  * Adds a conversation's delta (see aggregates.ts): the count, and the first, last and contact
  * messages where the delta's come earlier, later, later. Every SET expression reads the row as it
- * was. Answers the new count: equal to the delta's when the conversation is new.
+ * was. Answers the conversation's last instant after it.
  */
 const ADD_CONVERSATION = `
   INSERT INTO conversations (from_number, to_number, messages, first_ts_key, first_message_id, first_ts,
@@ -109,7 +109,7 @@ const ADD_CONVERSATION = `
            'excluded.contact_name IS NOT NULL AND (contact_ts_key IS NULL OR (excluded.contact_ts_key, excluded.contact_message_id) > (contact_ts_key, contact_message_id))',
            ['contact_name', 'contact_ts_key', 'contact_message_id'],
          )}
-  RETURNING messages`;
+  RETURNING last_ts_key`;
 
 function conversationParams(c: ConversationDelta): Record<string, string | number | null> {
   return {
@@ -129,6 +129,57 @@ function conversationParams(c: ConversationDelta): Record<string, string | numbe
     contactId: c.contact?.messageId ?? null,
   };
 }
+
+/**
+ * The conversations' order by their last instant (migration 9): an entry added where a
+ * conversation's last instant moves to, the one it leaves listed as stale in the same transaction
+ * and deleted by the sweep, which runs with the text index's chunks.
+ */
+function conversationOrder(db: Database.Database) {
+  const addEntry = db.prepare('INSERT OR IGNORE INTO conversation_order (last_ts_key, from_number, to_number) VALUES (?, ?, ?)');
+  const addRecipientEntry = db.prepare(
+    'INSERT OR IGNORE INTO conversation_order_by_recipient (to_number, last_ts_key, from_number) VALUES (?, ?, ?)',
+  );
+  const deleteEntry = db.prepare('DELETE FROM conversation_order WHERE last_ts_key = ? AND from_number = ? AND to_number = ?');
+  const deleteRecipientEntry = db.prepare(
+    'DELETE FROM conversation_order_by_recipient WHERE to_number = ? AND last_ts_key = ? AND from_number = ?',
+  );
+  const stale = db.prepare('INSERT INTO conversation_order_stale (last_ts_key, from_number, to_number) VALUES (?, ?, ?)');
+  const listedStale = db.prepare('SELECT last_ts_key, from_number, to_number FROM conversation_order_stale').raw();
+  const current = db.prepare('SELECT 1 FROM conversations WHERE from_number = ? AND to_number = ? AND last_ts_key = ?').pluck();
+  const forgetStale = db.prepare('DELETE FROM conversation_order_stale');
+  return {
+    /** Enters (last instant, from, to), unless it is there already. */
+    add(lastKey: string, from: string, to: string): void {
+      addEntry.run(lastKey, from, to);
+      addRecipientEntry.run(to, lastKey, from);
+    },
+    /** Lists an entry that its conversation has left, for the sweep. */
+    stale,
+    /** Deletes an entry at once (removals, which are rare, do). */
+    remove(lastKey: string, from: string, to: string): void {
+      deleteEntry.run(lastKey, from, to);
+      deleteRecipientEntry.run(to, lastKey, from);
+    },
+    /**
+     * Deletes every listed entry that is still stale (a conversation may have come back to an
+     * instant it had left, through an erasure) and empties the list. Answers how many it listed.
+     */
+    sweep(): number {
+      const listed = listedStale.all() as [string, string, string][];
+      for (const [lastKey, from, to] of listed) {
+        if (current.get(from, to, lastKey) === undefined) {
+          deleteEntry.run(lastKey, from, to);
+          deleteRecipientEntry.run(to, lastKey, from);
+        }
+      }
+      if (listed.length > 0) forgetStale.run();
+      return listed.length;
+    },
+  };
+}
+
+type ConversationOrder = ReturnType<typeof conversationOrder>;
 
 export class SqliteWriter {
   readonly #db: Database.Database;
@@ -164,8 +215,9 @@ export class SqliteWriter {
       )
       .pluck();
     const addRecipient = db.prepare(
-      `INSERT INTO recipient_counts (recipient, count) VALUES (?, ?)
-       ON CONFLICT (recipient) DO UPDATE SET count = count + excluded.count`,
+      `INSERT INTO recipient_counts (recipient, count, conversations) VALUES (?, ?, ?)
+       ON CONFLICT (recipient) DO UPDATE SET count = count + excluded.count,
+                                              conversations = conversations + excluded.conversations`,
     );
     const addType = db.prepare(
       'INSERT INTO type_counts (type, count) VALUES (?, ?) ON CONFLICT (type) DO UPDATE SET count = count + excluded.count',
@@ -173,7 +225,11 @@ export class SqliteWriter {
     const addHour = db.prepare(
       'INSERT INTO hour_counts (hour, count) VALUES (?, ?) ON CONFLICT (hour) DO UPDATE SET count = count + excluded.count',
     );
+    const lastOfConversation = db
+      .prepare('SELECT last_ts_key FROM conversations WHERE from_number = ? AND to_number = ?')
+      .pluck();
     const addConversation = db.prepare(ADD_CONVERSATION).pluck();
+    const order = conversationOrder(db);
     const addTotals = db.prepare(
       'UPDATE totals SET messages = messages + ?, senders = senders + ?, conversations = conversations + ? WHERE id = 1',
     );
@@ -269,13 +325,27 @@ export class SqliteWriter {
         for (const [sender, count] of deltas.perSender) {
           if (addSender.get(sender, count) === count) newSenders++;
         }
-        for (const [recipient, count] of deltas.perRecipient) addRecipient.run(recipient, count);
+        let newConversations = 0;
+        const newOfRecipient = new Map<string, number>();
+        for (const c of deltas.conversations) {
+          const before = lastOfConversation.get(c.from, c.to) as string | undefined;
+          const after = addConversation.get(conversationParams(c)) as string;
+          if (before === undefined) {
+            newConversations++;
+            newOfRecipient.set(c.to, (newOfRecipient.get(c.to) ?? 0) + 1);
+          }
+          // The conversation's place in the order moves only when its last instant does. The old
+          // entry is left for the sweep (see indexText); readers skip it from now on.
+          if (after !== before) {
+            if (before !== undefined) order.stale.run(before, c.from, c.to);
+            order.add(after, c.from, c.to);
+          }
+        }
+        for (const [recipient, count] of deltas.perRecipient) {
+          addRecipient.run(recipient, count, newOfRecipient.get(recipient) ?? 0);
+        }
         for (const [type, count] of deltas.perType) addType.run(type, count);
         for (const [hour, count] of deltas.perHour) addHour.run(hour, count);
-        let newConversations = 0;
-        for (const c of deltas.conversations) {
-          if (addConversation.get(conversationParams(c)) === c.count) newConversations++;
-        }
         addTotals.run(created.length, newSenders, newConversations);
         addMessageEvents.run(firstCreatedRow);
       }
@@ -294,6 +364,7 @@ export class SqliteWriter {
     );
     const setProgress = db.prepare('UPDATE text_index_progress SET indexed_upto = ? WHERE id = 1');
     this.#indexChunk = db.transaction((limit: number) => {
+      order.sweep();
       const from = Number(progress.get());
       const end = chunkEnd.get(from, limit);
       const to = end === null || end === undefined ? from : Number(end);
@@ -306,11 +377,11 @@ export class SqliteWriter {
     });
     this.#countUnindexed = () => Number(lastId.get()) - Number(progress.get());
     this.#unindexed = this.#countUnindexed();
-    this.#remove = this.#removal(files);
+    this.#remove = this.#removal(files, order);
   }
 
   /** Prepares the statements of removals; answers the function that runs one in a transaction. */
-  #removal(files: OpenedFiles | null): (request: RemovalRequest) => Removal {
+  #removal(files: OpenedFiles | null, order: ConversationOrder): (request: RemovalRequest) => Removal {
     const db = this.#db;
     const messageById = db.prepare(`SELECT ${REMOVED_COLUMNS} FROM messages WHERE message_id = ?`);
     const messageByRow = db.prepare(`SELECT ${REMOVED_COLUMNS} FROM messages WHERE id = ?`);
@@ -350,9 +421,12 @@ export class SqliteWriter {
     };
     const subConversation = db.prepare(
       `UPDATE conversations SET messages = messages - ? WHERE from_number = ? AND to_number = ?
-       RETURNING messages, first_message_id, last_message_id, contact_message_id`,
+       RETURNING messages, first_message_id, last_message_id, contact_message_id, last_ts_key`,
     );
     const dropConversation = db.prepare('DELETE FROM conversations WHERE from_number = ? AND to_number = ?');
+    const lessRecipientConversations = db.prepare(
+      'UPDATE recipient_counts SET conversations = conversations - 1 WHERE recipient = ?',
+    );
     // A conversation's first, last or contact message, taken again from the messages it has left,
     // through the sender's index in instant order (a sender writes to few recipients, so the first
     // of the pair is near the start of the sender's part). Named, because without statistics
@@ -366,12 +440,15 @@ export class SqliteWriter {
           ORDER BY ts_key, message_id LIMIT 1)
        WHERE ${pair}`,
     );
-    const refreshLast = db.prepare(
-      `UPDATE conversations SET (last_ts_key, last_message_id, last_ts, last_text, last_type) =
+    const refreshLast = db
+      .prepare(
+        `UPDATE conversations SET (last_ts_key, last_message_id, last_ts, last_text, last_type) =
          (SELECT ts_key, message_id, ts, text, type FROM messages INDEXED BY messages_by_sender WHERE ${pair}
           ORDER BY ts_key DESC, message_id DESC LIMIT 1)
-       WHERE ${pair}`,
-    );
+       WHERE ${pair}
+       RETURNING last_ts_key`,
+      )
+      .pluck();
     const refreshContact = db.prepare(
       `UPDATE conversations SET (contact_name, contact_ts_key, contact_message_id) =
          (SELECT contact_name, ts_key, message_id FROM messages INDEXED BY messages_by_sender
@@ -406,17 +483,32 @@ export class SqliteWriter {
       let goneConversations = 0;
       for (const c of deltas.conversations) {
         const left = subConversation.get(c.count, c.from, c.to) as
-          | { messages: number; first_message_id: string; last_message_id: string; contact_message_id: string | null }
+          | {
+              messages: number;
+              first_message_id: string;
+              last_message_id: string;
+              contact_message_id: string | null;
+              last_ts_key: string;
+            }
           | undefined;
         if (left === undefined) continue;
         if (left.messages === 0) {
           dropConversation.run(c.from, c.to);
+          order.remove(left.last_ts_key, c.from, c.to);
+          // Unless the recipient's row went already, with its last message (lower, above).
+          lessRecipientConversations.run(c.to);
           goneConversations++;
           continue;
         }
         const params = { from: c.from, to: c.to };
         if (c.messageIds.has(left.first_message_id)) refreshFirst.run(params);
-        if (c.messageIds.has(left.last_message_id)) refreshLast.run(params);
+        if (c.messageIds.has(left.last_message_id)) {
+          const lastKey = refreshLast.get(params) as string;
+          if (lastKey !== left.last_ts_key) {
+            order.remove(left.last_ts_key, c.from, c.to);
+            order.add(lastKey, c.from, c.to);
+          }
+        }
         if (left.contact_message_id !== null && c.messageIds.has(left.contact_message_id)) refreshContact.run(params);
       }
       subTotals.run(removed.length, goneSenders, goneConversations);
@@ -541,7 +633,9 @@ export class SqliteWriter {
 
   /**
    * Adds up to `maxRows` of the oldest unindexed rows to the trigram index in one transaction and
-   * returns how many it covered. Written in chunks like this, a row costs the index a fraction of
+   * returns how many it covered. The same transaction deletes the entries of the conversations'
+   * order that their conversations have left since the previous one (see conversationOrder): no
+   * more than the messages stored meanwhile, and many of them on the same pages. Written in chunks like this, a row costs the index a fraction of
    * what it cost inside each small group commit: one new index segment per chunk instead of one per
    * commit.
    *
