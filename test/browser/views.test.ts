@@ -350,7 +350,19 @@ describe('the dashboard on a realistic inbox', () => {
   });
 
   it('search: a slow search can be cancelled, and the request stops', async () => {
+    // The previous test left the search view open with Type "image": the heading is already
+    // "Search", so wait for the new address to empty the form before typing into it.
     await clickNav(page, 'Search');
+    await waitInPage(page, 'the empty search form', () => {
+      const { document, location } = globalThis as unknown as PageGlobals;
+      const inputs = Array.from(document.querySelectorAll('form[role="search"] input')) as unknown as { value: string }[];
+      return (
+        location.hash === '#/search' &&
+        inputs.length > 0 &&
+        inputs.every((input) => input.value === '') &&
+        (document.querySelector('p.summary')?.textContent ?? '').includes('Give any of the criteria')
+      );
+    });
     await waitForHeading(page, 'Search');
     // The service answers at once; holding the search's request makes it slow.
     const held: HTTPRequest[] = [];
