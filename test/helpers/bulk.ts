@@ -5,6 +5,7 @@
 
 import pg from 'pg';
 import { openConnection } from '../../src/store/sqlite/connection.js';
+import { RANK_LEADING_BOUND, RANK_LEADING_SENDERS } from '../../src/store/sqlite/leading-senders.js';
 
 /** 2024-01-01T00:00:00Z in Unix seconds: the first bulk message's instant. */
 const FIRST_SECOND = 1_704_067_200;
@@ -63,6 +64,9 @@ export function bulkInsertSqlite(file: string, count: number, { padding = 0 }: {
         UPDATE recipient_counts SET conversations = (SELECT count(*) FROM conversations WHERE to_number = recipient);
         UPDATE totals SET messages = (SELECT count(*) FROM messages), senders = (SELECT count(*) FROM sender_counts),
           conversations = (SELECT count(*) FROM conversations);
+        DELETE FROM leading_senders;
+        ${RANK_LEADING_SENDERS};
+        ${RANK_LEADING_BOUND};
         INSERT INTO messages_trigrams (messages_trigrams) VALUES ('rebuild');
         UPDATE text_index_progress SET indexed_upto = (SELECT coalesce(max(id), 0) FROM messages);
       `);

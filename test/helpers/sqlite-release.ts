@@ -11,7 +11,8 @@ import { SqliteWriter } from '../../src/store/sqlite/writer.js';
  * since migration 8: below 8 the column is added while `write` runs, then dropped again, so the
  * file holds exactly what the release wrote. Likewise below 9, the tables of the conversations'
  * order and the recipients' conversation counts: the release kept its order in indexes of
- * conversations, which are there until 9 and kept by SQLite itself.
+ * conversations, which are there until 9 and kept by SQLite itself. Below 10, the table of
+ * leading senders and its bound: the release ranked senders with an index, there until 10.
  */
 export function fileAtRelease(file: string, version: number, write: (writer: SqliteWriter) => void): void {
   if (version < 6) throw new Error('test bug: releases before 6 wrote other rows (see fileAtVersion in sqlite.test.ts)');
@@ -36,7 +37,21 @@ export function fileAtRelease(file: string, version: number, write: (writer: Sql
         ALTER TABLE recipient_counts ADD COLUMN conversations INTEGER NOT NULL DEFAULT 0;
       `);
     }
+    if (version < 10) {
+      db.exec(`
+        CREATE TABLE leading_senders (sender TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
+        ALTER TABLE totals ADD COLUMN leading_bound_sender TEXT;
+        ALTER TABLE totals ADD COLUMN leading_bound_count INTEGER;
+      `);
+    }
     write(new SqliteWriter(db));
+    if (version < 10) {
+      db.exec(`
+        DROP TABLE leading_senders;
+        ALTER TABLE totals DROP COLUMN leading_bound_sender;
+        ALTER TABLE totals DROP COLUMN leading_bound_count;
+      `);
+    }
     if (version < 8) db.exec('ALTER TABLE events DROP COLUMN message_row');
     if (version < 9) {
       db.exec(`

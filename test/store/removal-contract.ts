@@ -320,7 +320,8 @@ function randomFilter(random: () => number, ref: Reference): RefFilter {
 /** Every answer of the store that the rows left make: stats, totals, listings, conversations, series, feed. */
 async function expectLikeReference(store: MessageStore, ref: Reference, random: () => number, label: string): Promise<void> {
   const rows = ref.messages;
-  expect(await store.stats(100), `${label}: stats`).toEqual(ref.stats(100));
+  expect(await store.stats(10), `${label}: stats`).toEqual(ref.stats(10));
+  expect(await store.stats(100), `${label}: stats of every sender`).toEqual(ref.stats(100));
   // The totals each aggregate answers: every sender, recipient, type and pair.
   for (const from of [...PARTIES, '+3']) {
     for (const filter of [{ from }, { to: from }, ...PARTIES.map((to) => ({ from, to }))]) {

@@ -464,7 +464,7 @@ describe('SQLite migrations', () => {
   ] as const)(
     'bring a file at schema version %i to the current version, keeping its rows and making their aggregates (%s)',
     async (version, _, writerThread) => {
-      expect(SQLITE_SCHEMA_VERSION).toBe(9);
+      expect(SQLITE_SCHEMA_VERSION).toBe(10);
       const tmp = tempDir('webhook-inbox-migrate-');
       try {
         const file = path.join(tmp.dir, 'messages.db');
@@ -480,7 +480,7 @@ describe('SQLite migrations', () => {
         } finally {
           await store.close();
         }
-        expect(appliedVersions(file)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        expect(appliedVersions(file)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       } finally {
         tmp.cleanup();
       }
@@ -686,7 +686,7 @@ describe('SQLite migration 8', () => {
       const db = new Database(file, { readonly: true });
       try {
         expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual([
-          1, 2, 3, 4, 5, 6, 7, 8, 9,
+          1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
         ]);
         // Old events and new ones alike name the rowid of their message; the others name none.
         expect(
@@ -860,6 +860,131 @@ describe('SQLite migration 9: the conversations in order of their last message',
         ['+9', instantKey(at(9)), '+3'],
         ['+9', instantKey(at(13)), '+1'],
       ]);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('SQLite migration 10: the leading senders in a short table', () => {
+  /** Every sender's count, ranked as /stats ranks them. */
+  function recount(counts: Map<string, number>): { from: string; count: number }[] {
+    return [...counts]
+      .map(([from, count]) => ({ from, count }))
+      .sort((a, b) => b.count - a.count || (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+  }
+
+  function leadingTable(db: Database.Database): { members: unknown[]; bound: unknown } {
+    return {
+      members: db.prepare('SELECT sender, count FROM leading_senders ORDER BY count DESC, sender').raw().all(),
+      bound: db.prepare('SELECT leading_bound_sender, leading_bound_count FROM totals WHERE id = 1').raw().get(),
+    };
+  }
+
+  it('brings a file at schema 9 to the current one: the first 50 senders in the table, the 51st as the bound', async () => {
+    const tmp = tempDir('webhook-inbox-migrate-');
+    try {
+      const file = path.join(tmp.dir, 'messages.db');
+      const random = seededRandom(10);
+      const senders = Array.from({ length: 70 }, (_, i) => `+1555${String(i).padStart(4, '0')}`);
+      const written = Array.from({ length: 600 }, (_, n) =>
+        incoming(`m${n}`, { from: senders[Math.floor(senders.length * random() ** 2)] ?? '+1', ts: '2025-01-15T10:00:00Z' }),
+      );
+      const erased = written.filter((_, n) => n % 7 === 0).map((m) => m.messageId);
+      fileAtRelease(file, 9, (writer) => {
+        for (let i = 0; i < written.length; i += 50) writer.write(written.slice(i, i + 50), '2025-01-16T12:00:00.000Z');
+        for (const id of erased) writer.remove({ kind: 'message', messageId: id });
+      });
+      const counts = new Map<string, number>();
+      for (const m of written.filter((w) => !erased.includes(w.messageId))) counts.set(m.from, (counts.get(m.from) ?? 0) + 1);
+      const ranked = recount(counts);
+      expect(ranked.length).toBeGreaterThan(50);
+
+      const store = await openThreaded(file);
+      try {
+        const stats = await store.stats(10);
+        expect(stats.messagesPerSender).toEqual(ranked.slice(0, 10));
+        expect(stats.sendersCount).toBe(counts.size);
+      } finally {
+        await store.close();
+      }
+      const db = new Database(file, { readonly: true });
+      try {
+        expect(leadingTable(db)).toEqual({
+          members: ranked.slice(0, 50).map((s) => [s.from, s.count]),
+          bound: [ranked[50]?.from, ranked[50]?.count],
+        });
+        expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'sender_counts_by_rank'").all()).toEqual([]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('after random writes, erasures and purges, /stats names the first ten senders of a recount, ranking again when it must', () => {
+    const db = openConnection(':memory:', 'writer');
+    try {
+      const writer = new SqliteWriter(db);
+      const reads = new SqliteReads(db);
+      const random = seededRandom(1010);
+      const senders = Array.from({ length: 150 }, (_, i) => `+1666${String(i).padStart(4, '0')}`);
+      const kept = new Map<string, { from: string; receivedAt: string }>();
+      const counts = () => {
+        const c = new Map<string, number>();
+        for (const { from } of kept.values()) c.set(from, (c.get(from) ?? 0) + 1);
+        return c;
+      };
+      let n = 0;
+      let second = 0;
+      const at = () => new Date(Date.UTC(2025, 0, 15) + 1000 * second++).toISOString();
+      const check = (label: string) => {
+        const c = counts();
+        const stats = reads.stats(10);
+        expect(stats.messagesPerSender, label).toEqual(recount(c).slice(0, 10));
+        expect(stats.sendersCount, label).toBe(c.size);
+        expect(leadingTable(db).members.length, label).toBeLessThanOrEqual(50);
+      };
+      const write = () => {
+        const receivedAt = at();
+        const batch = Array.from({ length: 1 + Math.floor(random() * 40) }, () =>
+          incoming(`r${n++}`, { from: senders[Math.floor(senders.length * random() ** 3)] ?? '+1' }),
+        );
+        writer.write(batch, receivedAt);
+        for (const m of batch) kept.set(m.messageId, { from: m.from, receivedAt });
+      };
+      for (let i = 0; i < 60; i++) write();
+      check('after the first writes');
+      expect(counts().size).toBeGreaterThan(50);
+
+      // The forty busiest senders erased whole: fewer than ten members are left ahead of the
+      // bound, so the writer ranks every sender again.
+      for (const { from } of recount(counts()).slice(0, 40)) {
+        writer.remove({ kind: 'conversation', from });
+        for (const [id, row] of kept) if (row.from === from) kept.delete(id);
+        check(`after erasing ${from}`);
+      }
+      for (let op = 0; op < 150; op++) {
+        const r = random();
+        if (r < 0.5) write();
+        else if (r < 0.75 && kept.size > 0) {
+          const ids = [...kept.keys()];
+          const id = ids[Math.floor(random() * ids.length)] ?? '';
+          writer.remove({ kind: 'message', messageId: id });
+          kept.delete(id);
+        } else if (r < 0.85) {
+          const from = pick(random, senders);
+          writer.remove({ kind: 'conversation', from });
+          for (const [id, row] of kept) if (row.from === from) kept.delete(id);
+        } else {
+          const times = [...new Set([...kept.values()].map((row) => row.receivedAt))].sort();
+          const before = times[Math.floor(random() * times.length)] ?? at();
+          writer.remove({ kind: 'purge', before, limit: 1000 });
+          for (const [id, row] of kept) if (row.receivedAt < before) kept.delete(id);
+        }
+        check(`operation ${op}`);
+      }
     } finally {
       db.close();
     }

@@ -318,6 +318,30 @@ export const sqliteMigrations: readonly Migration[] = [
         WHERE c.to_number = recipient_counts.recipient;
     `,
   },
+  {
+    version: 10,
+    name: 'the leading senders in a short table instead of an index of every sender by count',
+    sql: `
+      -- sender_counts_by_rank moved an entry of every sender a commit touched (a delete at the old
+      -- count, an insert at the new one, mostly on pages of their own), for a ranking of which
+      -- /stats shows ten. Instead the writer keeps the first 50 senders in leading_senders and, in
+      -- totals, the bound: the first sender after them when they were ranked, or one that has come
+      -- up to that place since; no sender outside the table is ahead of it (see
+      -- src/store/sqlite/leading-senders.ts).
+      CREATE TABLE leading_senders (
+        sender TEXT PRIMARY KEY,
+        count  INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      ALTER TABLE totals ADD COLUMN leading_bound_sender TEXT;
+      ALTER TABLE totals ADD COLUMN leading_bound_count INTEGER;
+      INSERT INTO leading_senders (sender, count)
+        SELECT sender, count FROM sender_counts ORDER BY count DESC, sender LIMIT 50;
+      UPDATE totals SET (leading_bound_sender, leading_bound_count) =
+        (SELECT sender, count FROM sender_counts ORDER BY count DESC, sender LIMIT 1 OFFSET 50)
+        WHERE id = 1;
+      DROP INDEX sender_counts_by_rank;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -34,6 +34,7 @@ import {
   type TimeseriesQuery,
 } from '../store.js';
 import { bucketCounts } from '../timeseries.js';
+import { SHOWN_SENDERS } from './leading-senders.js';
 
 /**
  * What each read takes. A read travels to a reader thread as `{ kind, ...arguments }`, so every
@@ -578,7 +579,13 @@ function planShape(plan: CountPlan): string {
 export class SqliteReads {
   readonly #db: Database.Database;
   readonly #listCache = new Map<string, ListStatements>();
-  readonly #stats: { totals: Database.Statement; top: Database.Statement; first: Database.Statement; last: Database.Statement };
+  readonly #stats: {
+    totals: Database.Statement;
+    top: Database.Statement;
+    ranking: Database.Statement;
+    first: Database.Statement;
+    last: Database.Statement;
+  };
   readonly #detail: { message: Database.Statement; statuses: Database.Statement };
   readonly #deadLetters: { rows: Database.Statement; count: Database.Statement };
   /** One entry per kind: `answer` picks the one its request names. */
@@ -608,7 +615,8 @@ export class SqliteReads {
     this.#db = db;
     this.#stats = {
       totals: db.prepare('SELECT messages, senders FROM totals WHERE id = 1'),
-      top: db.prepare('SELECT sender, count FROM sender_counts ORDER BY count DESC, sender LIMIT ?'),
+      top: db.prepare('SELECT sender, count FROM leading_senders ORDER BY count DESC, sender LIMIT ?'),
+      ranking: db.prepare('SELECT sender, count FROM sender_counts ORDER BY count DESC, sender LIMIT ?'),
       first: db.prepare('SELECT ts FROM messages ORDER BY ts_key, message_id LIMIT 1').pluck(),
       last: db.prepare('SELECT ts FROM messages ORDER BY ts_key DESC, message_id DESC LIMIT 1').pluck(),
     };
@@ -1004,9 +1012,12 @@ export class SqliteReads {
   }
 
   stats(topSenders: number): Stats {
+    // The table of leading senders is exact for its first SHOWN_SENDERS (see leading-senders.ts),
+    // which is what /stats asks for; a longer ranking sorts every sender's count.
+    const ranking = topSenders <= SHOWN_SENDERS ? this.#stats.top : this.#stats.ranking;
     const read = this.#db.transaction((): Stats => {
       const totals = this.#stats.totals.get() as { messages: number; senders: number } | undefined;
-      const top = this.#stats.top.all(topSenders) as { sender: string; count: number }[];
+      const top = ranking.all(topSenders) as { sender: string; count: number }[];
       const first = this.#stats.first.get();
       const last = this.#stats.last.get();
       return {

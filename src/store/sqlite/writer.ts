@@ -19,6 +19,7 @@ import {
   type Removal,
 } from '../store.js';
 import type { OpenedFiles } from './connection.js';
+import { leadingSendersTable } from './leading-senders.js';
 
 /**
  * One caller's share of a transaction: an insertMany batch (no statuses, no dead letters) or a
@@ -144,7 +145,7 @@ function conversationOrder(db: Database.Database) {
   const deleteRecipientEntry = db.prepare(
     'DELETE FROM conversation_order_by_recipient WHERE to_number = ? AND last_ts_key = ? AND from_number = ?',
   );
-  const stale = db.prepare('INSERT INTO conversation_order_stale (last_ts_key, from_number, to_number) VALUES (?, ?, ?)');
+  const listStale = db.prepare('INSERT INTO conversation_order_stale (last_ts_key, from_number, to_number) VALUES (?, ?, ?)');
   const listedStale = db.prepare('SELECT last_ts_key, from_number, to_number FROM conversation_order_stale').raw();
   const current = db.prepare('SELECT 1 FROM conversations WHERE from_number = ? AND to_number = ? AND last_ts_key = ?').pluck();
   const forgetStale = db.prepare('DELETE FROM conversation_order_stale');
@@ -154,8 +155,10 @@ function conversationOrder(db: Database.Database) {
       addEntry.run(lastKey, from, to);
       addRecipientEntry.run(to, lastKey, from);
     },
-    /** Lists an entry that its conversation has left, for the sweep. */
-    stale,
+    /** Lists the entry a conversation has left, for the sweep; readers skip it from now on. */
+    leave(lastKey: string, from: string, to: string): void {
+      listStale.run(lastKey, from, to);
+    },
     /** Deletes an entry at once (removals, which are rare, do). */
     remove(lastKey: string, from: string, to: string): void {
       deleteEntry.run(lastKey, from, to);
@@ -230,6 +233,7 @@ export class SqliteWriter {
       .pluck();
     const addConversation = db.prepare(ADD_CONVERSATION).pluck();
     const order = conversationOrder(db);
+    const leading = leadingSendersTable(db);
     const addTotals = db.prepare(
       'UPDATE totals SET messages = messages + ?, senders = senders + ?, conversations = conversations + ? WHERE id = 1',
     );
@@ -322,9 +326,13 @@ export class SqliteWriter {
       if (created.length > 0) {
         const deltas = aggregateDeltas(created);
         let newSenders = 0;
+        const leaders = leading.load();
         for (const [sender, count] of deltas.perSender) {
-          if (addSender.get(sender, count) === count) newSenders++;
+          const total = addSender.get(sender, count) as number;
+          if (total === count) newSenders++;
+          leaders.grew(sender, total);
         }
+        leading.save(leaders);
         let newConversations = 0;
         const newOfRecipient = new Map<string, number>();
         for (const c of deltas.conversations) {
@@ -337,7 +345,7 @@ export class SqliteWriter {
           // The conversation's place in the order moves only when its last instant does. The old
           // entry is left for the sweep (see indexText); readers skip it from now on.
           if (after !== before) {
-            if (before !== undefined) order.stale.run(before, c.from, c.to);
+            if (before !== undefined) order.leave(before, c.from, c.to);
             order.add(after, c.from, c.to);
           }
         }
@@ -377,11 +385,15 @@ export class SqliteWriter {
     });
     this.#countUnindexed = () => Number(lastId.get()) - Number(progress.get());
     this.#unindexed = this.#countUnindexed();
-    this.#remove = this.#removal(files, order);
+    this.#remove = this.#removal(files, order, leading);
   }
 
   /** Prepares the statements of removals; answers the function that runs one in a transaction. */
-  #removal(files: OpenedFiles | null, order: ConversationOrder): (request: RemovalRequest) => Removal {
+  #removal(
+    files: OpenedFiles | null,
+    order: ConversationOrder,
+    leading: ReturnType<typeof leadingSendersTable>,
+  ): (request: RemovalRequest) => Removal {
     const db = this.#db;
     const messageById = db.prepare(`SELECT ${REMOVED_COLUMNS} FROM messages WHERE message_id = ?`);
     const messageByRow = db.prepare(`SELECT ${REMOVED_COLUMNS} FROM messages WHERE id = ?`);
@@ -466,17 +478,28 @@ export class SqliteWriter {
     /** Takes what the messages counted out of every aggregate. */
     const subtractAggregates = (removed: readonly RemovedMessage[]) => {
       const deltas = removalDeltas(removed);
-      const lower = (which: keyof typeof counts, perKey: Map<string, number>): number => {
+      const lower = (
+        which: keyof typeof counts,
+        perKey: Map<string, number>,
+        left?: (key: string, n: number) => void,
+      ): number => {
         let gone = 0;
         for (const [key, n] of perKey) {
-          if (Number(counts[which].sub.get(n, key)) === 0) {
+          const count = counts[which].sub.get(n, key);
+          if (count === undefined) continue;
+          left?.(key, Number(count));
+          if (Number(count) === 0) {
             counts[which].drop.run(key);
             gone++;
           }
         }
         return gone;
       };
-      const goneSenders = lower('sender', deltas.perSender);
+      const leaders = leading.load();
+      const goneSenders = lower('sender', deltas.perSender, (sender, n) => leaders.shrank(sender, n));
+      leading.save(leaders);
+      // Members the removal lowered behind the bound no longer tell the first ten apart.
+      if (!leaders.holds()) leading.rank();
       lower('recipient', deltas.perRecipient);
       lower('type', deltas.perType);
       lower('hour', deltas.perHour);
