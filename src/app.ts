@@ -114,6 +114,7 @@ export async function buildApp({
     maxSize: config.batchMaxSize,
     maxWaitMs: config.batchMaxWaitMs,
     maxInFlight: store.concurrentWrites ?? 1,
+    ...(store.handOffRows === undefined ? {} : { handOffRows: store.handOffRows }),
   });
   app.addHook('onClose', async () => {
     // Requests in flight have been answered by now; anything still queued is committed before the store closes.

@@ -15,6 +15,13 @@ export interface GroupCommitOptions {
    * writer thread, a PostgreSQL pool) takes more, so no batch waits on this side.
    */
   readonly maxInFlight?: number;
+  /**
+   * With maxWaitMs 0: once this many rows are queued, they go to the store at once, within the
+   * event loop's turn, rather than at its end. For a store that merges batches itself (the SQLite
+   * writer thread): it starts committing the first rows while the turn still parses the rest,
+   * instead of waiting idle for the whole turn and leaving the event loop idle during its commit.
+   */
+  readonly handOffRows?: number;
 }
 
 interface Pending {
@@ -28,6 +35,7 @@ export class GroupCommitter {
   readonly #maxSize: number;
   readonly #maxWaitMs: number;
   readonly #maxInFlight: number;
+  readonly #handOffRows: number;
   #queue: Pending[] = [];
   #timeout: NodeJS.Timeout | null = null;
   #immediate: NodeJS.Immediate | null = null;
@@ -39,13 +47,15 @@ export class GroupCommitter {
     this.#maxSize = options.maxSize;
     this.#maxWaitMs = options.maxWaitMs;
     this.#maxInFlight = Math.max(1, options.maxInFlight ?? 1);
+    this.#handOffRows = options.maxWaitMs === 0 && options.handOffRows !== undefined ? options.handOffRows : Infinity;
   }
 
   /** Queues one message; resolves with its outcome once its transaction has committed. */
   submit(message: IncomingMessage): Promise<InsertOutcome> {
     return new Promise<InsertOutcome>((resolve, reject) => {
       this.#queue.push({ message, resolve, reject });
-      this.#schedule(this.#queue.length >= this.#maxSize);
+      if (this.#queue.length >= this.#handOffRows && this.#inFlight < this.#maxInFlight) this.#flush();
+      else this.#schedule(this.#queue.length >= this.#maxSize);
     });
   }
 

@@ -287,6 +287,8 @@ export interface MessageStore {
    * batches (the SQLite writer thread) or runs them in parallel (a connection pool).
    */
   readonly concurrentWrites?: number;
+  /** Rows after which the group committer hands its queue over within the turn (see GroupCommitOptions). */
+  readonly handOffRows?: number;
   /**
    * Stores a provider delivery in one transaction and resolves once it is durably committed;
    * rejects (committing nothing) when the database fails. Messages follow insertMany's rules.

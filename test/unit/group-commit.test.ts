@@ -228,6 +228,45 @@ describe('GroupCommitter batching', () => {
     expect(store.batches).toEqual(expected);
   });
 
+  it('with handOffRows, the queue goes to the store within the turn as soon as it holds that many', () => {
+    const { store, committer } = setup({ maxSize: 100, maxWaitMs: 0, maxInFlight: 64, handOffRows: 3 });
+    const pending = ['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((id) => committer.submit(message(id)));
+    // Still in the same synchronous step: two batches of three were handed over, 'g' waits for the turn's end.
+    expect(store.batches).toEqual([
+      ['a', 'b', 'c'],
+      ['d', 'e', 'f'],
+    ]);
+    return Promise.all(pending).then((outcomes) => {
+      expect(outcomes).toEqual(pending.map(() => 'created'));
+      expect(store.batches).toEqual([['a', 'b', 'c'], ['d', 'e', 'f'], ['g']]);
+    });
+  });
+
+  it('handOffRows waits for a free slot, and does not apply with maxWaitMs > 0', async () => {
+    const one = setup({ maxSize: 100, maxWaitMs: 0, maxInFlight: 1, handOffRows: 2 });
+    const gate = deferred();
+    one.store.gate = gate.promise;
+    const first = ['a', 'b'].map((id) => one.committer.submit(message(id)));
+    const queued = ['c', 'd', 'e'].map((id) => one.committer.submit(message(id)));
+    try {
+      expect(one.store.batches).toEqual([['a', 'b']]); // the only slot is taken: c, d, e wait for it
+    } finally {
+      one.store.gate = null;
+      gate.release();
+    }
+    expect(await Promise.all([...first, ...queued])).toEqual(['created', 'created', 'created', 'created', 'created']);
+    expect(one.store.batches).toEqual([
+      ['a', 'b'],
+      ['c', 'd', 'e'],
+    ]);
+
+    const waiting = setup({ maxSize: 100, maxWaitMs: 5, maxInFlight: 64, handOffRows: 2 });
+    const all = ['a', 'b', 'c'].map((id) => waiting.committer.submit(message(id)));
+    expect(waiting.store.batches).toEqual([]);
+    await Promise.all(all);
+    expect(waiting.store.batches).toEqual([['a', 'b', 'c']]);
+  });
+
   it('a full batch does not wait for maxWaitMs', async () => {
     const { store, committer } = setup({ maxSize: 2, maxWaitMs: 10_000 });
     const started = Date.now();
