@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
 import { instantKey } from '../../src/ingest/timestamp.js';
 import { feedJsonOf } from '../../src/store/feed-json.js';
-import { openConnection } from '../../src/store/sqlite/connection.js';
+import { BULK_WRITER_AUTOCHECKPOINT_PAGES, openConnection } from '../../src/store/sqlite/connection.js';
 import { SQLITE_SCHEMA_VERSION, sqliteMigrations } from '../../src/store/sqlite/migrations.js';
 import { SqliteReads } from '../../src/store/sqlite/reads.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/store.js';
@@ -987,6 +987,27 @@ describe('SQLite migration 10: the leading senders in a short table', () => {
       }
     } finally {
       db.close();
+    }
+  });
+});
+
+describe('SQLite connections', () => {
+  it('checkpoint the log every 10,000 pages, or at the interval a bulk load asks for', () => {
+    const tmp = tempDir('webhook-inbox-connection-');
+    try {
+      const file = path.join(tmp.dir, 'messages.db');
+      const service = openConnection(file, 'writer');
+      const bulk = openConnection(file, 'writer', { autocheckpointPages: BULK_WRITER_AUTOCHECKPOINT_PAGES });
+      try {
+        expect(service.pragma('wal_autocheckpoint', { simple: true })).toBe(10_000);
+        expect(bulk.pragma('wal_autocheckpoint', { simple: true })).toBe(BULK_WRITER_AUTOCHECKPOINT_PAGES);
+        expect(BULK_WRITER_AUTOCHECKPOINT_PAGES).toBeGreaterThan(10_000);
+      } finally {
+        bulk.close();
+        service.close();
+      }
+    } finally {
+      tmp.cleanup();
     }
   });
 });

@@ -38,7 +38,7 @@ import {
   type TimeseriesQuery,
 } from '../store.js';
 import { checkpointOptions, RemovalCheckpoint } from './checkpoint.js';
-import { BULK_WRITER_CACHE_KIB, OpenedFiles, openConnection } from './connection.js';
+import { BULK_WRITER_AUTOCHECKPOINT_PAGES, BULK_WRITER_CACHE_KIB, OpenedFiles, openConnection } from './connection.js';
 import { SQLITE_SCHEMA_VERSION } from './migrations.js';
 import { SqliteReaderPool } from './reader-pool.js';
 import { type ReadAnswers, type ReadKind, type ReadRequest, SqliteReads, ThreadReads, toFeedEvents } from './reads.js';
@@ -75,7 +75,8 @@ export interface SqliteStoreOptions {
   readonly checkpointSpacingMs?: number;
   /**
    * The store is for a bulk load (`webhook-inbox import`): the writer thread's connection keeps a
-   * large page cache (BULK_WRITER_CACHE_KIB) rather than the 2 MiB that suits small commits.
+   * large page cache (BULK_WRITER_CACHE_KIB) rather than the 2 MiB that suits small commits, and
+   * checkpoints its log ten times less often (BULK_WRITER_AUTOCHECKPOINT_PAGES).
    */
   readonly bulkLoad?: boolean;
 }
@@ -149,7 +150,9 @@ export class SqliteStore implements MessageStore {
     const checkpointSettings = {
       ...(options.checkpointDelayMs === undefined ? {} : { checkpointDelayMs: options.checkpointDelayMs }),
       ...(options.checkpointSpacingMs === undefined ? {} : { checkpointSpacingMs: options.checkpointSpacingMs }),
-      ...(options.bulkLoad === true ? { cacheKiB: BULK_WRITER_CACHE_KIB } : {}),
+      ...(options.bulkLoad === true
+        ? { cacheKiB: BULK_WRITER_CACHE_KIB, autocheckpointPages: BULK_WRITER_AUTOCHECKPOINT_PAGES }
+        : {}),
     };
     const thread =
       options.writerThread && files !== null ? new SqliteWriterThread(files, options.writerThread, checkpointSettings) : null;

@@ -31,6 +31,8 @@ export interface WriterData extends CheckpointSettings {
   readonly opened: FileIdentities;
   /** The write connection's page cache, when not the writer role's (see BULK_WRITER_CACHE_KIB). */
   readonly cacheKiB?: number;
+  /** The connection's wal_autocheckpoint, in pages, instead of the default (see openConnection). */
+  readonly autocheckpointPages?: number;
 }
 
 /**

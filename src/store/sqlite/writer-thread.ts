@@ -19,7 +19,7 @@ interface Waiting {
 export class SqliteWriterThread {
   readonly #files: OpenedFiles;
   readonly #workerUrl: URL;
-  readonly #settings: Pick<WriterData, 'checkpointDelayMs' | 'checkpointSpacingMs' | 'cacheKiB'>;
+  readonly #settings: Pick<WriterData, 'checkpointDelayMs' | 'checkpointSpacingMs' | 'cacheKiB' | 'autocheckpointPages'>;
   #worker: Worker | null = null;
   #ready: Promise<void> | null = null;
   #lastError: Error | null = null;
@@ -31,7 +31,7 @@ export class SqliteWriterThread {
   constructor(
     files: OpenedFiles,
     workerUrl: URL,
-    settings: Pick<WriterData, 'checkpointDelayMs' | 'checkpointSpacingMs' | 'cacheKiB'> = {},
+    settings: Pick<WriterData, 'checkpointDelayMs' | 'checkpointSpacingMs' | 'cacheKiB' | 'autocheckpointPages'> = {},
   ) {
     this.#files = files;
     this.#workerUrl = workerUrl;

@@ -37,6 +37,7 @@ files.check();
 const db = openConnection(file, 'writer', {
   mustExist: true,
   ...(data?.cacheKiB === undefined ? {} : { cacheKiB: data.cacheKiB }),
+  ...(data?.autocheckpointPages === undefined ? {} : { autocheckpointPages: data.autocheckpointPages }),
 });
 let writer: SqliteWriter;
 try {
