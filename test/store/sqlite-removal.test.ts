@@ -354,7 +354,7 @@ describe('SQLite migration 7', () => {
     cleanups.push(() => store.close());
     await expect(store.checkHealth()).resolves.toBeUndefined();
     expect(onConnection(file, (c) => c.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all())).toEqual([
-      1, 2, 3, 4, 5, 6, 7, 8, 9,
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
     ]);
     expect(
       onConnection(file, (c) => c.prepare("SELECT v FROM messages_trigrams_config WHERE k = 'secure-delete'").pluck().get()),
