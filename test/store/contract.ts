@@ -25,6 +25,7 @@ import type {
   StoredMessage,
   StoredStatus,
 } from '../../src/store/store.js';
+import { seededRandom } from '../helpers/random.js';
 
 /** The tables a failure can be planted in (see OpenedStore.refuse). */
 export type RefusingTable = 'messages' | 'delivery_statuses' | 'dead_letters';
@@ -188,17 +189,7 @@ export async function ids(store: MessageStore, filter: MessageFilter = {}, page:
 // The reference model for the randomized comparison: plain JS, independent of the store and of
 // instantKey.
 
-/** mulberry32: a tiny seeded PRNG, so a failing run reproduces from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** Code point order (what SQLite's BINARY collation and PostgreSQL's "C" collation give on UTF-8 text). */
 export function compareCodePoints(a: string, b: string): number {

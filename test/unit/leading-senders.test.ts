@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ahead, LeadingSenders, SHOWN_SENDERS, type Standing } from '../../src/store/sqlite/leading-senders.js';
-
-/** A small generator with a seed, so that a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../helpers/random.js';
 
 function ranked(counts: Map<string, number>): Standing[] {
   return [...counts]
@@ -108,7 +97,7 @@ describe('leading senders', () => {
     [5, 20],
   ] as const) {
     it(`random growth and removals: the first ${SHOWN_SENDERS} always equal a recount (seed ${seed}, table of ${capacity})`, () => {
-      const random = seeded(seed);
+      const random = seededRandom(seed);
       const counts = new Map<string, number>();
       const table = new Table();
       const senders = Array.from({ length: 60 }, (_, i) => `+${100 + i}`);

@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { instantKey } from '../../src/ingest/timestamp.js';
+import { seededRandom } from '../helpers/random.js';
 
 describe('instantKey accepts', () => {
   it.each([
@@ -120,18 +121,6 @@ describe('instantKey order', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so a failure reproduces exactly. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const MIN_MS = Date.parse('0001-01-01T00:00:00.000Z');
 const MAX_MS = Date.parse('9999-12-31T23:59:59.999Z');
 
@@ -164,7 +153,7 @@ function keyOf(text: string): string {
 
 describe('instantKey order, randomized against Date.parse', () => {
   it.each([1, 2, 3, 20250115])('seed %d: key order equals Date.parse order for random millisecond instants', (seed) => {
-    const random = prng(seed);
+    const random = seededRandom(seed);
     for (let i = 0; i < 2000; i++) {
       const a = MIN_MS + Math.floor(random() * (MAX_MS - MIN_MS + 1));
       // Half the pairs are close together (same second or neighbouring ones), where fractions decide.
@@ -181,7 +170,7 @@ describe('instantKey order, randomized against Date.parse', () => {
   });
 
   it('sorting random spellings by key sorts them chronologically', () => {
-    const random = prng(42);
+    const random = seededRandom(42);
     const instants = Array.from({ length: 500 }, () => MIN_MS + Math.floor(random() * (MAX_MS - MIN_MS + 1)));
     const texts = instants.map((ms) => spell(ms, random));
     const byKey = [...texts].sort((x, y) => compareStrings(keyOf(x), keyOf(y)));
